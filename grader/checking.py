@@ -1,0 +1,377 @@
+"""Checks are pytest tests run in the trusted process; this module is their pytest plugin.
+
+A check asks `student.probe(name, **kwargs)` (run in the sandbox, values come back as
+plain data) and `reference.probe(name, **kwargs)` (run here on the reference, or served
+from baked values in a student bundle), then compares with `grader.expect`. Nothing the
+student does can reach this process: it only ever sees the decoded arrays.
+
+Outcomes are data: every check becomes a `CheckRecord` (status, score, feedback, the probe
+calls it made with the student's answers, the tolerances it used), which `grader.grade`
+turns into the result model and `grader.diagnosis` replays on known-mistake mutants.
+
+A check is marked with `@check(function, points, title=..., visibility=...)`. Bare
+`assert` works but only its message is shown (assertion rewriting is off, so a hidden
+check's source never reaches feedback).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from grader.expect import TOLERANCES, CheckFailure
+from grader.results import Trace
+
+MARKER = "grader_check"
+
+
+def check(function: str, points: float, title: str | None = None, visibility: str = "visible",
+          timeout: float | None = None):
+    """Mark a test as a check of the student `function`, worth `points`. `title` is what
+    the student reads (default: the test's docstring's first line); `visibility` follows
+    Gradescope (visible, hidden, after_due_date, after_published); `timeout` overrides the
+    per-probe wall-clock limit in seconds."""
+    return getattr(pytest.mark, MARKER)(function=function, points=float(points), title=title,
+                                         visibility=visibility, timeout=timeout)
+
+
+class StudentError(Exception):
+    """The student's code raised (or crashed the worker); str() is the student-facing text."""
+
+    def __init__(self, message: str, exc_type: str = "", traceback: str = ""):
+        super().__init__(message)
+        self.exc_type = exc_type
+        self.traceback = traceback
+
+
+class StudentTimeout(Exception):
+    """The student's code ran past its time limit."""
+
+
+@dataclass
+class ProbeCall:
+    name: str
+    kwargs: dict
+    status: str  # ok | error | timeout | crashed
+    value: Any = None
+
+
+@dataclass
+class CheckRecord:
+    nodeid: str
+    function: str
+    points: float
+    title: str
+    visibility: str
+    status: str = "error"  # passed | failed | error | timeout
+    output: str = ""
+    duration: float = 0.0
+    internal_error: str = ""  # a bug in the check itself, never blamed on the student
+    probe_calls: list[ProbeCall] = field(default_factory=list)
+    tolerances: list[tuple[float, float]] = field(default_factory=list)
+    traces: list[Trace] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return self.points if self.status == "passed" else 0.0
+
+    @property
+    def tolerance(self) -> tuple[float, float]:
+        """The loosest tolerance the check used (the default when it compared nothing)."""
+        if not self.tolerances:
+            return (1e-7, 1e-10)
+        return (max(r for r, _ in self.tolerances), max(a for _, a in self.tolerances))
+
+
+# --- normalising values ------------------------------------------------------------------
+
+def normalise(value: Any) -> Any:
+    """What a value looks like after the trip through the worker protocol, so reference
+    answers computed here compare like for like with the student's."""
+    from grader.protocol import decode_value, encode_value
+
+    meta, arrays = encode_value(value)
+    return decode_value(json.loads(json.dumps(meta)), arrays)
+
+
+def kwargs_key(name: str, kwargs: dict) -> str:
+    """A stable digest of a probe call (name + arguments), for baked reference answers."""
+    digest = hashlib.sha256(name.encode())
+
+    def feed(value: Any) -> None:
+        if isinstance(value, dict):
+            digest.update(b"{")
+            for key in sorted(value):
+                digest.update(str(key).encode() + b":")
+                feed(value[key])
+            digest.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[")
+            for item in value:
+                feed(item)
+            digest.update(b"]")
+        elif isinstance(value, (np.ndarray, np.generic)):
+            array = np.ascontiguousarray(value)
+            digest.update(f"a{array.dtype.str}{array.shape}".encode() + array.tobytes())
+        else:
+            digest.update(repr(value).encode())
+
+    feed(kwargs)
+    return digest.hexdigest()
+
+
+# --- the modules a check can probe --------------------------------------------------------
+
+def load_module_from(path: Path, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class InProcessModule:
+    """Probes run here, on trusted code (the reference or a mutant). Each probe call gets a
+    fresh copy of the module, so a probe that patches module functions cannot leak into the
+    next call."""
+
+    def __init__(self, module_path: Path, probes: types.ModuleType, module_name: str):
+        self.module_path = Path(module_path)
+        self.module_name = module_name
+        self.probes = probes
+        self._code = compile(self.module_path.read_text(encoding="utf-8"), str(self.module_path), "exec")
+
+    def fresh_module(self) -> types.ModuleType:
+        module = types.ModuleType(self.module_name)
+        module.__file__ = str(self.module_path)
+        exec(self._code, module.__dict__)
+        return module
+
+    def probe(self, name: str, **kwargs) -> Any:
+        return normalise(getattr(self.probes, name)(self.fresh_module(), **copy.deepcopy(kwargs)))
+
+
+class BakedReference:
+    """The reference's answers to the public checks, read from a baked `.npz` (a student
+    bundle has no solutions/)."""
+
+    def __init__(self, path: Path):
+        from grader.protocol import decode_value
+
+        self.path = path
+        self._answers: dict[str, Any] = {}
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                index = json.loads(bytes(data["__index__"]).decode())
+                for key, (meta, refs) in index.items():
+                    self._answers[key] = decode_value(meta, {ref: data[ref] for ref in refs})
+
+    def probe(self, name: str, **kwargs) -> Any:
+        key = kwargs_key(name, kwargs)
+        if key not in self._answers:
+            raise RuntimeError(f"no baked reference answer for probe {name!r} in {self.path}; "
+                               "run `grader build` to regenerate it")
+        return copy.deepcopy(self._answers[key])
+
+
+class RecordingReference:
+    """Wraps a reference and remembers every answer, to bake public checks' answers."""
+
+    def __init__(self, inner: InProcessModule):
+        self.inner = inner
+        self.answers: dict[str, Any] = {}
+
+    def probe(self, name: str, **kwargs) -> Any:
+        value = self.inner.probe(name, **kwargs)
+        self.answers[kwargs_key(name, kwargs)] = value
+        return copy.deepcopy(value)
+
+    def save(self, path: Path) -> None:
+        from grader.protocol import encode_value
+
+        arrays: dict[str, np.ndarray] = {}
+        index: dict[str, Any] = {}
+        for number, (key, value) in enumerate(sorted(self.answers.items())):
+            meta, refs = encode_value(value)
+            renamed = {ref: f"v{number}_{ref}" for ref in refs}
+            meta_text = json.dumps(meta)
+            for old, new in renamed.items():
+                meta_text = meta_text.replace(f'"{old}"', f'"{new}"')
+            index[key] = (json.loads(meta_text), list(renamed.values()))
+            arrays.update({renamed[ref]: array for ref, array in refs.items()})
+        arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(), dtype=np.uint8)
+        np.savez(path, **arrays)
+
+
+class StudentProbes:
+    """The `student` fixture: probes in the sandbox, results recorded on the running check.
+    Raises StudentError / StudentTimeout so the check stops and the plugin records why."""
+
+    def __init__(self, run: Callable[[str, dict, float | None], Any], deadline: float | None = None):
+        self._run = run  # (name, kwargs, timeout) -> ProbeOutcome-like
+        self.deadline = deadline  # time.monotonic() after which no more probes run
+        self.record: CheckRecord | None = None
+        self.timeout: float | None = None
+
+    def probe(self, name: str, **kwargs) -> Any:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self._remember(name, kwargs, "timeout")
+            raise StudentTimeout("not run: the time budget for this submission was used up by earlier tests")
+        outcome = self._run(name, kwargs, self.timeout)
+        self._remember(name, kwargs, outcome.status, outcome.value if outcome.status == "ok" else None)
+        if outcome.status == "ok":
+            return outcome.value
+        if outcome.status == "timeout":
+            raise StudentTimeout(outcome.message or "your code did not finish within the time limit (an endless loop?)")
+        if outcome.status == "crashed":
+            raise StudentError(outcome.message or "your code crashed the process running it "
+                               "(os._exit, a signal, or running out of memory?)", exc_type="crash")
+        raise StudentError(_student_error_text(outcome), exc_type=outcome.exc_type or "", traceback=outcome.traceback or "")
+
+    def _remember(self, name: str, kwargs: dict, status: str, value: Any = None) -> None:
+        if self.record is not None:
+            self.record.probe_calls.append(ProbeCall(name, copy.deepcopy(kwargs), status, value))
+
+
+def _student_error_text(outcome) -> str:
+    if outcome.exc_type == "NotImplementedError":
+        return "not implemented yet: the function still raises NotImplementedError"
+    if outcome.exc_type == "ImportError_missing_function":
+        return outcome.message
+    text = f"your code raised {outcome.exc_type}: {outcome.message}".rstrip(": ")
+    if outcome.traceback:
+        text += "\n" + outcome.traceback.rstrip()
+    return text
+
+
+# --- the plugin ---------------------------------------------------------------------------
+
+class GraderPlugin:
+    """Registered with `pytest.main(plugins=[...])`: provides the fixtures and turns every
+    check into a CheckRecord."""
+
+    def __init__(self, student: StudentProbes, reference: Any, seed_material: str,
+                 per_student_seed: bool = True, default_timeout: float | None = None):
+        self.student_probes = student
+        self.reference_probes = reference
+        self.seed_material = seed_material
+        self.per_student_seed = per_student_seed
+        self.default_timeout = default_timeout
+        self.records: list[CheckRecord] = []
+        self._by_nodeid: dict[str, CheckRecord] = {}
+        self.collection_errors: list[str] = []
+
+    # fixtures ---------------------------------------------------------------------------
+    @pytest.fixture
+    def student(self, request):
+        return self.student_probes
+
+    @pytest.fixture
+    def reference(self):
+        return self.reference_probes
+
+    @pytest.fixture
+    def rng(self, request) -> np.random.Generator:
+        material = f"{self.seed_material}|{request.node.name}" if self.per_student_seed else f"public|{request.node.name}"
+        seed = int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
+        return np.random.default_rng(seed)
+
+    @pytest.fixture
+    def trace(self, request):
+        record = self._by_nodeid[request.node.nodeid]
+
+        def keep(student_value, reference_value, label: str, problem: dict | None = None) -> None:
+            record.traces.append(Trace(label=label, student=student_value, reference=reference_value,
+                                       problem=dict(problem or {})))
+        return keep
+
+    # hooks ------------------------------------------------------------------------------
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1] if report.longreprtext else 'collection failed'}")
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            marker = item.get_closest_marker(MARKER)
+            if marker is None:
+                self.collection_errors.append(f"{item.nodeid}: not marked with @check(function, points)")
+                continue
+            meta = marker.kwargs
+            doc = (getattr(item.obj, "__doc__", None) or "").strip().splitlines()
+            title = meta.get("title") or (doc[0] if doc else item.name)
+            record = CheckRecord(nodeid=item.nodeid, function=meta["function"], points=meta["points"],
+                                 title=f"{meta['function']}: {title}", visibility=meta.get("visibility", "visible"))
+            record.timeout = meta.get("timeout")  # type: ignore[attr-defined]
+            self.records.append(record)
+            self._by_nodeid[item.nodeid] = record
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        record = self._by_nodeid.get(item.nodeid)
+        token = TOLERANCES.set(record.tolerances if record else None)
+        self.student_probes.record = record
+        self.student_probes.timeout = getattr(record, "timeout", None) or self.default_timeout
+        try:
+            yield
+        finally:
+            TOLERANCES.reset(token)
+            self.student_probes.record = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        record = self._by_nodeid.get(item.nodeid)
+        if record is None:
+            return
+        if call.when == "call":
+            record.duration = call.duration
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            record.status, record.output, record.internal_error = _classify(call.excinfo)
+
+
+def _classify(excinfo) -> tuple[str, str, str]:
+    """(status, student-facing output, internal error) for a check's outcome."""
+    if excinfo is None:
+        return "passed", "", ""
+    exc = excinfo.value
+    if isinstance(exc, StudentTimeout):
+        return "timeout", str(exc), ""
+    if isinstance(exc, StudentError):
+        return "error", str(exc), ""
+    if isinstance(exc, AssertionError):  # CheckFailure, or a bare assert's message only
+        return "failed", str(exc) or "the result is not what was expected", ""
+    internal = f"{type(exc).__name__}: {exc}"
+    return "error", "the grader could not run this check (an internal error, not your fault); your instructor can see the details", internal
+
+
+def run_checks(checks_dir: Path, plugin: GraderPlugin, collect_only: bool = False) -> list[CheckRecord]:
+    """Run every check under `checks_dir` with the plugin; returns the records in file order.
+    pytest's own output is silenced; outcomes are data."""
+    args = ["--collect-only"] * collect_only + [
+        str(checks_dir), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+        "--assert=plain", "--import-mode=importlib", "--rootdir", str(checks_dir),
+        "-c", str(_EMPTY_INI), "-W", "ignore", "--no-header", "-p", "no:warnings",
+    ]
+    devnull = open(os.devnull, "w")
+    saved = sys.stdout, sys.stderr
+    try:
+        sys.stdout = sys.stderr = devnull
+        pytest.main(args, plugins=[plugin])
+    finally:
+        sys.stdout, sys.stderr = saved
+        devnull.close()
+    return plugin.records
+
+
+_EMPTY_INI = Path(__file__).with_name("checks_pytest.ini")

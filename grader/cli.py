@@ -1,0 +1,177 @@
+"""The `grader` command: a thin layer over the API functions, one sub-command each.
+
+Exit codes (the contract): 0 success, 1 graded but not full marks, 2 bad usage or an
+unreadable input, with a one-line error and never a traceback for a user mistake.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from grader import __version__
+
+EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A user mistake; str() is the one line printed after `grader: error:`."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: one line, exit 2
+        self.exit(EXIT_USAGE, f"grader: error: {message} (see `grader --help`)\n")
+
+
+def _course():
+    from grader.course import Course
+    return Course.find()
+
+
+def cmd_list(args) -> int:
+    for assignment in _course().assignments():
+        print(f"{assignment.id}  ({assignment.module}.py, {assignment.max_score:g} points): {assignment.title}")
+        for part in assignment.parts:
+            print(f"  {part.function:<24} {part.points:g}")
+    return EXIT_OK
+
+
+def cmd_grade(args) -> int:
+    from grader.grade import grade_submission
+    from grader.render.text import render_text
+
+    assignment = _course().get(args.assignment)
+    if not Path(args.submission).exists():
+        raise UsageError(f"{args.submission}: no such file or folder")
+    result = grade_submission(assignment, args.submission, student=args.student)
+    if args.report:
+        from grader.render.html import write_report
+        write_report(result, assignment, Path(args.report))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(render_text(result))
+    if result.status == "error":
+        print(f"grader: error: {result.error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if result.full_marks else EXIT_NOT_FULL
+
+
+def cmd_check(args) -> int:
+    from grader.grade import grade_submission
+    from grader.render.text import render_text
+
+    assignment = _course().get(args.assignment)
+    path = Path(args.path) if args.path else assignment.stub_path
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    result = grade_submission(assignment, path, student="self-check", public_only=True)
+    if result.status == "error":
+        raise UsageError(result.error)
+    print(render_text(result, hidden_checks=_hidden_check_count(assignment)))
+    return EXIT_OK if result.full_marks else EXIT_NOT_FULL
+
+
+def _hidden_check_count(assignment) -> int | None:
+    from grader.build import count_hidden_checks
+    return count_hidden_checks(assignment)
+
+
+def cmd_build(args) -> int:
+    from grader.build import build_assignment
+
+    course = _course()
+    targets = [course.get(args.assignment)] if args.assignment else course.assignments()
+    for assignment in targets:
+        for line in build_assignment(assignment):
+            print(line)
+    return EXIT_OK
+
+
+def cmd_release(args) -> int:
+    from grader.release import release_command
+    return release_command(_course().get(args.assignment), Path(args.out))
+
+
+def cmd_batch(args) -> int:
+    from grader.batch import batch_command
+    return batch_command(_course().get(args.assignment), Path(args.cohort), Path(args.out),
+                         workers=args.workers, scheduler=args.scheduler, force=args.force)
+
+
+def cmd_demo(args) -> int:
+    from grader.batch import demo_command
+    return demo_command(_course(), out=Path(args.out) if args.out else None, workers=args.workers)
+
+
+def cmd_gradescope(args) -> int:
+    from grader.gradescope import build_autograder_command
+    return build_autograder_command(_course().get(args.assignment), Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grader", description="Grade optimisation assignments safely, with useful feedback.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="the assignments with their parts and points").set_defaults(run=cmd_list)
+
+    p = sub.add_parser("grade", help="grade one submission against the hidden checks")
+    p.add_argument("assignment")
+    p.add_argument("submission", help="a .py module, a notebook, a folder holding one, or a .zip of such a folder")
+    p.add_argument("--json", action="store_true", help="print the JSON result (a superset of Gradescope's results.json)")
+    p.add_argument("--report", metavar="FILE.html", help="also write a self-contained HTML feedback report")
+    p.add_argument("--student", help="student id (default: the file or folder name without extension)")
+    p.set_defaults(run=cmd_grade)
+
+    p = sub.add_parser("check", help="self-check with the public tests only")
+    p.add_argument("assignment")
+    p.add_argument("path", nargs="?", help="your module, notebook or folder (default: the stub in the assignment folder)")
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("build", help="regenerate stubs and baked public answers from the solutions")
+    p.add_argument("assignment", nargs="?")
+    p.set_defaults(run=cmd_build)
+
+    p = sub.add_parser("release", help="write the student bundle and prove it holds no solution")
+    p.add_argument("assignment")
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=cmd_release)
+
+    p = sub.add_parser("batch", help="grade a whole cohort: reports, gradebook, dashboard; resumable")
+    p.add_argument("assignment")
+    p.add_argument("cohort", help="folder of submissions; each entry's name is the student id")
+    p.add_argument("--out", required=True)
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
+    p.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on a cluster")
+    p.add_argument("--force", action="store_true", help="regrade everything, even unchanged submissions")
+    p.set_defaults(run=cmd_batch)
+
+    p = sub.add_parser("demo", help="batch-grade the bundled sample cohort and print the dashboard's path")
+    p.add_argument("--out", default=None, help="output folder (default: a fresh temporary folder)")
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("gradescope", help="Gradescope autograder")
+    gs = p.add_subparsers(dest="gradescope_command", required=True, parser_class=_Parser)
+    b = gs.add_parser("build", help="write a Gradescope autograder zip")
+    b.add_argument("assignment")
+    b.add_argument("--out", required=True)
+    b.set_defaults(run=cmd_gradescope)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from grader.course import CourseError
+    from grader.load import SubmissionError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, CourseError, SubmissionError) as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130

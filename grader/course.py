@@ -1,0 +1,151 @@
+"""A course is a folder: `assignments/<id>/` (what students get) and `solutions/<id>/`
+(what they never get). This module finds them and reads `assignment.toml`; it knows no
+assignment by name.
+
+Which course? `GRADER_COURSE` if set, else the nearest folder at or above the working
+directory that holds `assignments/`, else the checkout this package was installed from
+(so `grader demo` works from anywhere after `pip install -e .`).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class CourseError(Exception):
+    """A user-facing problem with the course layout; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Part:
+    function: str
+    points: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    module: str
+    description: str
+    parts: tuple[Part, ...]
+    course_root: Path
+
+    @property
+    def directory(self) -> Path:
+        return self.course_root / "assignments" / self.id
+
+    @property
+    def solution_directory(self) -> Path:
+        return self.course_root / "solutions" / self.id
+
+    @property
+    def stub_path(self) -> Path:
+        return self.directory / f"{self.module}.py"
+
+    @property
+    def reference_path(self) -> Path:
+        return self.solution_directory / f"{self.module}.py"
+
+    @property
+    def probes_path(self) -> Path:
+        return self.directory / "probes.py"
+
+    @property
+    def public_checks(self) -> Path:
+        return self.directory / "checks"
+
+    @property
+    def hidden_checks(self) -> Path:
+        return self.solution_directory / "checks"
+
+    @property
+    def mutants_directory(self) -> Path:
+        return self.solution_directory / "mutants"
+
+    @property
+    def has_solutions(self) -> bool:
+        return self.reference_path.is_file()
+
+    @property
+    def functions(self) -> list[str]:
+        return [part.function for part in self.parts]
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(part.points for part in self.parts))
+
+    def points_for(self, function: str) -> float:
+        for part in self.parts:
+            if part.function == function:
+                return part.points
+        raise KeyError(function)
+
+    def secret(self) -> str:
+        """The assignment secret for per-student seeds: `GRADER_SECRET`, else
+        `solutions/<id>/secret.txt`, else a fixed public value (a student bundle has no
+        secret: the public checks use fixed inputs anyway)."""
+        env = os.environ.get("GRADER_SECRET")
+        if env:
+            return env
+        path = self.solution_directory / "secret.txt"
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+        return "public"
+
+
+def load_assignment(directory: Path, course_root: Path) -> Assignment:
+    config_path = directory / "assignment.toml"
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseError(f"{config_path}: missing assignment.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"{config_path}: invalid TOML: {exc}") from None
+    try:
+        parts = tuple(Part(str(p["function"]), float(p["points"])) for p in config["parts"])
+        return Assignment(
+            id=directory.name,
+            title=str(config.get("title", directory.name)),
+            module=str(config["module"]),
+            description=str(config.get("description", "")),
+            parts=parts,
+            course_root=course_root,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CourseError(f"{config_path}: missing or invalid field {exc}") from None
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Course":
+        env = os.environ.get("GRADER_COURSE")
+        if env:
+            root = Path(env).resolve()
+            if not (root / "assignments").is_dir():
+                raise CourseError(f"GRADER_COURSE={env}: no assignments/ folder there")
+            return cls(root)
+        here = (start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "assignments").is_dir():
+                return cls(folder)
+        package_checkout = Path(__file__).resolve().parent.parent
+        if (package_checkout / "assignments").is_dir():
+            return cls(package_checkout)
+        raise CourseError(f"no course found: no assignments/ folder at or above {here}")
+
+    def assignments(self) -> list[Assignment]:
+        folders = sorted(p for p in (self.root / "assignments").iterdir() if (p / "assignment.toml").is_file())
+        return [load_assignment(folder, self.root) for folder in folders]
+
+    def get(self, assignment_id: str) -> Assignment:
+        folder = self.root / "assignments" / assignment_id
+        if not (folder / "assignment.toml").is_file():
+            known = ", ".join(a.id for a in self.assignments()) or "none"
+            raise CourseError(f"unknown assignment '{assignment_id}' (known: {known})")
+        return load_assignment(folder, self.root)

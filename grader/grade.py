@@ -1,0 +1,109 @@
+"""Grade one submission: load -> sandbox -> checks -> result model -> diagnosis.
+
+`grade_submission` never raises for a student's mistake: an unusable submission gives a
+result with status "error" and a one-line reason; a broken function costs its own tests.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from grader.checking import (BakedReference, CheckRecord, GraderPlugin, InProcessModule, StudentProbes,
+                             load_module_from, run_checks)
+from grader.course import Assignment
+from grader.load import Submission, SubmissionError, load_submission, student_id_for
+from grader.results import GradingResult, PartResult, TestResult
+from grader.sandbox import Limits, Sandbox
+
+#: Wall-clock budget for all probes of one submission; past it, remaining checks time out.
+SUBMISSION_BUDGET_SECONDS = 60.0
+PUBLIC_EXPECTED = "public_expected.npz"
+
+
+def trusted_probes(assignment: Assignment):
+    """The assignment's probe drivers, imported here in the trusted process."""
+    return load_module_from(assignment.probes_path, f"_grader_probes_{assignment.id}")
+
+
+def reference_module(assignment: Assignment) -> InProcessModule:
+    return InProcessModule(assignment.reference_path, trusted_probes(assignment), assignment.module)
+
+
+def seed_material(assignment: Assignment, student: str, content_hash: str) -> str:
+    """Per-student seed: a regrade of the same file is reproducible; another student, or an
+    edited file, gets other inputs."""
+    return hashlib.sha256(f"{assignment.secret()}|{assignment.id}|{student}|{content_hash}".encode()).hexdigest()
+
+
+def grade_submission(assignment: Assignment, path: str | Path, student: str | None = None, *,
+                     public_only: bool = False, limits: Limits | None = None,
+                     diagnose: bool = True) -> GradingResult:
+    started = time.monotonic()
+    student = student or student_id_for(path)
+    try:
+        submission = load_submission(path, assignment.module)
+    except SubmissionError as exc:
+        return error_result(assignment, student, str(exc), started, public_only)
+    result = grade_loaded(assignment, submission, student, public_only=public_only, limits=limits,
+                          diagnose=diagnose)
+    result.execution_time = time.monotonic() - started
+    return result
+
+
+def grade_loaded(assignment: Assignment, submission: Submission, student: str, *, public_only: bool = False,
+                 limits: Limits | None = None, diagnose: bool = True) -> GradingResult:
+    if public_only or not assignment.has_solutions:
+        checks_dir = assignment.public_checks
+        reference = BakedReference(checks_dir / PUBLIC_EXPECTED)
+        public_only = True
+    else:
+        checks_dir = assignment.hidden_checks
+        reference = reference_module(assignment)
+    with Sandbox(submission.source, assignment.module, assignment.probes_path, limits or Limits()) as sandbox:
+        probes = StudentProbes(lambda name, kwargs, timeout: sandbox.run_probe(name, kwargs, timeout),
+                               deadline=time.monotonic() + SUBMISSION_BUDGET_SECONDS)
+        plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
+                              per_student_seed=not public_only)
+        records = run_checks(checks_dir, plugin)
+        isolation = sandbox.isolation
+        warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []
+    if plugin.collection_errors:
+        warnings += [f"internal: {e}" for e in plugin.collection_errors]
+    result = assemble_result(assignment, student, records, public_only=public_only)
+    result.content_hash = submission.content_hash
+    result.isolation = isolation
+    result.warnings = warnings
+    if diagnose and not public_only:
+        try:
+            from grader.diagnosis import diagnose_result
+        except ImportError:  # diagnosis is optional for a course without mutants
+            pass
+        else:
+            diagnose_result(assignment, result, records)
+    return result
+
+
+def assemble_result(assignment: Assignment, student: str, records: list[CheckRecord], *,
+                    public_only: bool = False) -> GradingResult:
+    tests = [TestResult(name=r.title, function=r.function, score=r.score, max_score=r.points,
+                        status=r.status, visibility=r.visibility, output=r.output,
+                        duration=r.duration, traces=list(r.traces)) for r in records]
+    parts = []
+    for part in assignment.parts:
+        own = [t for t in tests if t.function == part.function]
+        max_score = sum(t.max_score for t in own) if public_only and own else part.points
+        parts.append(PartResult(function=part.function, score=sum(t.score for t in own), max_score=max_score))
+    return GradingResult(
+        assignment=assignment.id, student=student, status="graded",
+        score=sum(p.score for p in parts), max_score=sum(p.max_score for p in parts),
+        parts=parts, tests=tests, public_only=public_only,
+    )
+
+
+def error_result(assignment: Assignment, student: str, reason: str, started: float,
+                 public_only: bool = False) -> GradingResult:
+    parts = [PartResult(function=p.function, score=0.0, max_score=p.points) for p in assignment.parts]
+    return GradingResult(assignment=assignment.id, student=student, status="error", score=0.0,
+                         max_score=assignment.max_score, execution_time=time.monotonic() - started,
+                         parts=parts, tests=[], error=reason, public_only=public_only)

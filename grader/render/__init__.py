@@ -1,0 +1,1 @@
+"""Renderers of a GradingResult: JSON (the result model's to_dict), text/Markdown, HTML."""
