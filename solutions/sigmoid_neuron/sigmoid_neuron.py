@@ -11,12 +11,12 @@ import numpy as np
 def sigmoid(z):
     """The logistic function sigma(z) = 1 / (1 + exp(-z)), element-wise.
 
-    Finite and free of warnings for any float input (abs(z) up to 1e4 and beyond): exp is only
-    ever taken of -abs(z), so it cannot overflow.
+    Finite and free of warnings for abs(z) up to 1e4 and beyond.
     """
     # BEGIN SOLUTION
     z = np.asarray(z, dtype=np.float64)
-    # For z >= 0, 1 / (1 + e^-z); for z < 0 the same value written as e^z / (1 + e^z).
+    # exp is only taken of -abs(z), so it cannot overflow: for z >= 0, 1 / (1 + e^-z); for
+    # z < 0 the same value written as e^z / (1 + e^z).
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     # END SOLUTION
