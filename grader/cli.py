@@ -38,12 +38,12 @@ def cmd_list(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from grader.grade import grade_submission
-    from grader.render.text import render_text
-
     assignment = _course().get(args.assignment)
     if not Path(args.submission).exists():
         raise UsageError(f"{args.submission}: no such file or folder")
+    from grader.grade import grade_submission
+    from grader.render.text import render_text
+
     result = grade_submission(assignment, args.submission, student=args.student)
     if args.report:
         from grader.render.html import write_report
@@ -59,13 +59,13 @@ def cmd_grade(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from grader.grade import grade_submission
-    from grader.render.text import render_text
-
     assignment = _course().get(args.assignment)
     path = Path(args.path) if args.path else assignment.stub_path
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
+    from grader.grade import grade_submission
+    from grader.render.text import render_text
+
     result = grade_submission(assignment, path, student="self-check", public_only=True)
     if result.status == "error":
         raise UsageError(result.error)
