@@ -11,8 +11,7 @@ import numpy as np
 def sigmoid(z):
     """The logistic function sigma(z) = 1 / (1 + exp(-z)), element-wise.
 
-    Finite and free of warnings for any float input (abs(z) up to 1e4 and beyond): exp is only
-    ever taken of -abs(z), so it cannot overflow.
+    Finite and free of warnings for abs(z) up to 1e4 and beyond.
     """
     raise NotImplementedError
 
