@@ -296,6 +296,9 @@ class GraderPlugin:
         return keep
 
     # hooks ------------------------------------------------------------------------------
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", f"{MARKER}: a grading check (grader.checking.check)")
+
     def pytest_collectreport(self, report):
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1] if report.longreprtext else 'collection failed'}")
@@ -349,8 +352,15 @@ def _classify(excinfo) -> tuple[str, str, str]:
         return "timeout", str(exc), ""
     if isinstance(exc, StudentError):
         return "error", str(exc), ""
-    if isinstance(exc, AssertionError):  # CheckFailure, or a bare assert's message only
-        return "failed", str(exc) or "the result is not what was expected", ""
+    if isinstance(exc, CheckFailure):
+        return "failed", str(exc), ""
+    if isinstance(exc, AssertionError):
+        # A bare assert: its message only. Should an assertion rewriter be active (a check
+        # imported under an outer pytest), drop the "assert <source>" explanation it adds.
+        message = str(exc).split("\nassert ")[0]
+        if message.startswith("assert "):
+            message = ""
+        return "failed", message or "the result is not what was expected", ""
     internal = f"{type(exc).__name__}: {exc}"
     return "error", "the grader could not run this check (an internal error, not your fault); your instructor can see the details", internal
 

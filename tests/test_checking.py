@@ -1,0 +1,176 @@
+"""The check plugin in the trusted process: outcomes as data, seeds, baked answers."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.build import _Outcome
+from grader.checking import (BakedReference, GraderPlugin, InProcessModule, RecordingReference, StudentProbes,
+                             StudentError, StudentTimeout, kwargs_key, load_module_from, run_checks)
+from grader.expect import CheckFailure, expect_array, expect_scalar, expect_tuple
+
+PROBES = """
+import numpy as np
+def step(mod, theta, grad, eta):
+    return {"theta": mod.gd_step(theta, grad, eta)}
+"""
+
+CHECKS = '''
+import numpy as np
+from grader.checking import check
+from grader.expect import expect_array
+
+SEEN = []
+
+@check("gd_step", points=2, title="one step on random inputs")
+def test_values(student, reference, rng):
+    kw = dict(theta=rng.normal(size=3), grad=rng.normal(size=3), eta=0.1)
+    SEEN.append(kw["theta"].copy())
+    got = student.probe("step", **kw)
+    want = reference.probe("step", **kw)
+    expect_array(got["theta"], want["theta"], name="theta", rtol=1e-6, atol=1e-9, inputs=kw)
+
+@check("gd_step", points=1, visibility="after_published")
+def test_secret_assert(student):
+    """A bare assert."""
+    SECRET_NAME_IN_SOURCE = 41
+    assert SECRET_NAME_IN_SOURCE == 42, "the answer is off"
+
+@check("momentum_step", points=3)
+def test_buggy_check(student):
+    {}["missing"]
+'''
+
+
+@pytest.fixture
+def toy(tmp_path):
+    (tmp_path / "probes.py").write_text(PROBES)
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_toy.py").write_text(CHECKS)
+    correct = tmp_path / "good.py"
+    correct.write_text("def gd_step(theta, grad, eta):\n    return theta - eta * grad\n")
+    wrong = tmp_path / "bad.py"
+    wrong.write_text("def gd_step(theta, grad, eta):\n    return theta + eta * grad\n")
+    raising = tmp_path / "raising.py"
+    raising.write_text("def gd_step(theta, grad, eta):\n    raise NotImplementedError\n")
+    probes = load_module_from(tmp_path / "probes.py", "toy_probes")
+    return tmp_path, checks, probes, {p.stem: p for p in (correct, wrong, raising)}
+
+
+def in_process_student(module: InProcessModule) -> StudentProbes:
+    def run(name, kwargs, timeout):
+        try:
+            return _Outcome("ok", module.probe(name, **kwargs))
+        except NotImplementedError:
+            return _Outcome("error", exc_type="NotImplementedError")
+    return StudentProbes(run)
+
+
+def run(toy, student_file: str, seed: str = "alice"):
+    _, checks, probes, files = toy
+    reference = InProcessModule(files["good"], probes, "mod")
+    student = in_process_student(InProcessModule(files[student_file], probes, "mod"))
+    plugin = GraderPlugin(student, reference, seed_material=seed)
+    return {r.nodeid.split("::")[-1]: r for r in run_checks(checks, plugin)}
+
+
+def test_outcomes_are_classified(toy):
+    records = run(toy, "bad")
+    values = records["test_values"]
+    assert (values.status, values.score, values.points) == ("failed", 0.0, 2.0)
+    assert "theta is wrong" in values.output and "Inputs:" in values.output
+    assert values.tolerance == (1e-6, 1e-9)
+    assert values.probe_calls[0].name == "step" and values.probe_calls[0].status == "ok"
+    assert records["test_secret_assert"].status == "failed"
+    assert records["test_secret_assert"].visibility == "after_published"
+    assert records["test_secret_assert"].title == "gd_step: A bare assert."
+    buggy = records["test_buggy_check"]
+    assert buggy.status == "error" and "not your fault" in buggy.output and "KeyError" in buggy.internal_error
+
+
+def test_feedback_never_shows_the_check_source(toy):
+    records = run(toy, "bad")
+    for record in records.values():
+        assert "SECRET_NAME_IN_SOURCE" not in record.output
+        assert "assert" not in record.output.lower().replace("a bare assert", "")
+
+
+def test_correct_and_raising_students(toy):
+    assert run(toy, "good")["test_values"].status == "passed"
+    raising = run(toy, "raising")["test_values"]
+    assert raising.status == "error" and "NotImplementedError" in raising.output
+
+
+def test_seed_depends_on_student_and_is_reproducible(toy):
+    tmp_path, checks, probes, files = toy
+    import importlib
+    seen = []
+    for seed in ("alice", "alice", "bob"):
+        run(toy, "good", seed=seed)
+        module = [m for name, m in __import__("sys").modules.items() if name.endswith("test_toy")]
+        seen.append(module[-1].SEEN[-1].copy())
+    assert np.array_equal(seen[0], seen[1])
+    assert not np.array_equal(seen[0], seen[2])
+
+
+def test_timeout_and_crash_map_to_statuses(toy):
+    _, checks, probes, files = toy
+    reference = InProcessModule(files["good"], probes, "mod")
+    for status, expected in (("timeout", "timeout"), ("crashed", "error")):
+        student = StudentProbes(lambda name, kwargs, timeout, s=status: _Outcome(s))
+        records = run_checks(checks, GraderPlugin(student, reference, seed_material="x"))
+        assert records[0].status == expected
+
+
+def test_budget_exhausted_times_out_remaining_probes(toy):
+    _, checks, probes, files = toy
+    student = StudentProbes(lambda *a: _Outcome("ok", None), deadline=0.0)
+    records = run_checks(checks, GraderPlugin(student, None, seed_material="x"))
+    assert records[0].status == "timeout" and "time budget" in records[0].output
+
+
+def test_baked_reference_round_trip(toy, tmp_path):
+    _, checks, probes, files = toy
+    recorder = RecordingReference(InProcessModule(files["good"], probes, "mod"))
+    kwargs = dict(theta=np.arange(3.0), grad=np.ones(3), eta=0.5)
+    want = recorder.probe("step", **kwargs)
+    recorder.save(tmp_path / "baked.npz")
+    baked = BakedReference(tmp_path / "baked.npz")
+    assert np.array_equal(baked.probe("step", **kwargs)["theta"], want["theta"])
+    with pytest.raises(RuntimeError, match="no baked reference answer"):
+        baked.probe("step", **{**kwargs, "eta": 0.25})
+
+
+def test_kwargs_key_is_sensitive_to_values_dtypes_and_names():
+    base = kwargs_key("p", {"a": np.zeros(2)})
+    assert base == kwargs_key("p", {"a": np.zeros(2)})
+    assert base != kwargs_key("p", {"a": np.zeros(2, dtype=np.float32)})
+    assert base != kwargs_key("p", {"a": np.ones(2)})
+    assert base != kwargs_key("q", {"a": np.zeros(2)})
+
+
+@pytest.mark.parametrize("got, message", [
+    (None, "is None"),
+    ("text", "expected a NumPy array"),
+    (np.zeros(2), "has shape (2,), expected shape (3,)"),
+    (np.array(["a", "b", "c"]), "dtype"),
+    (np.array([1.0, np.nan, 3.0]), "contains NaN at index (1,)"),
+    (np.array([1.0, 2.0, 4.0]), "theta is wrong at index (2,): expected 3, got 4"),
+])
+def test_expect_array_checks_in_a_fixed_order(got, message):
+    with pytest.raises(CheckFailure) as info:
+        expect_array(got, np.array([1.0, 2.0, 3.0]), name="theta", inputs={"eta": 0.1})
+    assert message in str(info.value)
+    assert "eta = 0.1" in str(info.value)
+
+
+def test_expect_accepts_lists_scalars_and_tuples():
+    expect_array([1.0, 2.0], np.array([1.0, 2.0]), name="theta")
+    assert expect_scalar(np.array(2.0), 2.0, name="loss") == 2.0
+    with pytest.raises(CheckFailure, match="should return a tuple"):
+        expect_tuple(np.zeros(2), 2, name="momentum_step")
+    assert expect_tuple([1, 2], 2, name="f") == (1, 2)
