@@ -1,0 +1,548 @@
+"""Run untrusted student code in a separate, limited worker process.
+
+A :class:`Sandbox` owns one warm worker (``worker.py``) that has imported the student's
+module and the assignment's probes; :meth:`Sandbox.run_probe` sends it one request and
+waits for the reply with a wall-clock timeout.  When a probe times out, crashes the worker
+or sends anything but a well-formed reply, the worker is killed and a fresh one is
+started (and re-imports the student module) on the next probe, so one broken function
+costs only its own probes.
+
+Isolation (:func:`isolation_available`):
+
+``"bubblewrap"``
+    The worker runs under ``bwrap`` in new PID, network, IPC, UTS and cgroup namespaces
+    and sees only: the Python runtime and its site-packages (read-only), the system
+    libraries, a read-only ``/runtime`` with the worker, the protocol, the probes and the
+    student's module, and size-capped tmpfs mounts at ``/scratch`` (its working directory)
+    and ``/tmp``.  The environment is cleared.  When the grader runs as root, bwrap keeps
+    only CAP_SETUID/CAP_SETGID and the worker drops to a random unprivileged uid before any
+    student code runs (the kernel does not apply RLIMIT_NPROC to root, so this is what
+    makes the process limit real); otherwise bwrap adds a user namespace.
+``"rlimits"``
+    Fallback when bubblewrap is missing or does not work (or ``GRADER_SANDBOX=rlimits`` /
+    ``Limits(isolation="rlimits")``): the same worker with the same rlimits in its own
+    session, with a clean environment, closed inherited fds and a private scratch
+    directory, but it can read whatever the grader's user can read.  :attr:`Sandbox.warning`
+    then says so; callers must show it to the user.
+
+In both modes the worker has rlimits on CPU seconds, address space, file size, processes
+and core dumps, its stdin is /dev/null, its stdout/stderr are captured per probe up to
+``Limits.output_bytes`` (the rest is discarded), and it talks to this process only over
+two dedicated pipes whose every byte is treated as untrusted (see :mod:`grader.protocol`).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from grader import protocol
+
+#: Shown to the user whenever student code runs without bubblewrap.
+RLIMITS_WARNING = (
+    "bubblewrap is not available: student code ran with resource limits only, "
+    "without filesystem or network isolation"
+)
+ISOLATION_ENV = "GRADER_SANDBOX"
+
+_HERE = Path(__file__).resolve().parent
+_RESERVED_MODULES = frozenset({"_grader_protocol", "_grader_probes", "numpy"})
+_MESSAGE_CHARS = 2000
+_TRACEBACK_CHARS = 10_000
+_SIGNAL_HINTS = {
+    signal.SIGKILL: "killed (SIGKILL)",
+    signal.SIGXCPU: "stopped by the CPU time limit (SIGXCPU)",
+    signal.SIGSEGV: "crashed with a segmentation fault (SIGSEGV), e.g. runaway recursion",
+    signal.SIGABRT: "aborted (SIGABRT)",
+    signal.SIGXFSZ: "stopped by the file size limit (SIGXFSZ)",
+}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself cannot run (a grader or installation problem, not the student's)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker.
+
+    ``cpu_seconds`` is the CPU budget of one worker process (it is warm across probes; a
+    replacement gets a fresh budget), ``probe_timeout`` the wall-clock limit of one probe
+    and of the student module's import, ``output_bytes`` how much printed output is kept
+    per probe.  ``scratch_bytes`` sizes the tmpfs ``/scratch`` and ``/tmp`` under
+    bubblewrap.  ``isolation`` is ``"auto"`` (bubblewrap when it works, unless the
+    environment variable GRADER_SANDBOX says ``rlimits``), ``"bubblewrap"`` (error if
+    unavailable) or ``"rlimits"``.  ``startup_timeout`` bounds interpreter + NumPy start-up,
+    which runs no student code.
+    """
+
+    cpu_seconds: int = 60
+    memory_bytes: int = 1 << 30
+    file_bytes: int = 16 << 20
+    processes: int = 64
+    probe_timeout: float = 10.0
+    output_bytes: int = 1 << 20
+    scratch_bytes: int = 64 << 20
+    isolation: str = "auto"
+    startup_timeout: float = 30.0
+
+
+@dataclass
+class ProbeOutcome:
+    """What one probe produced.  ``status`` is ``"ok"`` (``value`` holds the decoded result,
+    see :mod:`grader.protocol`), ``"error"`` (the student's code raised: ``exc_type``,
+    ``message`` and a traceback of the student's frames only), ``"timeout"`` or
+    ``"crashed"`` (``message`` says how).  ``output`` is what the student's code printed."""
+
+    status: str
+    value: object = None
+    exc_type: str | None = None
+    message: str = ""
+    traceback: str = ""
+    output: str = ""
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _namespace_args() -> list[str]:
+    args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    args.append("--unshare-cgroup-try")
+    if _is_root():
+        # bwrap run by root keeps ALL capabilities unless told otherwise; keep only what
+        # the worker needs to switch to its unprivileged uid (then the kernel clears them).
+        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args.append("--unshare-user")
+    return args + ["--die-with-parent", "--new-session"]
+
+
+@functools.cache
+def _runtime_mount_args() -> tuple[str, ...]:
+    """Read-only mounts of what the interpreter and NumPy need, and nothing else."""
+    args: list[str] = []
+    made: set[str] = set()
+    mounted: list[str] = []
+
+    def covered(path: str) -> bool:
+        return any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounted)
+
+    def make_parents(path: str) -> None:
+        parts = Path(path).parts[1:-1]
+        for i in range(1, len(parts) + 1):
+            parent = "/" + "/".join(parts[:i])
+            if parent not in made and not covered(parent):
+                args.extend(["--perms", "0755", "--dir", parent])
+                made.add(parent)
+
+    for path in ["/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", "/libx32"]:
+        if os.path.islink(path):
+            args.extend(["--symlink", os.readlink(path), path])
+            mounted.append(path)
+        elif os.path.isdir(path):
+            make_parents(path)
+            args.extend(["--ro-bind", path, path])
+            mounted.append(path)
+    for path in ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"]:
+        if os.path.exists(path):
+            make_parents(path)
+            args.extend(["--ro-bind", path, path])
+            mounted.append(path)
+
+    numpy_site = os.path.dirname(os.path.dirname(np.__file__))
+    python_dirs = {
+        sys.base_prefix,
+        sys.prefix,
+        sys.base_exec_prefix,
+        sys.exec_prefix,
+        os.path.dirname(sys.executable),
+        os.path.dirname(os.path.realpath(sys.executable)),
+        numpy_site,
+    }
+    for path in sorted({os.path.abspath(p) for p in python_dirs if p}, key=len):
+        if covered(path) or not os.path.isdir(path):
+            continue
+        make_parents(path)
+        args.extend(["--ro-bind", path, path])
+        mounted.append(path)
+    return tuple(args)
+
+
+@functools.cache
+def _bubblewrap_works() -> bool:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or not sys.platform.startswith("linux"):
+        return False
+    command = [bwrap, *_namespace_args(), "--clearenv", *_runtime_mount_args()]
+    command += ["--proc", "/proc", "--dev", "/dev", "--", sys.executable, "-I", "-S", "-c", ""]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def isolation_available() -> str:
+    """``"bubblewrap"`` if a bubblewrap sandbox works on this machine, else ``"rlimits"``."""
+    return "bubblewrap" if _bubblewrap_works() else "rlimits"
+
+
+def _choose_isolation(limits: Limits) -> str:
+    requested = limits.isolation
+    if requested == "auto":
+        requested = os.environ.get(ISOLATION_ENV, "").strip().lower() or "auto"
+    if requested not in ("auto", "bubblewrap", "rlimits"):
+        raise ValueError(f"unknown sandbox isolation {requested!r} (auto, bubblewrap or rlimits)")
+    if requested == "rlimits":
+        return "rlimits"
+    available = isolation_available()
+    if requested == "bubblewrap" and available != "bubblewrap":
+        raise SandboxError("bubblewrap isolation was requested but bwrap does not work here")
+    return available
+
+
+def _probe_names(probes_path: Path) -> frozenset[str]:
+    try:
+        tree = ast.parse(Path(probes_path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError) as exc:
+        raise SandboxError(f"cannot read probes module {probes_path}: {exc}") from None
+    return frozenset(
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+    )
+
+
+def _contains_opaque(json_obj) -> bool:
+    kind = json_obj.get("kind")
+    if kind == "other":
+        return True
+    if kind in ("tuple", "list"):
+        return any(_contains_opaque(item) for item in json_obj["items"])
+    if kind == "dict":
+        return any(_contains_opaque(item) for item in json_obj["items"].values())
+    return False
+
+
+def _text(value, limit: int) -> str:
+    return value[:limit] if type(value) is str else ""
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+class _Worker:
+    """One worker process and our ends of its two pipes."""
+
+    def __init__(self, proc: subprocess.Popen, req_fd: int, rep_fd: int, uses_bwrap: bool):
+        self.proc = proc
+        self.req_fd = req_fd
+        self.rep_fd = rep_fd
+        self.uses_bwrap = uses_bwrap
+        self.ready = False
+
+    def death(self) -> str:
+        """Describe how the worker ended (waits briefly for it to exit)."""
+        try:
+            code = self.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return "the worker stopped answering (its reply channel closed or was corrupted)"
+        if self.uses_bwrap and code > 128:
+            code = -(code - 128)  # bwrap reports a child killed by signal N as 128 + N
+        if code < 0:
+            try:
+                hint = _SIGNAL_HINTS.get(signal.Signals(-code)) or f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                hint = f"killed by signal {-code}"
+            return f"the worker process was {hint}"
+        return f"the worker process exited with status {code} (e.g. os._exit() or a closed channel)"
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace
+        except (ProcessLookupError, PermissionError):  # dies with its init, which dies with bwrap
+            pass
+        self.proc.wait()
+        for fd in (self.req_fd, self.rep_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _remove_tree(path: str, holder: list) -> None:
+    for worker in holder:
+        worker.kill()
+    holder.clear()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Sandbox:
+    """A warm worker running ``source`` as module ``module_name`` with the probes of
+    ``probes_path``.  Construction starts the worker without waiting for it; the first
+    :meth:`run_probe` (or reading :attr:`import_error`) waits until it has imported the
+    student module.  Use as a context manager, or call :meth:`close`.
+
+    Raises :class:`SandboxError` when the sandbox cannot run at all (not the student's fault)
+    and ``ValueError`` for an unknown probe name or a bad module name.
+    """
+
+    def __init__(self, source: str, module_name: str, probes_path: Path, limits: Limits = Limits()):
+        if not module_name.isidentifier() or module_name in _RESERVED_MODULES:
+            raise ValueError(f"invalid student module name {module_name!r}")
+        self.limits = limits
+        self.module_name = module_name
+        self.isolation = _choose_isolation(limits)
+        self.warning: str | None = RLIMITS_WARNING if self.isolation == "rlimits" else None
+        self._probe_names = _probe_names(probes_path)
+        self._import_error: ProbeOutcome | None = None
+        self._next_id = 0
+        self._closed = False
+        self._drop_uid = (1 << 30) + secrets.randbelow(1 << 29) if (
+            self.isolation == "bubblewrap" and _is_root()
+        ) else None
+
+        self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        self._workers: list[_Worker] = []  # zero or one; a list so the finalizer sees it
+        self._finalizer = weakref.finalize(self, _remove_tree, str(self._root), self._workers)
+        runtime = self._root / "runtime"
+        (runtime / "student").mkdir(parents=True)
+        for directory in (runtime, runtime / "student"):
+            directory.chmod(0o755)
+        for src, name in ((_HERE / "worker.py", "worker.py"), (_HERE / "protocol.py", "protocol.py"),
+                          (Path(probes_path), "probes.py")):
+            shutil.copyfile(src, runtime / name)
+            (runtime / name).chmod(0o644)
+        student_file = runtime / "student" / f"{module_name}.py"
+        student_file.write_text(source, encoding="utf-8")
+        student_file.chmod(0o644)
+        self._scratch = self._root / "scratch"  # used by the rlimits mode only
+        self._scratch.mkdir(mode=0o700)
+        self._log = self._root / "worker-startup.log"
+        self._spawn()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def import_error(self) -> ProbeOutcome | None:
+        """The outcome of importing the student module, if it did not succeed (waits)."""
+        if self._closed:
+            return self._import_error
+        return self._ensure_ready()
+
+    def run_probe(self, name: str, kwargs: dict, timeout: float | None = None) -> ProbeOutcome:
+        """Run probe ``name`` on the student's module with plain-data ``kwargs``."""
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
+        if name not in self._probe_names:
+            raise ValueError(f"no probe named {name!r} in the probes module")
+        if type(kwargs) is not dict or not all(type(key) is str for key in kwargs):
+            raise TypeError("probe kwargs must be a dict with string keys")
+        kwargs_json, arrays = protocol.encode_value(kwargs)
+        if _contains_opaque(kwargs_json):
+            raise TypeError("probe kwargs must be plain data (numbers, arrays, strings, lists, dicts, None)")
+        failure = self._ensure_ready()
+        if failure is not None:
+            return replace(failure)
+        timeout = self.limits.probe_timeout if timeout is None else timeout
+        worker = self._workers[0]
+        self._next_id += 1
+        request = {"op": "probe", "id": self._next_id, "name": name, "kwargs": kwargs_json}
+        started = time.monotonic()
+        deadline = started + timeout
+        try:
+            protocol.send_message(worker.req_fd, request, arrays, deadline)
+            reply, reply_arrays = protocol.recv_message(worker.rep_fd, deadline)
+            outcome = self._outcome(reply, reply_arrays, self._next_id)
+        except protocol.FrameTimeout:
+            self._discard_worker()
+            outcome = ProbeOutcome("timeout", message=f"no result within {timeout:g} s")
+        except protocol.ProtocolError as exc:
+            death = worker.death() if isinstance(exc, protocol.ChannelClosed) else (
+                f"the worker sent an invalid reply ({exc})"
+            )
+            self._discard_worker()
+            outcome = ProbeOutcome("crashed", message=death)
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def close(self) -> None:
+        """Kill the worker and remove the scratch directory.  Idempotent."""
+        self._closed = True
+        self._finalizer()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internals
+
+    def _outcome(self, reply: dict, arrays: dict, request_id: int) -> ProbeOutcome:
+        if reply.get("id") != request_id:
+            raise protocol.ProtocolError("reply to a different request")
+        status = reply.get("status")
+        output = _text(reply.get("output"), self.limits.output_bytes + 200)
+        if status == "ok":
+            value = protocol.decode_value(reply.get("value"), arrays)
+            return ProbeOutcome("ok", value=value, output=output)
+        if status == "error":
+            return ProbeOutcome(
+                "error",
+                exc_type=_text(reply.get("exc_type"), 100) or "Exception",
+                message=_text(reply.get("message"), _MESSAGE_CHARS),
+                traceback=_text(reply.get("traceback"), _TRACEBACK_CHARS),
+                output=output,
+            )
+        raise protocol.ProtocolError(f"unexpected reply status {str(status)[:40]!r}")
+
+    def _worker_config(self, runtime: str) -> dict:
+        limits = self.limits
+        fields = ("cpu_seconds", "memory_bytes", "file_bytes", "processes", "output_bytes")
+        config = {
+            "limits": {field: getattr(limits, field) for field in fields},
+            "protocol": f"{runtime}/protocol.py",
+            "probes": f"{runtime}/probes.py",
+            "source": f"{runtime}/student/{self.module_name}.py",
+            "module": self.module_name,
+            "uid": self._drop_uid,
+        }
+        return config
+
+    def _environment(self, home: str) -> dict[str, str]:
+        return {
+            "PATH": "/usr/bin:/bin",
+            "HOME": home,
+            "TMPDIR": "/tmp" if self.isolation == "bubblewrap" else home,
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+
+    def _spawn(self) -> None:
+        req_read, req_write = os.pipe()
+        rep_read, rep_write = os.pipe()
+        if self.isolation == "bubblewrap":
+            runtime, home = "/runtime", "/scratch"
+        else:
+            runtime, home = str(self._root / "runtime"), str(self._scratch)
+        config = self._worker_config(runtime)
+        config.update(req_fd=req_read, rep_fd=rep_write)
+        python = [sys.executable, "-I", "-B", f"{runtime}/worker.py", json.dumps(config)]
+        env = self._environment(home)
+        if self.isolation == "bubblewrap":
+            size = str(self.limits.scratch_bytes)
+            command = [shutil.which("bwrap"), *_namespace_args(), "--clearenv"]
+            for key, value in env.items():
+                command += ["--setenv", key, value]
+            command += [*_runtime_mount_args(), "--ro-bind", str(self._root / "runtime"), runtime]
+            command += ["--perms", "1777", "--size", size, "--tmpfs", "/scratch"]
+            command += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+            command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch", "--", *python]
+            popen_env, cwd = {"PATH": env["PATH"]}, str(self._root)
+        else:
+            command, popen_env, cwd = python, env, home
+        try:
+            with open(self._log, "wb") as log:
+                proc = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    pass_fds=(req_read, rep_write),
+                    close_fds=True,
+                    start_new_session=True,
+                    env=popen_env,
+                    cwd=cwd,
+                )
+        except OSError as exc:
+            for fd in (req_read, req_write, rep_read, rep_write):
+                os.close(fd)
+            raise SandboxError(f"cannot start the sandbox worker: {exc}") from None
+        os.close(req_read)  # the worker's ends
+        os.close(rep_write)
+        os.set_blocking(req_write, False)
+        os.set_blocking(rep_read, False)
+        self._workers.append(_Worker(proc, req_write, rep_read, self.isolation == "bubblewrap"))
+
+    def _discard_worker(self) -> None:
+        for worker in self._workers:
+            worker.kill()
+        self._workers.clear()
+
+    def _startup_failure(self, what: str) -> SandboxError:
+        try:
+            log = self._log.read_text(errors="replace")[-2000:].strip()
+        except OSError:
+            log = ""
+        self._discard_worker()
+        return SandboxError(f"the sandbox worker failed to start: {what}" + (f"\n{log}" if log else ""))
+
+    def _ensure_ready(self) -> ProbeOutcome | None:
+        """Start a worker if there is none and wait until it has imported the student
+        module.  Returns the (sticky) import failure, or None when the worker is ready."""
+        if self._import_error is not None:
+            return self._import_error
+        if not self._workers:
+            self._spawn()
+        worker = self._workers[0]
+        if worker.ready:
+            return None
+        try:  # phase 1: interpreter, NumPy and probes; no student code has run yet
+            hello, _ = protocol.recv_message(
+                worker.rep_fd, time.monotonic() + self.limits.startup_timeout
+            )
+        except (protocol.ProtocolError, protocol.FrameTimeout) as exc:
+            raise self._startup_failure(f"{type(exc).__name__}: {exc}") from None
+        if hello.get("status") != "started":
+            raise self._startup_failure(_text(hello.get("message"), 2000) or str(hello)[:200])
+        started = time.monotonic()
+        try:  # phase 2: the student's module is imported; from here on, replies are untrusted
+            reply, _ = protocol.recv_message(worker.rep_fd, started + self.limits.probe_timeout)
+        except protocol.FrameTimeout:
+            self._discard_worker()
+            failure = ProbeOutcome(
+                "timeout",
+                message=f"importing the module took more than {self.limits.probe_timeout:g} s",
+            )
+        except protocol.ProtocolError as exc:
+            death = worker.death() if isinstance(exc, protocol.ChannelClosed) else str(exc)
+            self._discard_worker()
+            failure = ProbeOutcome("crashed", message=f"while importing the module, {death}")
+        else:
+            if reply.get("status") == "ready":
+                worker.ready = True
+                return None
+            self._discard_worker()
+            failure = ProbeOutcome(
+                "error",
+                exc_type=_text(reply.get("exc_type"), 100) or "ImportError",
+                message=_text(reply.get("message"), _MESSAGE_CHARS),
+                traceback=_text(reply.get("traceback"), _TRACEBACK_CHARS),
+                output=_text(reply.get("output"), self.limits.output_bytes + 200),
+            )
+        failure.seconds = time.monotonic() - started
+        self._import_error = failure
+        return failure

@@ -1,0 +1,251 @@
+"""The untrusted worker: runs INSIDE the sandbox as ``python -I -B worker.py CONFIG_JSON``.
+
+It imports only the standard library, NumPy and ``protocol.py`` (loaded by path from the
+config; never the ``grader`` package, which is not visible in the sandbox).  Sequence:
+
+1. set rlimits (core 0, CPU, address space, file size, processes), ignore SIGXFSZ so an
+   oversized write fails with an error instead of killing the worker;
+2. point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
+   the first ``output_bytes`` characters of each probe's printed output;
+3. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), import the
+   probes module, then send ``{"status": "started"}`` (or ``"fatal"`` if the probes module
+   is broken; no student code has run at that point, so the student cannot forge it);
+4. import the student module and send ``{"status": "ready"}`` or ``{"status":
+   "import_error", ...}`` (then exit);
+5. answer ``{"op": "probe", "id": n, "name": ..., "kwargs": ...}`` requests with
+   ``{"status": "ok", "id": n, "value": ..., "output": ...}`` or ``{"status": "error",
+   "id": n, "exc_type": ..., "message": ..., "traceback": ..., "output": ...}``.
+
+Tracebacks keep only frames from the student's file (named by its base name): the probe
+and worker frames never reach a student's feedback.  Everything the student's code raises,
+BaseException included (SystemExit, KeyboardInterrupt), becomes an error reply; whatever
+kills the process instead (os._exit, signals, limits) is seen by the trusted side as a
+crash.  The student's code runs in this process and can therefore tamper with anything
+here, including the reply pipe: the trusted side treats every reply as untrusted data.
+"""
+
+import importlib.util
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+
+MESSAGE_CHARS = 2000
+LINE_CHARS = 200
+FRAMES_KEPT = 12
+
+
+class _Capture(io.TextIOBase):
+    """A text sink that keeps the first ``limit`` characters written to it and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+        self.buffer = _BinaryCapture(self)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def write(self, text) -> int:
+        if type(text) is not str:
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        room = self.limit - self.kept
+        if room > 0:
+            part = text[:room]
+            self.parts.append(part)
+            self.kept += len(part)
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output not kept]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+class _BinaryCapture(io.RawIOBase):
+    def __init__(self, text: _Capture) -> None:
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.text.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+
+def _set_limit(which: int, soft: int, hard: int | None = None) -> None:
+    hard = soft if hard is None else hard
+    _, current_hard = resource.getrlimit(which)
+    if current_hard != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current_hard), min(hard, current_hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+def _apply_limits(limits: dict) -> None:
+    _set_limit(resource.RLIMIT_CORE, 0)
+    # Soft limit sends SIGXCPU (kills), the hard one a second later SIGKILL.
+    _set_limit(resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 1)
+    _set_limit(resource.RLIMIT_AS, limits["memory_bytes"])
+    _set_limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    _set_limit(resource.RLIMIT_NPROC, limits["processes"])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _redirect_stdio(capture: _Capture) -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    sys.stdout = sys.stderr = capture
+    sys.__stdout__ = sys.__stderr__ = capture
+
+
+def _load_module(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise RuntimeError("could not drop privileges")
+
+
+def _safe_str(obj, limit: int) -> str:
+    try:
+        text = str(obj)
+    except BaseException:
+        return "<unprintable>"
+    if type(text) is not str:
+        return "<unprintable>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_name(obj) -> str:
+    try:
+        name = type(obj).__name__
+    except BaseException:
+        return "?"
+    return name[:100] if type(name) is str else "?"
+
+
+def _student_traceback(tb, student_path: str) -> str:
+    """Format only the frames of ``tb`` that are in the student's file."""
+    try:
+        frames = [f for f in traceback.extract_tb(tb) if f.filename == student_path]
+    except BaseException:
+        return ""
+    omitted = 0
+    if len(frames) > FRAMES_KEPT:  # deep recursion: first and last frames tell the story
+        omitted = len(frames) - FRAMES_KEPT
+        frames = frames[:2] + frames[-(FRAMES_KEPT - 2) :]
+    shown = os.path.basename(student_path)
+    lines = []
+    for index, frame in enumerate(frames):
+        if omitted and index == 2:
+            lines.append(f"  [... {omitted} more frames ...]")
+        lines.append(f'  File "{shown}", line {frame.lineno}, in {frame.name[:LINE_CHARS]}')
+        if frame.line:
+            lines.append("    " + frame.line.strip()[:LINE_CHARS])
+    return "\n".join(lines)
+
+
+def _error_reply(exc: BaseException, tb, student_path: str) -> dict:
+    return {
+        "status": "error",
+        "exc_type": _type_name(exc),
+        "message": _safe_str(exc, MESSAGE_CHARS),
+        "traceback": _student_traceback(tb, student_path),
+    }
+
+
+def main(argv: list[str]) -> None:
+    config = json.loads(argv[1])
+    req_fd, rep_fd = config["req_fd"], config["rep_fd"]
+    sys.dont_write_bytecode = True
+    _apply_limits(config["limits"])
+    capture = _Capture(config["limits"]["output_bytes"])
+    _redirect_stdio(capture)
+
+    protocol = _load_module("_grader_protocol", config["protocol"])
+    if config.get("uid") is not None:
+        _drop_privileges(config["uid"])
+    main_pid = os.getpid()
+
+    try:
+        probes = _load_module("_grader_probes", config["probes"])
+    except BaseException as exc:
+        protocol.send_message(rep_fd, {"status": "fatal", "message": _safe_str(exc, 2000)})
+        os._exit(3)
+    protocol.send_message(rep_fd, {"status": "started"})
+
+    student_path = config["source"]
+    sys.path.insert(0, os.path.dirname(student_path))
+    try:
+        student = _load_module(config["module"], student_path)
+    except BaseException as exc:
+        reply = _error_reply(exc, sys.exc_info()[2], student_path)
+        reply.update(status="import_error", output=capture.take())
+        protocol.send_message(rep_fd, reply)
+        os._exit(0)
+    protocol.send_message(rep_fd, {"status": "ready", "output": capture.take()})
+
+    while True:
+        try:
+            request, arrays = protocol.recv_message(req_fd)
+        except protocol.ChannelClosed:
+            os._exit(0)
+        request_id = request.get("id")
+        result = kwargs = None
+        try:
+            kwargs = protocol.decode_value(request["kwargs"], arrays, native=True)
+            probe = getattr(probes, request["name"])
+            result = probe(student, **kwargs)
+        except BaseException as exc:
+            reply = _error_reply(exc, sys.exc_info()[2], student_path)
+            arrays = {}
+        else:
+            value, arrays = protocol.encode_value(result)
+            reply = {"status": "ok", "value": value}
+        if os.getpid() != main_pid:  # a fork of the student's returned into this loop
+            os._exit(0)
+        reply["id"] = request_id
+        reply["output"] = capture.take()
+        del result, kwargs
+        try:
+            payload = protocol.pack_message(reply, arrays)
+        except BaseException as exc:  # e.g. MemoryError while packing a large value
+            reply = {"status": "error", "id": request_id, "exc_type": _type_name(exc),
+                     "message": "the probe's result could not be sent back", "traceback": ""}
+            payload = protocol.pack_message(reply)
+        try:
+            protocol.write_frame(rep_fd, payload)
+        except protocol.ChannelClosed:
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
