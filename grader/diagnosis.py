@@ -1,0 +1,355 @@
+"""Name the student's mistake: match a failed part against known-mistake mutants.
+
+Every assignment may keep a catalogue of known mistakes in
+`solutions/<id>/mutants/catalogue.toml`, one `[[mutant]]` entry per way of making one:
+
+```toml
+[[mutant]]
+id = "adam.no_bias_correction"       # what the part's `misconceptions` will say
+functions = ["adam_step", "train"]   # the parts on which the mistake shows
+file = "adam_no_bias_correction.py"  # only the rewritten function(s)
+hint = "Your Adam steps match the update without bias correction: ..."
+```
+
+A mutant file holds only the function(s) it rewrites. The mutant module is the reference
+source with the mutant source appended, so the later definitions replace the reference's
+and everything else (callers included) stays the reference's. An instructor adds a mistake
+by adding a file and an entry; nothing here names an assignment.
+
+Diagnosis runs in the trusted process after the checks. For each part that lost points, it
+replays on each mutant concerning that function every probe call that the part's failed
+checks made and the student's code answered (status "ok"), and compares the mutant's
+answers with the student's within the check's own tolerance. A mutant matches when all
+those answers agree and it differs from the reference on at least one of them (a mutant
+that behaves like the reference there cannot explain a failure). Every matching mutant is
+reported; when none matches the feedback says so plainly. A part with full marks, or whose
+checks only failed because the student's code raised or timed out, is not diagnosed.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import re
+import tomllib
+import types
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.checking import CheckRecord, InProcessModule, kwargs_key, load_module_from
+from grader.course import Assignment
+from grader.protocol import Opaque
+from grader.results import GradingResult, PartResult
+
+CATALOGUE = "catalogue.toml"
+_ENTRY_KEYS = {"id", "functions", "file", "hint"}
+_ID_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+
+UNRECOGNISED = ("The grader does not recognise this mistake: your results match none of the "
+                "common mistakes it knows, so it will not guess at the cause. Compare your code "
+                "with the formula in the handout, term by term.")
+
+
+class CatalogueError(Exception):
+    """An instructor's mistake in a misconception catalogue; str() is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One way of making one known mistake."""
+
+    id: str
+    functions: tuple[str, ...]  # the parts on which the mistake shows
+    path: Path  # the mutant source: only the rewritten function(s)
+    hint: str
+
+
+# --- the catalogue -------------------------------------------------------------------------
+
+def load_catalogue(assignment: Assignment) -> list[Mutant]:
+    """The assignment's mutants in catalogue order ([] when it has no catalogue). Raises
+    CatalogueError for an unknown key or function, a missing or broken mutant file, a mutant
+    that rewrites nothing of the reference, or a mutant file the catalogue does not list."""
+    directory = assignment.mutants_directory
+    path = directory / CATALOGUE
+    if not path.is_file():
+        if directory.is_dir() and any(directory.glob("*.py")):
+            raise CatalogueError(f"{path}: missing (the folder holds mutant files but no catalogue)")
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{path}: invalid TOML: {exc}") from None
+    extra = set(data) - {"mutant"}
+    if extra:
+        raise CatalogueError(f"{path}: unknown top-level key(s) {', '.join(sorted(extra))} "
+                             "(expected only [[mutant]] entries)")
+    entries = data.get("mutant", [])
+    if not isinstance(entries, list):
+        raise CatalogueError(f"{path}: `mutant` must be an array of tables ([[mutant]])")
+    reference_functions = _top_level_functions(assignment.reference_path.read_text(encoding="utf-8"),
+                                               str(assignment.reference_path))
+    mutants: list[Mutant] = []
+    seen_files: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        mutant = _read_entry(entry, number, path, assignment, reference_functions)
+        if mutant.path.name in seen_files:
+            raise CatalogueError(f"{path}: mutant #{number} ({mutant.id}): file {mutant.path.name} "
+                                 "is already listed by an earlier entry")
+        seen_files.add(mutant.path.name)
+        mutants.append(mutant)
+    unlisted = sorted(p.name for p in directory.glob("*.py") if p.name not in seen_files)
+    if unlisted:
+        raise CatalogueError(f"{path}: mutant file(s) {', '.join(unlisted)} not listed in the catalogue "
+                             "(add an entry, or remove the file)")
+    return mutants
+
+
+def _read_entry(entry: Any, number: int, path: Path, assignment: Assignment,
+                reference_functions: set[str]) -> Mutant:
+    where = f"{path}: mutant #{number}"
+    if not isinstance(entry, dict):
+        raise CatalogueError(f"{where}: not a table")
+    unknown = set(entry) - _ENTRY_KEYS
+    missing = _ENTRY_KEYS - set(entry)
+    if unknown:
+        raise CatalogueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+                             f"(expected {', '.join(sorted(_ENTRY_KEYS))})")
+    if missing:
+        raise CatalogueError(f"{where}: missing key(s) {', '.join(sorted(missing))}")
+    mutant_id, functions, file, hint = entry["id"], entry["functions"], entry["file"], entry["hint"]
+    if not isinstance(mutant_id, str) or not _ID_PATTERN.match(mutant_id):
+        raise CatalogueError(f"{where}: id {mutant_id!r} must be lowercase words joined by "
+                             "'_' and '.', like 'adam.no_bias_correction'")
+    where = f"{where} ({mutant_id})"
+    if isinstance(functions, str):
+        functions = [functions]
+    if not isinstance(functions, list) or not functions or not all(isinstance(f, str) for f in functions):
+        raise CatalogueError(f"{where}: functions must be a non-empty list of function names")
+    for function in functions:
+        if function not in assignment.functions:
+            raise CatalogueError(f"{where}: unknown function '{function}' (the assignment's parts: "
+                                 f"{', '.join(assignment.functions)})")
+    if not isinstance(hint, str) or not hint.strip():
+        raise CatalogueError(f"{where}: hint must be a non-empty string")
+    if not isinstance(file, str) or Path(file).name != file or not file.endswith(".py"):
+        raise CatalogueError(f"{where}: file {file!r} must be the name of a .py file in {path.parent}")
+    mutant_path = path.parent / file
+    if not mutant_path.is_file():
+        raise CatalogueError(f"{where}: mutant file {mutant_path} does not exist")
+    rewritten = _top_level_functions(mutant_path.read_text(encoding="utf-8"), str(mutant_path))
+    if not rewritten & reference_functions:
+        raise CatalogueError(f"{where}: {file} rewrites none of the reference's functions, "
+                             "so it would change nothing")
+    strangers = sorted(name for name in rewritten - reference_functions if not name.startswith("_"))
+    if strangers:
+        raise CatalogueError(f"{where}: {file} defines {', '.join(strangers)}, which the reference "
+                             "does not have (a typo? private helpers start with '_')")
+    return Mutant(id=mutant_id, functions=tuple(functions), path=mutant_path, hint=hint.strip())
+
+
+def _top_level_functions(source: str, origin: str) -> set[str]:
+    try:
+        tree = ast.parse(source, filename=origin)
+    except SyntaxError as exc:
+        raise CatalogueError(f"{origin}:{exc.lineno}: syntax error: {exc.msg}") from None
+    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+# --- mutant modules, cached per process (batch grading diagnoses many students) -----------
+
+_MODULES: dict[tuple, InProcessModule] = {}
+_PROBES: dict[tuple, types.ModuleType] = {}
+
+
+class SourceModule(InProcessModule):
+    """An InProcessModule over source text rather than a file: the reference with a mutant
+    appended (later definitions replace earlier ones)."""
+
+    def __init__(self, source: str, origin: Path, probes: types.ModuleType, module_name: str):
+        self.module_path = Path(origin)
+        self.module_name = module_name
+        self.probes = probes
+        self._code = compile(source, str(origin), "exec")
+
+
+def _file_key(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _probes(assignment: Assignment) -> types.ModuleType:
+    """The assignment's probe drivers, imported in the trusted process (as grade.py does),
+    once per version of the file."""
+    key = _file_key(assignment.probes_path)
+    if key not in _PROBES:
+        _PROBES[key] = load_module_from(assignment.probes_path, f"_grader_probes_{assignment.id}")
+    return _PROBES[key]
+
+
+def mutant_module(assignment: Assignment, mutant: Mutant | None) -> InProcessModule:
+    """The reference with `mutant` appended (the plain reference for None), cached per process."""
+    reference = assignment.reference_path.read_text(encoding="utf-8")
+    extra = mutant.path.read_text(encoding="utf-8") if mutant else ""
+    source = reference if mutant is None else f"{reference}\n\n# --- mutant {mutant.path.name} ---\n{extra}"
+    key = (str(assignment.reference_path), str(mutant.path) if mutant else "",
+           hashlib.sha256(source.encode()).hexdigest(), _file_key(assignment.probes_path))
+    if key not in _MODULES:
+        _MODULES[key] = SourceModule(source, mutant.path if mutant else assignment.reference_path,
+                                     _probes(assignment), assignment.module)
+    return _MODULES[key]
+
+
+# --- comparing answers ---------------------------------------------------------------------
+
+def same_answer(student: Any, other: Any, rtol: float, atol: float) -> bool:
+    """Whether two decoded answers agree: arrays (or sequences of numbers against arrays) of
+    the same shape and close within (rtol, atol), NaN matching NaN; tuples, lists and dicts
+    item by item; None with None; Opaque values by their type name."""
+    if student is None or other is None:
+        return student is None and other is None
+    if isinstance(student, Opaque) or isinstance(other, Opaque):
+        return isinstance(student, Opaque) and isinstance(other, Opaque) and student.pytype == other.pytype
+    if isinstance(student, dict) or isinstance(other, dict):
+        return (isinstance(student, dict) and isinstance(other, dict) and student.keys() == other.keys()
+                and all(same_answer(student[k], other[k], rtol, atol) for k in student))
+    if isinstance(student, np.ndarray) or isinstance(other, np.ndarray):
+        left, right = _numeric(student), _numeric(other)
+        if left is None or right is None or left.shape != right.shape:
+            return False
+        return bool(np.allclose(left, right, rtol=rtol, atol=atol, equal_nan=True))
+    if isinstance(student, (list, tuple)) and isinstance(other, (list, tuple)):
+        return len(student) == len(other) and all(same_answer(a, b, rtol, atol) for a, b in zip(student, other))
+    return False
+
+
+def _numeric(value: Any) -> np.ndarray | None:
+    """`value` as a plain numeric array (a list of numbers counts, as the checks accept it)."""
+    try:
+        if isinstance(value, np.ndarray):
+            array = np.asarray(value.view(np.ndarray))
+        elif isinstance(value, (list, tuple)):
+            array = np.asarray([np.asarray(item).view(np.ndarray) for item in value])
+        else:
+            return None
+    except (ValueError, TypeError):
+        return None
+    if array.dtype.kind == "b" or array.dtype.kind in "iu":
+        array = array.astype(np.float64)
+    return array if array.dtype.kind in "fc" else None
+
+
+# --- diagnosis ------------------------------------------------------------------------------
+
+@dataclass
+class _Replay:
+    """One probe call to replay: what the student answered and the check's tolerance."""
+
+    name: str
+    kwargs: dict
+    student: Any
+    tolerance: tuple[float, float]
+
+
+class _Answers:
+    """Answers of one module to probe calls, memoised within one diagnosis (several parts
+    may replay the same call on the reference)."""
+
+    def __init__(self, module: InProcessModule):
+        self.module = module
+        self._seen: dict[str, tuple[bool, Any]] = {}
+
+    def get(self, name: str, kwargs: dict) -> tuple[bool, Any]:
+        """(ran, value): ran is False when the module raised."""
+        key = kwargs_key(name, kwargs)
+        if key not in self._seen:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # as the checks run: pytest -W ignore
+                    self._seen[key] = (True, self.module.probe(name, **copy.deepcopy(kwargs)))
+            except Exception:
+                self._seen[key] = (False, None)
+        return self._seen[key]
+
+
+def diagnose_result(assignment: Assignment, result: GradingResult, records: list[CheckRecord]) -> None:
+    """Fill in `misconceptions` and `feedback` of every part that lost points, the failed
+    tests' `misconceptions`, and `result.hints` (id -> hint). A broken catalogue is the
+    instructor's problem: it becomes a warning on the result and diagnosis is skipped."""
+    if result.status != "graded" or not assignment.has_solutions:
+        return
+    try:
+        catalogue = load_catalogue(assignment)
+    except CatalogueError as exc:
+        result.warnings.append(f"internal: misconception catalogue: {exc}")
+        return
+    tests_by_record = _tests_by_record(result, records)
+    reference: _Answers | None = None
+    for part in result.parts:
+        if part.score >= part.max_score - 1e-9:
+            continue
+        failed = [r for r in records if r.function == part.function and r.status == "failed"
+                  and any(call.status == "ok" for call in r.probe_calls)]
+        if not failed:
+            continue  # lost points only by raising, timing out or not answering: nothing to compare
+        replays = [_Replay(call.name, call.kwargs, call.value, record.tolerance)
+                   for record in failed for call in record.probe_calls if call.status == "ok"]
+        candidates = [m for m in catalogue if part.function in m.functions]
+        if candidates and reference is None:
+            reference = _Answers(mutant_module(assignment, None))
+        matches = [m for m in candidates
+                   if _matches(_Answers(mutant_module(assignment, m)), reference, replays)]
+        _report(part, matches, result)
+        ids = _unique(m.id for m in matches)
+        for record in failed:
+            test = tests_by_record.get(id(record))
+            if test is not None:
+                test.misconceptions = list(ids)
+
+
+def _matches(mutant: _Answers, reference: _Answers, replays: list[_Replay]) -> bool:
+    """The mutant gives the student's answer to every replayed call, and differs from the
+    reference on at least one of them."""
+    differs = False
+    for replay in replays:
+        rtol, atol = replay.tolerance
+        ran, value = mutant.get(replay.name, replay.kwargs)
+        if not ran or not same_answer(replay.student, value, rtol, atol):
+            return False
+        if not differs:
+            ran_reference, expected = reference.get(replay.name, replay.kwargs)
+            differs = not ran_reference or not same_answer(expected, value, rtol, atol)
+    return differs
+
+
+def _report(part: PartResult, matches: list[Mutant], result: GradingResult) -> None:
+    hints = _unique(m.hint for m in matches)
+    if not matches:
+        text = UNRECOGNISED
+    elif len(hints) == 1:
+        text = hints[0]
+    else:
+        text = "Your results match more than one known mistake:\n" + "\n".join(f"- {h}" for h in hints)
+    part.misconceptions = _unique([*part.misconceptions, *(m.id for m in matches)])
+    part.feedback = f"{part.feedback}\n{text}" if part.feedback else text
+    for mutant in matches:
+        result.hints.setdefault(mutant.id, mutant.hint)
+
+
+def _tests_by_record(result: GradingResult, records: list[CheckRecord]) -> dict[int, Any]:
+    """TestResults are built from the records in order; pair them up (by title as a guard)."""
+    if len(result.tests) != len(records):
+        return {}
+    return {id(record): test for record, test in zip(records, result.tests) if test.name == record.title}
+
+
+def _unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+__all__ = ["CatalogueError", "Mutant", "UNRECOGNISED", "diagnose_result", "load_catalogue",
+           "mutant_module", "same_answer"]

@@ -1,0 +1,9 @@
+"""adagrad.no_sqrt: eta / (v_t + eps) instead of eta / sqrt(v_t + eps)."""
+import numpy as np
+
+
+def adagrad_step(theta, grad, v, eta, eps=1e-8):
+    theta = np.asarray(theta, dtype=np.float64)
+    grad = np.asarray(grad, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64) + grad**2
+    return theta - eta / (v + eps) * grad, v

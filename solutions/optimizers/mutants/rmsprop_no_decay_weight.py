@@ -1,0 +1,9 @@
+"""rmsprop.no_decay_weight: v_t = beta * v_{t-1} + grad^2, the (1 - beta) factor missing."""
+import numpy as np
+
+
+def rmsprop_step(theta, grad, v, eta, beta=0.9, eps=1e-8):
+    theta = np.asarray(theta, dtype=np.float64)
+    grad = np.asarray(grad, dtype=np.float64)
+    v = beta * np.asarray(v, dtype=np.float64) + grad**2
+    return theta - eta / np.sqrt(v + eps) * grad, v
