@@ -1,0 +1,163 @@
+"""Every shipped mutant, handed in as a student's file, is named with its own id and loses
+points on its own function(s) only; the reference and the stubs get no misconception; a
+mistake outside the catalogue loses points with no id and the honest message.
+
+The fast tests grade in this process (the student module runs here, as `grader build` runs
+the reference against the public checks); one slow test goes through the real sandbox.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.checking import GraderPlugin, InProcessModule, StudentProbes, run_checks
+from grader.course import Course
+from grader.diagnosis import UNRECOGNISED, SourceModule, diagnose_result, load_catalogue
+from grader.grade import assemble_result, reference_module, seed_material, trusted_probes
+from grader.results import GradingResult
+from grader.stubs import stub_for
+
+COURSE = Course(Path(__file__).resolve().parent.parent)
+ASSIGNMENTS = {a.id: a for a in COURSE.assignments()}
+
+
+def _has_checks(assignment) -> bool:
+    return assignment.probes_path.is_file() and any(assignment.hidden_checks.glob("test_*.py"))
+
+
+pytestmark = pytest.mark.skipif(not all(_has_checks(a) for a in ASSIGNMENTS.values()),
+                                reason="the assignments' probes and hidden checks are not written yet")
+
+
+@dataclass
+class _Outcome:
+    status: str
+    value: Any = None
+    message: str = ""
+    exc_type: str = ""
+    traceback: str = ""
+
+
+def grade_in_process(assignment, source: str, student: str = "student") -> GradingResult:
+    """Grade `source` against the hidden checks with the student module run in this process,
+    then diagnose: the pipeline of grade.grade_loaded without the sandbox."""
+    module = SourceModule(source, assignment.directory / f"{assignment.module}.py",
+                          trusted_probes(assignment), assignment.module)
+
+    def run(name: str, kwargs: dict, timeout: float | None) -> _Outcome:
+        try:
+            return _Outcome("ok", module.probe(name, **kwargs))
+        except Exception as exc:  # the student's code raised
+            return _Outcome("error", exc_type=type(exc).__name__, message=str(exc))
+
+    plugin = GraderPlugin(StudentProbes(run), reference_module(assignment),
+                          seed_material(assignment, student, "in-process"))
+    records = run_checks(assignment.hidden_checks, plugin)
+    assert not plugin.collection_errors, plugin.collection_errors
+    internal = [(r.title, r.internal_error) for r in records if r.internal_error]
+    assert not internal, internal
+    result = assemble_result(assignment, student, records)
+    diagnose_result(assignment, result, records)
+    return result
+
+
+def with_mutant(assignment, mutant_path: Path) -> str:
+    return assignment.reference_path.read_text() + "\n\n" + mutant_path.read_text()
+
+
+def lost_parts(result: GradingResult) -> set[str]:
+    return {p.function for p in result.parts if p.score < p.max_score - 1e-9}
+
+
+MUTANTS = [(assignment_id, mutant) for assignment_id, assignment in ASSIGNMENTS.items()
+           if assignment.mutants_directory.is_dir() for mutant in load_catalogue(assignment)]
+
+
+@pytest.mark.parametrize("assignment_id, mutant", MUTANTS,
+                         ids=[f"{a}-{m.path.stem}" for a, m in MUTANTS])
+def test_each_mutant_is_named_on_its_own_functions_only(assignment_id, mutant):
+    assignment = ASSIGNMENTS[assignment_id]
+    result = grade_in_process(assignment, with_mutant(assignment, mutant.path))
+    assert lost_parts(result) == set(mutant.functions), (
+        f"{mutant.path.name} loses points on {sorted(lost_parts(result))}, "
+        f"the catalogue says {list(mutant.functions)}")
+    for part in result.parts:
+        if part.function in mutant.functions:
+            assert mutant.id in part.misconceptions, (part.function, part.feedback)
+            assert mutant.hint in part.feedback
+        else:
+            assert part.misconceptions == [] and part.feedback == ""
+    assert result.hints[mutant.id]
+    named = {t.function for t in result.tests if mutant.id in t.misconceptions}
+    assert named == set(mutant.functions)
+
+
+@pytest.mark.parametrize("assignment_id", sorted(ASSIGNMENTS))
+def test_the_reference_and_the_stub_get_no_misconception(assignment_id):
+    assignment = ASSIGNMENTS[assignment_id]
+    reference = grade_in_process(assignment, assignment.reference_path.read_text())
+    assert reference.full_marks, [(t.name, t.output) for t in reference.tests if t.status != "passed"]
+    stub = grade_in_process(assignment, stub_for(assignment))
+    assert stub.score == 0
+    for result in (reference, stub):
+        assert all(p.misconceptions == [] and p.feedback == "" for p in result.parts)
+        assert all(t.misconceptions == [] for t in result.tests)
+        assert result.hints == {}
+
+
+UNKNOWN_MISTAKES = {
+    "optimizers": ("gd_step", '''
+def gd_step(theta, grad, eta):
+    return np.asarray(theta, dtype=np.float64) - 2 * eta * np.asarray(grad, dtype=np.float64)
+'''),
+    "sigmoid_neuron": ("grad_b", '''
+def grad_b(w, b, x, y):
+    f = predict(w, b, x)
+    return np.sum((f - np.asarray(y, dtype=np.float64)) * f)
+'''),
+}
+
+
+@pytest.mark.parametrize("assignment_id", sorted(UNKNOWN_MISTAKES))
+def test_a_mistake_outside_the_catalogue_gets_no_id(assignment_id):
+    assignment = ASSIGNMENTS[assignment_id]
+    function, definition = UNKNOWN_MISTAKES[assignment_id]
+    result = grade_in_process(assignment, assignment.reference_path.read_text() + "\n\n" + definition)
+    part = result.part(function)
+    assert part.score < part.max_score
+    assert part.misconceptions == [] and part.feedback == UNRECOGNISED
+    assert all(p.misconceptions == [] for p in result.parts)
+    assert result.hints == {}
+
+
+def test_two_mistakes_in_two_functions_are_both_named():
+    assignment = ASSIGNMENTS["optimizers"]
+    mutants = {m.path.name: m for m in load_catalogue(assignment)}
+    source = (with_mutant(assignment, mutants["adam_no_bias_correction.py"].path) + "\n\n"
+              + mutants["rmsprop_accumulates.py"].path.read_text())
+    result = grade_in_process(assignment, source)
+    assert result.part("adam_step").misconceptions == ["adam.no_bias_correction"]
+    assert result.part("rmsprop_step").misconceptions == ["rmsprop.accumulates"]
+    assert set(result.hints) >= {"adam.no_bias_correction", "rmsprop.accumulates"}
+
+
+@pytest.mark.slow
+def test_through_the_sandbox_the_json_names_the_mistake(tmp_path):
+    from grader.grade import grade_submission
+
+    assignment = ASSIGNMENTS["optimizers"]
+    mutant = next(m for m in load_catalogue(assignment) if m.path.name == "adam_no_bias_correction.py")
+    path = tmp_path / "optimizers.py"
+    path.write_text(with_mutant(assignment, mutant.path))
+    result = grade_submission(assignment, path, student="carol")
+    assert result.status == "graded", result.error
+    assert lost_parts(result) == {"adam_step", "train"}
+    data = result.to_dict()
+    parts = {p["function"]: p for p in data["parts"]}
+    assert parts["adam_step"]["misconceptions"] == ["adam.no_bias_correction"]
+    assert mutant.hint in parts["adam_step"]["feedback"]
+    assert data["hints"] == {"adam.no_bias_correction": mutant.hint}
+    assert all(p["misconceptions"] == [] for f, p in parts.items() if f not in ("adam_step", "train"))
