@@ -97,7 +97,7 @@ def cmd_release(args) -> int:
 def cmd_batch(args) -> int:
     from grader.batch import batch_command
     return batch_command(_course().get(args.assignment), Path(args.cohort), Path(args.out),
-                         workers=args.workers, scheduler=args.scheduler, force=args.force)
+                         workers=args.workers, scheduler=args.scheduler, force=args.force, only=args.only)
 
 
 def cmd_demo(args) -> int:
@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on a cluster")
     p.add_argument("--force", action="store_true", help="regrade everything, even unchanged submissions")
+    p.add_argument("--only", action="append", metavar="STUDENT",
+                   help="regrade only this student (repeatable); the outputs still cover the whole cohort")
     p.set_defaults(run=cmd_batch)
 
     p = sub.add_parser("demo", help="batch-grade the bundled sample cohort and print the dashboard's path")

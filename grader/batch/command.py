@@ -1,0 +1,166 @@
+"""`grader batch` and `grader demo`: discover the cohort, decide what needs grading, run it,
+record every outcome in the gradebook as it arrives, then rebuild the output folder."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from grader.batch.cohort import CohortError, Entry, discover_cohort
+from grader.batch.fingerprint import checks_hash, entry_hash
+from grader.batch.gradebook import Gradebook, GradebookError
+from grader.batch.outputs import DASHBOARD_NAME, report_path, write_atomic, write_outputs
+from grader.batch.progress import Progress
+from grader.batch.runner import DaskRunner, LocalRunner, run_jobs
+from grader.batch.work import GradeFunction, GradeJob, GradeOutcome
+from grader.course import Assignment, Course, CourseError
+from grader.results import GradingResult
+
+DEMO_DIR = "demo"
+DEMO_CONFIG = "demo.toml"
+
+
+@dataclass
+class BatchSummary:
+    out: Path
+    total: int  # students in the cohort
+    graded: list[str] = field(default_factory=list)  # graded in this run
+    skipped: list[str] = field(default_factory=list)  # unchanged since their stored result
+    failed: list[str] = field(default_factory=list)  # graded in this run with status error
+    seconds: float = 0.0  # wall-clock time of the grading phase
+    worker_peak_rss_kb: int = 0
+    sandbox_peak_rss_kb: int = 0
+    report_problems: list[str] = field(default_factory=list)
+
+    @property
+    def dashboard(self) -> Path:
+        return self.out / DASHBOARD_NAME
+
+
+def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int | None = None,
+              scheduler: str | None = None, force: bool = False, only: list[str] | None = None,
+              reports: bool = True, grade_fn: GradeFunction | None = None,
+              stream: TextIO | None = None, progress_bar: bool | None = None) -> BatchSummary:
+    """Grade the cohort into `out`. Unchanged submissions (same entry hash, same checks hash)
+    are skipped unless `force`; students in `only` are regraded whatever their hashes, and
+    no one else is. Raises CohortError (a UsageError) for bad input."""
+    stream = stream or sys.stdout
+    entries = discover_cohort(Path(cohort))
+    by_student = {entry.student: entry for entry in entries}
+    if only:
+        unknown = [s for s in only if s not in by_student]
+        if unknown:
+            raise CohortError(f"no student '{unknown[0]}' in {cohort} (--only takes a student id: "
+                              f"an entry's name without its extension)")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CohortError(f"--out {out} exists and is not a folder")
+    renderer_ready = reports and importlib.util.find_spec("grader.render.html") is not None
+    try:
+        gradebook = Gradebook(out, assignment.id)
+    except GradebookError as exc:
+        raise CohortError(str(exc)) from None
+    summary = BatchSummary(out=out, total=len(entries))
+    with gradebook:
+        current_checks = checks_hash(assignment)
+        todo: list[tuple[Entry, str]] = []
+        for entry in entries:
+            content = entry_hash(entry.path)
+            if only:
+                wanted = entry.student in only
+            else:
+                wanted = (force or not gradebook.is_current(entry.student, content, current_checks)
+                          # a report lost from the output folder is rebuilt with its plots
+                          or (renderer_ready and not report_path(out, entry.student).is_file()))
+            (todo.append((entry, content)) if wanted else summary.skipped.append(entry.student))
+        runner = DaskRunner(scheduler) if scheduler else LocalRunner(workers)
+        gone = gradebook.students_outside(by_student)
+        if gone:
+            shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            print(f"note: {len(gone)} student{'s' * (len(gone) != 1)} in the gradebook "
+                  f"{'are' if len(gone) != 1 else 'is'} no longer in {cohort} and left out of the outputs: {shown}",
+                  file=stream)
+        print(f"{assignment.id}: {len(entries)} submissions in {cohort}; grading {len(todo)}"
+              + (f", {len(summary.skipped)} unchanged" if summary.skipped else "")
+              + (f" on {runner.describe()}" if todo else ""), file=stream, flush=True)
+        if not reports:
+            pass
+        elif not renderer_ready:
+            print("warning: HTML reports are not available in this installation (grader.render.html); "
+                  "skipping them", file=stream)
+        hashes = {entry.student: content for entry, content in todo}
+        started = time.monotonic()
+        with Progress(len(todo), stream, progress_bar) as progress:
+            def record(outcome: GradeOutcome) -> None:
+                result = GradingResult.from_dict(outcome.result)
+                entry = by_student[outcome.student]
+                if outcome.report_html is not None:
+                    # the report lands before the row: a committed row always has its report
+                    write_atomic(report_path(out, outcome.student), outcome.report_html)
+                elif outcome.report_problem and renderer_ready:
+                    if len(summary.report_problems) < 3:
+                        progress.note(f"warning: no report for {outcome.student}: {outcome.report_problem}")
+                    summary.report_problems.append(outcome.report_problem)
+                gradebook.record(result, entry=entry.path.name, checks_hash="" if outcome.crashed else current_checks,
+                                 content_hash=hashes[outcome.student])
+                summary.graded.append(outcome.student)
+                if result.status == "error":
+                    summary.failed.append(outcome.student)
+                summary.worker_peak_rss_kb = max(summary.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
+                summary.sandbox_peak_rss_kb = max(summary.sandbox_peak_rss_kb, outcome.sandbox_peak_rss_kb)
+                progress.advance(result.student, result.status, result.score, result.max_score,
+                                 result.execution_time, result.error)
+
+            jobs = [GradeJob(assignment, entry.student, str(entry.path.resolve()), renderer_ready, grade_fn)
+                    for entry, _ in todo]
+            if jobs:
+                run_jobs(runner, jobs, record)
+            elif isinstance(runner, DaskRunner):
+                runner.close()
+        summary.seconds = time.monotonic() - started
+        write_outputs(gradebook, assignment, out, sorted(by_student))
+    failed = len(summary.failed)
+    print(f"graded {len(summary.graded)}" + (f" in {summary.seconds:.1f} s" if summary.graded else "")
+          + (f", {len(summary.skipped)} unchanged (use --force to regrade)" if summary.skipped else "")
+          + (f"; {failed} could not be graded (see the dashboard)" if failed else ""), file=stream)
+    return summary
+
+
+def batch_command(assignment: Assignment, cohort: Path, out: Path, workers: int | None = None,
+                  scheduler: str | None = None, force: bool = False, only: list[str] | None = None) -> int:
+    """The CLI's `grader batch`; prints the dashboard's path last. Exit 0 when the batch ran
+    (students whose submissions could not be graded are in the gradebook, not an exit code)."""
+    if workers is not None and workers < 1:
+        raise CohortError(f"--workers must be at least 1, got {workers}")
+    summary = run_batch(assignment, cohort, out, workers=workers, scheduler=scheduler, force=force, only=only)
+    print(f"dashboard: {summary.dashboard}")
+    return 0
+
+
+def demo_cohort(course: Course) -> tuple[Assignment, Path]:
+    """The bundled sample cohort and its assignment, from demo/demo.toml in the course."""
+    config_path = course.root / DEMO_DIR / DEMO_CONFIG
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        assignment_id, cohort = str(config["assignment"]), str(config.get("cohort", "cohort"))
+    except FileNotFoundError:
+        raise CourseError(f"this course has no demo ({config_path} is missing)") from None
+    except (tomllib.TOMLDecodeError, KeyError) as exc:
+        raise CourseError(f"{config_path}: invalid demo configuration ({exc})") from None
+    return course.get(assignment_id), config_path.parent / cohort
+
+
+def demo_command(course: Course, out: Path | None = None, workers: int | None = None) -> int:
+    """The CLI's `grader demo`: batch-grade the sample cohort into `out` (default: a fresh
+    temporary folder) and print the dashboard's path as the last line."""
+    assignment, cohort = demo_cohort(course)
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="grader-demo-"))
+    summary = run_batch(assignment, cohort, out, workers=workers)
+    print(f"dashboard: {summary.dashboard}")
+    return 0

@@ -1,0 +1,137 @@
+"""index.html: the cohort at a glance, for the instructor, built from the gradebook.
+
+Score histogram (matplotlib, embedded PNG with alt text), mean score per part, pass rate of
+every test, the most frequent misconceptions, the slowest submissions and those that could
+not be graded with their reason, each linking to the student's report. One self-contained,
+autoescaped page from `templates/dashboard.html.j2`.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import statistics
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from grader import __version__
+from grader.batch.gradebook import Gradebook
+from grader.batch.outputs import CSV_NAME, DASHBOARD_NAME, REPORTS_DIR, RESULTS_DIR, write_atomic
+from grader.course import Assignment
+
+TEMPLATE = "dashboard.html.j2"
+SLOWEST_SHOWN = 10
+STUDENTS_PER_MISCONCEPTION = 12
+
+
+def template_dirs(assignment: Assignment) -> list[Path]:
+    """The course's templates/, then the grader checkout's (a course elsewhere may have none)."""
+    package_checkout = Path(__file__).resolve().parents[2]
+    dirs = [assignment.course_root / "templates", package_checkout / "templates"]
+    return [d for i, d in enumerate(dirs) if d.is_dir() and d not in dirs[:i]]
+
+
+def write_dashboard(gradebook: Gradebook, assignment: Assignment, out: Path) -> Path:
+    html = render_dashboard(gradebook, assignment, out)
+    write_atomic(out / DASHBOARD_NAME, html)
+    return out / DASHBOARD_NAME
+
+
+def render_dashboard(gradebook: Gradebook, assignment: Assignment, out: Path) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(assignment)]),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(TEMPLATE).render(**dashboard_context(gradebook, assignment, out))
+
+
+def dashboard_context(gradebook: Gradebook, assignment: Assignment, out: Path) -> dict:
+    rows = gradebook.rows()
+    graded = [r for r in rows if r.status == "graded"]
+    failed = [r for r in rows if r.status != "graded"]
+    scores = [r.score for r in graded]
+
+    def link(student: str) -> str:
+        if (out / REPORTS_DIR / f"{student}.html").is_file():
+            return f"{REPORTS_DIR}/{quote(student)}.html"
+        return f"{RESULTS_DIR}/{quote(student)}.json"
+
+    hints: dict[str, str] = {}
+    for result in gradebook.results():  # the hints shown with each misconception
+        for mid, hint in result.hints.items():
+            hints.setdefault(mid, hint)
+    tests = []
+    for name, function, count, passed, errors, timeouts in gradebook.test_stats():
+        tests.append({"name": name, "function": function, "count": count, "passed": passed,
+                      "errors": errors, "timeouts": timeouts, "rate": passed / count if count else 0.0})
+    misconceptions = [{"id": mid, "function": function, "count": count,
+                       "share": count / len(rows) if rows else 0.0, "hint": hints.get(mid, ""),
+                       "students": [{"id": s, "link": link(s)} for s in students[:STUDENTS_PER_MISCONCEPTION]],
+                       "more": max(0, count - STUDENTS_PER_MISCONCEPTION)}
+                      for mid, function, count, students in gradebook.misconception_counts()]
+    slowest = sorted(rows, key=lambda r: r.execution_time, reverse=True)[:SLOWEST_SHOWN]
+    return {
+        "assignment": {"id": assignment.id, "title": assignment.title, "max_score": assignment.max_score},
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "grader_version": __version__,
+        "csv_name": CSV_NAME,
+        "summary": {
+            "students": len(rows), "graded": len(graded), "failed": len(failed),
+            "full_marks": sum(r.score >= r.max_score - 1e-9 for r in graded),
+            "mean": statistics.fmean(scores) if scores else None,
+            "median": statistics.median(scores) if scores else None,
+        },
+        "histogram": histogram(scores, assignment.max_score, len(failed)),
+        "parts": [{"function": f, "mean": mean, "max_score": mx, "full": full}
+                  for f, mean, mx, full in gradebook.part_stats()],
+        "tests": tests,
+        "misconceptions": misconceptions,
+        "slowest": [{"id": r.student, "link": link(r.student), "seconds": r.execution_time,
+                     "status": r.status} for r in slowest],
+        "failed": [{"id": r.student, "link": link(r.student), "entry": r.entry, "reason": r.error or "unknown"}
+                   for r in failed],
+        "students": [{"id": r.student, "link": link(r.student), "score": r.score, "max_score": r.max_score,
+                      "status": r.status, "graded_at": r.graded_at[:19].replace("T", " ")} for r in rows],
+    }
+
+
+def histogram_bins(scores: list[float], max_score: float) -> list[tuple[float, float, int]]:
+    """(low, high, count) bins over [0, max_score]: one per point up to 20 points, else 20
+    equal bins; the last bin includes full marks."""
+    edges_count = int(max_score) if 0 < max_score <= 20 and float(max_score).is_integer() else 20
+    width = (max_score or 1.0) / edges_count
+    counts = [0] * edges_count
+    for score in scores:
+        index = min(max(int(score / width), 0), edges_count - 1)
+        counts[index] += 1
+    return [(i * width, (i + 1) * width, c) for i, c in enumerate(counts)]
+
+
+def histogram(scores: list[float], max_score: float, not_graded: int) -> dict:
+    """{"png": base64 PNG or "", "alt": a sentence a screen reader can read}."""
+    bins = histogram_bins(scores, max_score)
+    nonempty = [f"{c} scored {lo:g} to {hi:g}" for lo, hi, c in bins if c]
+    alt = (f"Histogram of {len(scores)} graded scores out of {max_score:g}: " + "; ".join(nonempty) + "."
+           if scores else "No graded submissions yet.")
+    if not_graded:
+        alt += f" {not_graded} submission{'s' * (not_graded != 1)} could not be graded and are not shown."
+    if not scores:
+        return {"png": "", "alt": alt}
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 2.8), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.bar([lo for lo, _, _ in bins], [c for _, _, c in bins], width=bins[0][1] - bins[0][0],
+             align="edge", color="#3b6ea8", edgecolor="white")
+    axes.set_xlim(0, max_score or 1)
+    axes.set_xlabel(f"score (out of {max_score:g})")
+    axes.set_ylabel("students")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return {"png": base64.b64encode(buffer.getvalue()).decode("ascii"), "alt": alt}

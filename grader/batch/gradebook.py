@@ -1,0 +1,230 @@
+"""The gradebook: one SQLite file under the batch's output folder (stdlib sqlite3, WAL).
+
+Tables
+- `submissions`: one row per student: the entry's content hash, the checks hash it was
+  graded against, score, max, status (graded | error), error (one line), graded_at (ISO
+  8601, UTC), grader_version, execution_time (seconds) and the full result JSON
+  (`GradingResult.to_dict()`, the contract's shape).
+- `tests`: one row per test of a submission; `parts`: one row per part (its misconceptions
+  as a JSON list).
+- `meta`: which assignment this gradebook belongs to (a gradebook never mixes assignments).
+
+Durability: every submission is written in ONE transaction (its old test and part rows
+deleted, the new rows inserted), so a kill -9 at any moment leaves either all its rows or
+none. WAL with synchronous=NORMAL survives a killed process (not a power cut, which at
+worst loses the last commits; they are regraded on the next run).
+
+Resuming: `is_current(student, content_hash, checks_hash)`. A result recorded with
+`checks_hash=""` (grading itself crashed, not the student's code) is never current, so the
+next run retries it.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from grader import __version__
+from grader.results import GradingResult
+
+FILENAME = "gradebook.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    student TEXT PRIMARY KEY,
+    entry TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    checks_hash TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    graded_at TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    execution_time REAL NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tests (
+    student TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    function TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    output TEXT NOT NULL,
+    PRIMARY KEY (student, position)
+);
+CREATE TABLE IF NOT EXISTS parts (
+    student TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    function TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    misconceptions TEXT NOT NULL,
+    feedback TEXT NOT NULL,
+    PRIMARY KEY (student, position)
+);
+"""
+
+
+class GradebookError(Exception):
+    """The gradebook cannot be used (another assignment's, or not a gradebook); one line."""
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    student: str
+    entry: str
+    content_hash: str
+    checks_hash: str
+    score: float
+    max_score: float
+    status: str
+    error: str | None
+    graded_at: str
+    grader_version: str
+    execution_time: float
+
+
+class Gradebook:
+    """Open (or create) the gradebook of `assignment_id` in `folder`. Use as a context manager
+    or call close(). Only one process writes at a time (the batch's parent process)."""
+
+    def __init__(self, folder: Path, assignment_id: str):
+        self.path = Path(folder) / FILENAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            found = self._db.execute("SELECT value FROM meta WHERE key='assignment'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError(f"{self.path} is not a usable gradebook ({exc})") from None
+        if found is None:
+            self._db.execute("INSERT INTO meta VALUES ('assignment', ?)", (assignment_id,))
+        elif found[0] != assignment_id:
+            self._db.close()
+            raise GradebookError(f"{self.path} is the gradebook of assignment '{found[0]}', not "
+                                 f"'{assignment_id}'; use another --out folder")
+        self.assignment_id = assignment_id
+        self._scoped = False
+
+    def __enter__(self) -> "Gradebook":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # writing ------------------------------------------------------------------------------
+    def record(self, result: GradingResult, *, entry: str, content_hash: str, checks_hash: str,
+               graded_at: datetime | None = None) -> None:
+        """Store one submission's result, replacing any earlier one, in one transaction."""
+        when = (graded_at or datetime.now(timezone.utc)).isoformat(timespec="microseconds")
+        data = result.to_dict()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM tests WHERE student = ?", (result.student,))
+            db.execute("DELETE FROM parts WHERE student = ?", (result.student,))
+            db.execute("INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (
+                result.student, entry, content_hash, checks_hash, result.score, result.max_score,
+                result.status, result.error, when, __version__, result.execution_time,
+                json.dumps(data, sort_keys=True)))
+            db.executemany("INSERT INTO tests VALUES (?,?,?,?,?,?,?,?,?)", [
+                (result.student, i, t.name, t.function, t.score, t.max_score, t.status, t.visibility, t.output)
+                for i, t in enumerate(result.tests)])
+            db.executemany("INSERT INTO parts VALUES (?,?,?,?,?,?,?)", [
+                (result.student, i, p.function, p.score, p.max_score, json.dumps(list(p.misconceptions)),
+                 p.feedback) for i, p in enumerate(result.parts)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # reading ------------------------------------------------------------------------------
+    # Reads cover the whole gradebook, or only the students given to `limit_to` (the current
+    # cohort: a student whose entry was removed keeps their row but leaves the outputs).
+    def limit_to(self, students: Iterable[str] | None) -> None:
+        self._db.execute("DROP TABLE IF EXISTS temp.scope")
+        self._scoped = students is not None
+        if self._scoped:
+            self._db.execute("CREATE TEMP TABLE scope (student TEXT PRIMARY KEY)")
+            self._db.executemany("INSERT OR IGNORE INTO temp.scope VALUES (?)", ((s,) for s in students))
+
+    def _where(self) -> str:
+        return " WHERE student IN (SELECT student FROM temp.scope)" if self._scoped else ""
+
+    def is_current(self, student: str, content_hash: str, checks_hash: str) -> bool:
+        """Whether the stored result of `student` was graded from these very hashes."""
+        row = self._db.execute("SELECT content_hash, checks_hash FROM submissions WHERE student = ?",
+                               (student,)).fetchone()
+        return row is not None and row[1] != "" and tuple(row) == (content_hash, checks_hash)
+
+    def rows(self) -> list[SubmissionRow]:
+        """Submission rows (without the result JSON), sorted by student."""
+        return [SubmissionRow(*row) for row in self._db.execute(
+            "SELECT student, entry, content_hash, checks_hash, score, max_score, status, error, graded_at, "
+            f"grader_version, execution_time FROM submissions{self._where()} ORDER BY student")]
+
+    def students_outside(self, students: Iterable[str]) -> list[str]:
+        """Students with a stored row who are not in `students`."""
+        keep = set(students)
+        return [s for (s,) in self._db.execute("SELECT student FROM submissions ORDER BY student") if s not in keep]
+
+    def result(self, student: str) -> GradingResult | None:
+        row = self._db.execute("SELECT result FROM submissions WHERE student = ?", (student,)).fetchone()
+        return GradingResult.from_dict(json.loads(row[0])) if row else None
+
+    def results(self) -> Iterator[GradingResult]:
+        """The stored results sorted by student, fetched lazily (a big cohort never sits in
+        memory at once)."""
+        cursor = self._db.execute(f"SELECT result FROM submissions{self._where()} ORDER BY student")
+        for (text,) in cursor:
+            yield GradingResult.from_dict(json.loads(text))
+
+    def tests(self, student: str) -> list[tuple]:
+        """(position, name, function, score, max_score, status, visibility, output) of one student."""
+        return self._db.execute("SELECT position, name, function, score, max_score, status, visibility, output "
+                                "FROM tests WHERE student = ? ORDER BY position", (student,)).fetchall()
+
+    def parts(self, student: str) -> list[tuple]:
+        """(position, function, score, max_score, misconceptions list, feedback) of one student."""
+        return [(*row[:4], json.loads(row[4]), row[5]) for row in self._db.execute(
+            "SELECT position, function, score, max_score, misconceptions, feedback FROM parts "
+            "WHERE student = ? ORDER BY position", (student,))]
+
+    def test_stats(self) -> list[tuple[str, str, int, int, int, int]]:
+        """(test name, function, submissions, passed, errors, timeouts) per test, in the order
+        the tests first appear."""
+        return self._db.execute(
+            "SELECT name, function, COUNT(*), SUM(status = 'passed'), SUM(status = 'error'), "
+            f"SUM(status = 'timeout') FROM tests{self._where()} GROUP BY name, function "
+            "ORDER BY MIN(position), name").fetchall()
+
+    def part_stats(self) -> list[tuple[str, float, float, int]]:
+        """(function, mean score, max score, full marks count) per part, in handout order."""
+        return self._db.execute(
+            "SELECT function, AVG(score), MAX(max_score), SUM(score >= max_score - 1e-9) "
+            f"FROM parts{self._where()} GROUP BY function ORDER BY MIN(position)").fetchall()
+
+    def misconception_counts(self) -> list[tuple[str, str, int, list[str]]]:
+        """(misconception id, function, number of students, students sorted) by frequency."""
+        found: dict[tuple[str, str], list[str]] = {}
+        scope = " AND student IN (SELECT student FROM temp.scope)" if self._scoped else ""
+        for student, function, text in self._db.execute(
+                f"SELECT student, function, misconceptions FROM parts WHERE misconceptions != '[]'{scope}"):
+            for mid in json.loads(text):
+                found.setdefault((mid, function), []).append(student)
+        return sorted(((mid, fn, len(ss), sorted(ss)) for (mid, fn), ss in found.items()),
+                      key=lambda row: (-row[2], row[0]))

@@ -1,0 +1,92 @@
+"""The batch's output folder, rebuilt from the gradebook at the end of every run (so it is
+complete after a resumed or partial run):
+
+    OUT_DIR/grades.csv              student, score, max_score, one column per part, status, error
+    OUT_DIR/results/<student>.json  the Gradescope-style result (GradingResult.to_dict())
+    OUT_DIR/reports/<student>.html  the student's feedback report (written as grading goes)
+    OUT_DIR/index.html              the dashboard (grader.batch.dashboard)
+
+Every file is written atomically (a temporary file in the same folder, then os.replace), so
+a reader or a killed run never sees half a file. Files of students no longer in the cohort
+are removed from results/ and reports/.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from grader.batch.gradebook import Gradebook
+from grader.course import Assignment
+
+CSV_NAME = "grades.csv"
+RESULTS_DIR = "results"
+REPORTS_DIR = "reports"
+DASHBOARD_NAME = "index.html"
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def report_path(out: Path, student: str) -> Path:
+    return out / REPORTS_DIR / f"{student}.html"
+
+
+def result_path(out: Path, student: str) -> Path:
+    return out / RESULTS_DIR / f"{student}.json"
+
+
+def csv_columns(assignment: Assignment) -> list[str]:
+    return ["student", "score", "max_score", *assignment.functions, "status", "error"]
+
+
+def grades_csv(gradebook: Gradebook, assignment: Assignment) -> str:
+    """The gradebook as CSV text: one row per student, scores as plain numbers; a submission
+    that could not be graded has score 0, status "error" and its reason."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_columns(assignment))
+    for result in gradebook.results():
+        by_part = {part.function: part.score for part in result.parts}
+        writer.writerow([result.student, _number(result.score), _number(result.max_score),
+                         *(_number(by_part.get(function, 0.0)) for function in assignment.functions),
+                         result.status, result.error or ""])
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e15 else repr(value)
+
+
+def write_outputs(gradebook: Gradebook, assignment: Assignment, out: Path, students: list[str]) -> dict:
+    """Rebuild the CSV, the per-student JSON files and the dashboard for `students` from the
+    gradebook; remove files of students outside it. Returns the paths written."""
+    gradebook.limit_to(students)
+    write_atomic(out / CSV_NAME, grades_csv(gradebook, assignment))
+    for result in gradebook.results():
+        write_atomic(result_path(out, result.student), json.dumps(result.to_dict(), indent=2) + "\n")
+    keep = set(students)
+    for folder, suffix in ((RESULTS_DIR, ".json"), (REPORTS_DIR, ".html")):
+        for stale in (out / folder).glob(f"*{suffix}") if (out / folder).is_dir() else ():
+            if stale.name[: -len(suffix)] not in keep:
+                stale.unlink()
+    from grader.batch.dashboard import write_dashboard
+
+    write_dashboard(gradebook, assignment, out)
+    gradebook.limit_to(None)
+    return {"csv": out / CSV_NAME, "dashboard": out / DASHBOARD_NAME}

@@ -1,0 +1,166 @@
+"""Run grading jobs in parallel and hand each outcome to the caller as it completes.
+
+Two runners behind one interface (`start()` / `restart()` an Executor, `capacity`, `close()`):
+- `LocalRunner`: a `ProcessPoolExecutor` of warm workers started from a forkserver (numpy
+  and pytest are imported once in the server; each worker imports the grading code once).
+- `DaskRunner`: the same jobs on a Dask distributed cluster through its concurrent.futures
+  executor (`Client(address).get_executor()`); Dask is an optional extra.
+
+`run_jobs` keeps at most `capacity` jobs in flight (memory stays flat for any cohort size)
+and never lets one submission stop the rest:
+- `grade_job` itself never raises for a student's mistake (see `grader.batch.work`);
+- a worker process that dies (a segfault, the OOM killer) breaks a local pool and fails
+  every job in flight with BrokenProcessPool. The pool is recreated and those jobs become
+  suspects, rerun one at a time alone in the pool: an innocent one is graded normally, the
+  one that breaks the pool on its own is recorded as an error "grading crashed";
+- any other failure of a future (Dask's KilledWorker, a lost connection) is recorded the
+  same way for that one submission.
+Crash outcomes are flagged, so the gradebook retries them on the next run.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterable
+
+from grader.batch.work import GradeJob, GradeOutcome, crash_result, grade_job, warm_up
+
+CRASHED = "grading crashed"
+
+
+class LocalRunner:
+    """A pool of `workers` local processes (default: the number of cores)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        # two jobs per worker: a worker never waits for the parent to hand it the next one
+        self.capacity = 2 * self.workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker process{'es' * (self.workers != 1)}"
+
+    def start(self) -> Executor:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            # Imported once in the fork server, inherited by every worker (and by a
+            # replacement after a crash). Only modules that are always importable.
+            context.set_forkserver_preload(["numpy", "pytest", "grader.batch.work"])
+        else:
+            context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=warm_up)
+        return self._pool
+
+    def restart(self) -> Executor:
+        self.close()
+        return self.start()
+
+    def close(self, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._pool = None
+
+
+class DaskRunner:
+    """The jobs on a Dask cluster at `address` ("tcp://host:8786"). The course and the cohort
+    must be readable at the same paths on every worker (a shared filesystem); results and
+    reports come back to this process, which alone writes the output folder."""
+
+    name = "dask"
+
+    def __init__(self, address: str):
+        from grader.cli import UsageError
+
+        try:
+            import distributed
+        except ImportError:
+            raise UsageError("--scheduler needs Dask distributed, an optional extra: "
+                             "pip install 'grader[dask]'") from None
+        self.address = address
+        try:
+            self.client = distributed.Client(address, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(f"cannot connect to the Dask scheduler at {address}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        threads = sum(self.client.nthreads().values()) or 1
+        self.capacity = 2 * threads
+        self._threads = threads
+        try:
+            self.client.run(warm_up)
+        except Exception:  # a worker without our code gets the error per job, with its reason
+            pass
+
+    def describe(self) -> str:
+        return f"the Dask cluster at {self.address} ({self._threads} worker thread{'s' * (self._threads != 1)})"
+
+    def start(self) -> Executor:
+        # pure=False: the same job submitted again (a regrade) must run again
+        return self.client.get_executor(pure=False)
+
+    def restart(self) -> Executor:
+        return self.start()
+
+    def close(self, cancel: bool = False) -> None:
+        self.client.close()
+
+
+def run_jobs(runner, jobs: Iterable[GradeJob], on_outcome: Callable[[GradeOutcome], None],
+             job_fn: Callable[[GradeJob], GradeOutcome] = grade_job) -> None:
+    """Run every job; call `on_outcome` in this process, once per job, as each completes."""
+    pending = deque(jobs)
+    suspects: deque[GradeJob] = deque()  # in flight when a local pool broke
+    in_flight: dict[Future, tuple[GradeJob, bool]] = {}  # future -> (job, ran alone)
+    executor = runner.start()
+    try:
+        while pending or suspects or in_flight:
+            if suspects:
+                if not in_flight:  # a suspect runs alone, so a crash points at it
+                    job = suspects.popleft()
+                    in_flight[executor.submit(job_fn, job)] = (job, True)
+            else:
+                while pending and len(in_flight) < runner.capacity:
+                    job = pending.popleft()
+                    in_flight[executor.submit(job_fn, job)] = (job, False)
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                job, alone = in_flight.pop(future)
+                broken |= _settle(future, job, alone, suspects, on_outcome)
+            if broken:
+                # every other job in the broken pool fails too; keep those that finished first
+                for future in wait(list(in_flight)).done:
+                    job, alone = in_flight.pop(future)
+                    _settle(future, job, alone, suspects, on_outcome)
+                executor = runner.restart()
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    runner.close()
+
+
+def _settle(future: Future, job: GradeJob, alone: bool, suspects: deque, on_outcome) -> bool:
+    """Hand the outcome on; returns True when the local pool broke."""
+    try:
+        outcome = future.result()
+    except BrokenProcessPool:
+        if alone:
+            on_outcome(crashed_outcome(job, f"{CRASHED}: the worker process grading it died "
+                                            "(killed by a signal or out of memory)"))
+        else:
+            suspects.append(job)
+        return True
+    except Exception as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        on_outcome(crashed_outcome(job, f"{CRASHED}: {type(exc).__name__}{': ' + detail if detail else ''}"))
+        return False
+    on_outcome(outcome)
+    return False
+
+
+def crashed_outcome(job: GradeJob, reason: str) -> GradeOutcome:
+    return GradeOutcome(job.student, crash_result(job.assignment, job.student, reason).to_dict(), crashed=True)

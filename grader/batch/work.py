@@ -1,0 +1,110 @@
+"""What runs in a batch worker process (a local pool process or a Dask worker): grade one
+submission and render its report, returning plain data to the parent.
+
+The parent alone writes the gradebook and the output folder, so a Dask worker on another
+machine needs to read the course and the cohort (a shared filesystem) but never to write
+anything of ours. Reports are rendered here, where the result still holds its trajectories
+for the plots (the stored JSON does not), and travel back as bytes.
+
+`grade_job` never raises: a grader bug while grading one submission becomes an error result
+flagged `crashed`, which the gradebook stores as "not current" so the next run retries it.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from grader.course import Assignment
+from grader.results import GradingResult, PartResult
+
+#: (assignment, path, student) -> GradingResult; grader.grade.grade_submission by default.
+GradeFunction = Callable[[Assignment, Path, str], GradingResult]
+
+# pytest (and so grading) is not thread-safe; a Dask worker may run tasks on several threads.
+_GRADING_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class GradeJob:
+    assignment: Assignment
+    student: str
+    path: str
+    with_report: bool = True
+    grade_fn: GradeFunction | None = None  # injectable for tests; None = the real grading
+
+
+@dataclass
+class GradeOutcome:
+    student: str
+    result: dict  # GradingResult.to_dict()
+    crashed: bool = False  # grading itself failed (not the student's code): retry next run
+    report_html: bytes | None = None
+    report_problem: str = ""  # why there is no report, when asked for one
+    worker: str = ""  # host:pid, for the log and the benchmark
+    worker_peak_rss_kb: int = 0  # this worker process's peak resident memory so far
+    sandbox_peak_rss_kb: int = 0  # the largest sandbox child it has waited for so far
+
+
+def warm_up() -> None:
+    """Pool initializer: pay the imports once per worker, not once per submission."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import grader.grade  # noqa: F401  (numpy, pytest, the check plugin, the sandbox)
+    try:
+        import grader.render.html  # noqa: F401  (jinja2, matplotlib)
+    except ImportError:
+        pass
+
+
+def grade_job(job: GradeJob) -> GradeOutcome:
+    with _GRADING_LOCK:
+        started = time.monotonic()
+        try:
+            grade = job.grade_fn or _real_grade
+            result = grade(job.assignment, Path(job.path), job.student)
+            crashed = False
+        except Exception as exc:  # a grader bug: keep the cohort going, say what happened
+            result = crash_result(job.assignment, job.student,
+                                  f"internal error while grading: {type(exc).__name__}: {exc}",
+                                  time.monotonic() - started)
+            crashed = True
+        outcome = GradeOutcome(job.student, result.to_dict(), crashed=crashed)
+        if job.with_report:
+            outcome.report_html, outcome.report_problem = render_report(result, job.assignment)
+    outcome.worker = f"{os.uname().nodename}:{os.getpid()}"
+    outcome.worker_peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    outcome.sandbox_peak_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return outcome
+
+
+def _real_grade(assignment: Assignment, path: Path, student: str) -> GradingResult:
+    from grader.grade import grade_submission
+    return grade_submission(assignment, path, student=student)
+
+
+def render_report(result: GradingResult, assignment: Assignment) -> tuple[bytes | None, str]:
+    """(the HTML report's bytes, "") or (None, why not)."""
+    try:
+        from grader.render.html import write_report
+    except ImportError as exc:
+        return None, f"HTML reports are not available ({exc})"
+    with tempfile.TemporaryDirectory(prefix="grader-report-") as scratch:
+        target = Path(scratch) / "report.html"
+        try:
+            write_report(result, assignment, target)
+            return target.read_bytes(), ""
+        except Exception as exc:  # one report failing must not lose the grade
+            return None, f"report failed: {type(exc).__name__}: {exc}"
+
+
+def crash_result(assignment: Assignment, student: str, reason: str, seconds: float = 0.0) -> GradingResult:
+    """An error result for a submission whose grading could not finish (not a grade)."""
+    parts = [PartResult(function=p.function, score=0.0, max_score=p.points) for p in assignment.parts]
+    return GradingResult(assignment=assignment.id, student=student, status="error", score=0.0,
+                         max_score=assignment.max_score, execution_time=seconds, parts=parts,
+                         tests=[], error=reason)
