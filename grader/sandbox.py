@@ -317,9 +317,10 @@ class Sandbox:
         self._import_error: ProbeOutcome | None = None
         self._next_id = 0
         self._closed = False
-        self._drop_uid = (1 << 30) + secrets.randbelow(1 << 29) if (
-            self.isolation == "bubblewrap" and _is_root()
-        ) else None
+        # As root under bubblewrap the worker switches to a fresh random uid per worker: the
+        # kernel exempts uid 0 from RLIMIT_NPROC, and a uid of its own means the process
+        # limit counts only this worker's processes.
+        self._drops_privileges = self.isolation == "bubblewrap" and _is_root()
 
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._workers: list[_Worker] = []  # zero or one; a list so the finalizer sees it
@@ -425,7 +426,7 @@ class Sandbox:
             "probes": f"{runtime}/probes.py",
             "source": f"{runtime}/student/{self.module_name}.py",
             "module": self.module_name,
-            "uid": self._drop_uid,
+            "uid": (1 << 30) + secrets.randbelow(1 << 29) if self._drops_privileges else None,
         }
         return config
 

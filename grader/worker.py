@@ -113,7 +113,7 @@ def _redirect_stdio(capture: _Capture) -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
-    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - fd 0, now /dev/null
     sys.stdout = sys.stderr = capture
     sys.__stdout__ = sys.__stderr__ = capture
 

@@ -1,0 +1,340 @@
+"""Wire format: frames, payloads and the value encoding, including hostile values."""
+
+import io
+import os
+import struct
+import time
+import zipfile
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+import pytest
+
+from grader import protocol
+from grader.protocol import (
+    ChannelClosed,
+    FrameTimeout,
+    Opaque,
+    ProtocolError,
+    TypedArray,
+    decode_value,
+    encode_value,
+    pack_message,
+    pytype_of,
+    roundtrip,
+    unpack_message,
+)
+
+
+def wire(obj):
+    """Encode, send through a real payload, decode: what the trusted side would see."""
+    value, arrays = encode_value(obj)
+    meta, got_arrays = unpack_message(pack_message({"value": value}, arrays))
+    return decode_value(meta["value"], got_arrays)
+
+
+# --------------------------------------------------------------------------- plain values
+
+
+def test_round_trip_of_every_plain_kind():
+    Point = namedtuple("Point", "x y")
+    value = {
+        "none": None,
+        "text": "héllo",
+        "float": 1.5,
+        "int": -3,
+        "bool": True,
+        "complex": 1 + 2j,
+        "np_float": np.float32(2.5),
+        "array": np.arange(6, dtype=np.int16).reshape(2, 3),
+        "fortran": np.asfortranarray(np.ones((2, 3))),
+        "empty": np.zeros((0, 3)),
+        "tuple": (1.0, [2.0, None]),
+        "point": Point(1, 2),
+        "nested": {"a": {"b": [np.eye(2)]}},
+        "ordered": OrderedDict(z=1),
+    }
+    got = wire(value)
+    assert set(got) == set(value)
+    assert got["none"] is None and got["text"] == "héllo"
+    assert got["float"].pytype == "float" and got["float"].ndim == 0 and got["float"] == 1.5
+    assert got["int"].pytype == "int" and got["int"] == -3
+    assert got["bool"].pytype == "bool" and got["bool"].dtype == np.bool_
+    assert got["complex"] == 1 + 2j
+    assert got["np_float"].pytype == "numpy.float32" and got["np_float"].dtype == np.float32
+    assert got["array"].pytype == "ndarray" and got["array"].dtype == np.int16
+    np.testing.assert_array_equal(got["array"], value["array"])
+    np.testing.assert_array_equal(got["fortran"], np.ones((2, 3)))
+    assert got["empty"].shape == (0, 3)
+    assert type(got["tuple"]) is tuple and type(got["tuple"][1]) is list
+    assert got["tuple"][1][1] is None
+    assert got["point"] == (1, 2) and type(got["point"]) is tuple
+    np.testing.assert_array_equal(got["nested"]["a"]["b"][0], np.eye(2))
+    assert got["ordered"] == {"z": 1}
+
+
+def test_nan_and_inf_travel_as_data():
+    got = wire(np.array([np.nan, np.inf, -np.inf]))
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == -np.inf
+    assert np.isnan(wire(float("nan")))
+
+
+def test_typed_arrays_tell_scalars_lists_and_arrays_apart():
+    assert pytype_of(wire(1.0)) == "float"
+    assert pytype_of(wire(np.float64(1.0))) == "numpy.float64"
+    assert pytype_of(wire(np.array(1.0))) == "ndarray"
+    assert pytype_of(wire([1.0, 2.0])) == "list"
+    assert pytype_of(wire(None)) == "None"
+    derived = wire(1.0) + 1  # arithmetic on a decoded value is a plain array again
+    assert pytype_of(derived) == "ndarray"
+    assert repr(wire(np.arange(2))) == "array([0, 1])"
+
+
+def test_native_decoding_restores_python_and_numpy_scalars():
+    value, arrays = encode_value({"f": 1.5, "i": 2, "b": False, "n": np.int32(4), "a": np.ones(2)})
+    got = decode_value(value, arrays, native=True)
+    assert type(got["f"]) is float and type(got["i"]) is int and type(got["b"]) is bool
+    assert type(got["n"]) is np.int32
+    assert type(got["a"]) is np.ndarray
+
+
+def test_roundtrip_matches_the_wire():
+    value = {"x": [1.0, np.arange(3)]}
+    a, b = roundtrip(value), wire(value)
+    assert pytype_of(a["x"][0]) == pytype_of(b["x"][0]) == "float"
+    np.testing.assert_array_equal(a["x"][1], b["x"][1])
+
+
+# --------------------------------------------------------------------------- lying values
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+class RaisingArray:
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no")
+
+    def __len__(self):
+        raise RuntimeError("no")
+
+
+class HugeRepr:
+    def __repr__(self):
+        return "x" * 10_000_000
+
+
+class RaisingRepr:
+    def __repr__(self):
+        raise SystemExit("repr exits")
+
+
+class LyingSubclass(np.ndarray):
+    @property
+    def shape(self):
+        return (1,)
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no")
+
+    def view(self, *args, **kwargs):
+        raise RuntimeError("no")
+
+
+class FakeClass:
+    """Claims to be an ndarray through __class__ (isinstance believes it)."""
+
+    @property
+    def __class__(self):
+        return np.ndarray
+
+
+class LyingList(list):
+    def __iter__(self):
+        raise RuntimeError("no")
+
+    def __len__(self):
+        return 10**9
+
+
+class LyingFloat(float):
+    def __float__(self):
+        raise RuntimeError("no")
+
+
+def test_lying_objects_become_opaque_without_running_their_methods():
+    got = wire(
+        {
+            "eq": AlwaysEqual(),
+            "array": RaisingArray(),
+            "huge": HugeRepr(),
+            "raising": RaisingRepr(),
+            "fake": FakeClass(),
+            "float": LyingFloat(2.0),
+            "gen": (i for i in range(10**12)),
+            "objects": np.array([1, "a"], dtype=object),
+            "strings": np.array(["a", "b"]),
+            "dates": np.array(["2020-01-01"], dtype="datetime64[D]"),
+            "int_keys": {1: 2},
+            "big_int": 2**100,
+            "bytes": b"abc",
+            "func": len,
+        }
+    )
+    for key, value in got.items():
+        assert isinstance(value, Opaque), key
+    assert got["eq"].pytype == "AlwaysEqual"
+    assert got["gen"].pytype == "generator" and got["gen"].repr.startswith("<generator object")
+    assert len(got["huge"].repr) <= protocol.REPR_CHARS
+    assert "SystemExit" in got["raising"].repr
+    assert got["fake"].pytype == "FakeClass"
+    assert got["float"].pytype == "LyingFloat"
+    assert got["objects"].pytype == "ndarray"
+    assert got["int_keys"].pytype == "dict"
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_ndarray_subclass_sends_base_data_and_keeps_its_name():
+    base = np.arange(4.0)
+    sub = base.view(LyingSubclass)
+    got = wire(sub)
+    assert got.pytype == "LyingSubclass"
+    assert type(got) is TypedArray and got.shape == (4,)
+    np.testing.assert_array_equal(got, base)
+    matrix = wire(np.matrix([[1, 2]]))
+    assert matrix.pytype == "matrix" and matrix.shape == (1, 2)
+
+
+def test_container_subclasses_are_read_through_the_builtin_methods():
+    lying = LyingList([1.0, 2.0])
+    got = wire(lying)
+    assert type(got) is list and len(got) == 2 and float(got[1]) == 2.0
+
+
+def test_depth_size_and_count_caps():
+    deep = []
+    for _ in range(10_000):
+        deep = [deep]
+    got = wire(deep)
+    depth = 0
+    while isinstance(got, list):
+        got, depth = got[0], depth + 1
+    assert isinstance(got, Opaque) and depth <= protocol.MAX_DEPTH + 1
+
+    big = np.zeros(protocol.MAX_VALUE_BYTES // 8 + 1)
+    got = wire({"big": big, "small": np.ones(2)})
+    assert isinstance(got["big"], Opaque) and "too large" in got["big"].repr
+    assert got["small"].shape == (2,)
+
+    many = wire([None] * (protocol.MAX_NODES + 10))
+    assert isinstance(many[-1], Opaque)
+
+    long_text = wire("x" * (protocol.MAX_STR_CHARS + 1))
+    assert isinstance(long_text, Opaque)
+
+
+def test_self_referencing_list_terminates():
+    loop = []
+    loop.append(loop)
+    got = wire(loop)
+    assert isinstance(got, list)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def test_garbage_payloads_raise_protocol_error():
+    good = pack_message({"a": 1}, {"x": np.ones(3)})
+    with pytest.raises(ProtocolError):
+        unpack_message(b"garbage")
+    with pytest.raises(ProtocolError):
+        unpack_message(good[: len(good) // 2])
+    # pickled object arrays are refused
+    buffer = io.BytesIO()
+    np.savez(buffer, __meta__=np.frombuffer(b"{}", np.uint8), x=np.array([object()]))
+    with pytest.raises(ProtocolError):
+        unpack_message(buffer.getvalue())
+    # compressed members (zip bombs) are refused
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, __meta__=np.frombuffer(b"{}", np.uint8))
+    with pytest.raises(ProtocolError, match="compressed"):
+        unpack_message(buffer.getvalue())
+    # a header that claims far more data than the member holds
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)}
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("__meta__.npy", _npy(np.frombuffer(b"{}", np.uint8)))
+        archive.writestr("x.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(ProtocolError, match="claims"):
+        unpack_message(buffer.getvalue())
+    # meta that is not an object, deep JSON, missing meta
+    for meta in (b"[1]", b"[" * 100_000, b"\xff"):
+        buffer = io.BytesIO()
+        np.savez(buffer, __meta__=np.frombuffer(meta, np.uint8))
+        with pytest.raises(ProtocolError):
+            unpack_message(buffer.getvalue())
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.ones(1))
+    with pytest.raises(ProtocolError, match="__meta__"):
+        unpack_message(buffer.getvalue())
+
+
+def _npy(arr):
+    buffer = io.BytesIO()
+    np.save(buffer, arr)
+    return buffer.getvalue()
+
+
+def test_malformed_values_raise_protocol_error():
+    for bad in ([], {"kind": "array", "ref": "missing"}, {"kind": "list", "items": 3},
+                {"kind": "nope"}, {"kind": "dict", "items": []}, {"kind": "str", "value": 1}):
+        with pytest.raises(ProtocolError):
+            decode_value(bad, {})
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def test_frames_over_a_pipe():
+    read_fd, write_fd = os.pipe()
+    try:
+        protocol.send_message(write_fd, {"hello": "world"}, {"x": np.arange(3)})
+        meta, arrays = protocol.recv_message(read_fd)
+        assert meta == {"hello": "world"} and arrays["x"].tolist() == [0, 1, 2]
+
+        os.write(write_fd, struct.pack(">I", protocol.MAX_FRAME + 1))
+        with pytest.raises(ProtocolError, match="exceeds"):
+            protocol.read_frame(read_fd)
+
+        os.set_blocking(read_fd, False)
+        started = time.monotonic()
+        with pytest.raises(FrameTimeout):
+            protocol.read_frame(read_fd, deadline=time.monotonic() + 0.2)
+        assert time.monotonic() - started < 2
+
+        os.write(write_fd, struct.pack(">I", 100) + b"short")
+        os.close(write_fd)
+        write_fd = None
+        with pytest.raises(ChannelClosed):
+            protocol.read_frame(read_fd, deadline=time.monotonic() + 1)
+    finally:
+        os.close(read_fd)
+        if write_fd is not None:
+            os.close(write_fd)
+
+
+def test_write_to_a_closed_pipe_is_channel_closed():
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        with pytest.raises(ChannelClosed):
+            protocol.write_frame(write_fd, b"x")
+    finally:
+        os.close(write_fd)

@@ -1,0 +1,348 @@
+"""The sandbox against normal, broken and hostile student code, in both isolation modes."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, SandboxError, isolation_available
+
+HAS_BWRAP = isolation_available() == "bubblewrap"
+needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap does not work here")
+MODES = ["rlimits", pytest.param("bubblewrap", marks=needs_bwrap)]
+REPO = Path(__file__).resolve().parents[1]
+
+PROBES = '''
+import numpy as np
+
+def call(mod, fn, args=(), kwargs=None):
+    """Call one function of the module under test."""
+    return getattr(mod, fn)(*args, **(kwargs or {}))
+
+def _private(mod):
+    return 1
+'''
+
+STUDENT = '''
+import json, os, sys, time
+import numpy as np
+
+def double(x):
+    return np.asarray(x) * 2
+
+def shout(text):
+    print("hello", text)
+    return text.upper()
+
+def not_done(x):
+    raise NotImplementedError("fill me in")
+
+def nested_error(x):
+    return _helper(x)
+
+def _helper(x):
+    raise ValueError(f"bad value {x}")
+
+def spin():
+    while True:
+        pass
+
+def eat_memory():
+    hoard = []
+    while True:
+        hoard.append(np.ones(10**7))
+
+def recurse(n):
+    return recurse(n + 1) + 1
+
+def hard_exit():
+    os._exit(3)
+
+def soft_exit():
+    sys.exit(0)
+
+def interrupt():
+    raise KeyboardInterrupt
+
+def kill_parent():
+    os.kill(os.getppid(), 9)
+    return "still here"
+
+def spam(megabytes):
+    line = "x" * 1_000_000
+    for _ in range(megabytes):
+        print(line)
+        os.write(1, b"y" * 1_000_000)
+        os.write(2, b"z" * 1_000_000)
+    return "done"
+
+def write_big_file(megabytes):
+    outcome = "ok"
+    try:
+        with open("big.bin", "wb") as handle:
+            for _ in range(megabytes):
+                handle.write(b"x" * 1_000_000)
+    except OSError as exc:
+        outcome = type(exc).__name__
+    return outcome, os.path.getsize("big.bin")
+
+def reply_fd():
+    return json.loads(sys.argv[1])["rep_fd"]
+
+def garbage_reply():
+    os.write(reply_fd(), b"garbage!" * 100)
+    return 1
+
+def fake_frame():
+    os.write(reply_fd(), (8).to_bytes(4, "big") + b"notanpz!")
+    return 1
+
+def close_channel():
+    os.close(reply_fd())
+    return 1
+
+def read_file(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError as exc:
+        return type(exc).__name__
+
+def environment():
+    return dict(os.environ)
+
+def open_fds():
+    return sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+
+def whoami():
+    return os.getuid(), os.getcwd()
+
+def capabilities():
+    with open("/proc/self/status") as handle:
+        return {line.split(":")[0]: int(line.split()[1], 16)
+                for line in handle if line.startswith("Cap")}
+
+def fork_bomb(attempts):
+    made = 0
+    for _ in range(attempts):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        made += 1
+    return made
+'''
+
+
+@pytest.fixture
+def probes(tmp_path):
+    path = tmp_path / "probes.py"
+    path.write_text(PROBES)
+    return path
+
+
+def make(probes, mode, source=STUDENT, **limits):
+    limits.setdefault("probe_timeout", 2.0)
+    return Sandbox(source, "student", probes, Limits(isolation=mode, **limits))
+
+
+def call(sandbox, fn, *args, timeout=None):
+    return sandbox.run_probe("call", {"fn": fn, "args": list(args)}, timeout=timeout)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_normal_probes_errors_and_output(probes, mode):
+    with make(probes, mode) as sandbox:
+        assert sandbox.isolation == mode
+        assert sandbox.warning == (RLIMITS_WARNING if mode == "rlimits" else None)
+        assert sandbox.import_error is None
+        ok = call(sandbox, "double", [1.0, 2.5])
+        assert ok.status == "ok" and ok.value.pytype == "ndarray"
+        np.testing.assert_array_equal(ok.value, [2.0, 5.0])
+
+        shout = call(sandbox, "shout", "hi")
+        assert shout.status == "ok" and shout.value == "HI" and shout.output == "hello hi\n"
+
+        todo = call(sandbox, "not_done", 1)
+        assert todo.status == "error" and todo.exc_type == "NotImplementedError"
+        assert todo.message == "fill me in"
+
+        bad = call(sandbox, "nested_error", 7)
+        assert bad.status == "error" and bad.exc_type == "ValueError"
+        assert bad.message == "bad value 7"
+        assert 'File "student.py"' in bad.traceback and "in _helper" in bad.traceback
+        assert "worker" not in bad.traceback and "probes" not in bad.traceback
+
+        missing = call(sandbox, "no_such_function")
+        assert missing.status == "error" and missing.exc_type == "AttributeError"
+
+        with pytest.raises(ValueError):
+            sandbox.run_probe("_private", {})
+        with pytest.raises(TypeError):
+            sandbox.run_probe("call", {"fn": object()})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_infinite_loop_times_out_and_the_next_probe_gets_a_fresh_worker(probes, mode):
+    with make(probes, mode) as sandbox:
+        started = time.monotonic()
+        spun = call(sandbox, "spin", timeout=0.5)
+        assert spun.status == "timeout" and "0.5 s" in spun.message
+        assert time.monotonic() - started < 2
+        assert call(sandbox, "double", 2).status == "ok"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_exits_crashes_and_interrupts(probes, mode):
+    with make(probes, mode, memory_bytes=512 << 20) as sandbox:
+        hard = call(sandbox, "hard_exit")
+        assert hard.status == "crashed" and "status 3" in hard.message
+        soft = call(sandbox, "soft_exit")
+        assert soft.status == "error" and soft.exc_type == "SystemExit"
+        interrupted = call(sandbox, "interrupt")
+        assert interrupted.status == "error" and interrupted.exc_type == "KeyboardInterrupt"
+        memory = call(sandbox, "eat_memory")
+        assert memory.status in ("error", "crashed")
+        assert memory.status == "crashed" or memory.exc_type == "MemoryError"
+        deep = call(sandbox, "recurse", 0)
+        assert deep.status in ("error", "crashed")
+        assert deep.status == "crashed" or deep.exc_type == "RecursionError"
+        assert call(sandbox, "double", 1).value == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_corrupted_channel_is_a_crash_and_the_next_probe_works(probes, mode):
+    with make(probes, mode) as sandbox:
+        for fn in ("garbage_reply", "fake_frame", "close_channel"):
+            outcome = call(sandbox, fn)
+            assert outcome.status == "crashed", (fn, outcome)
+            assert call(sandbox, "double", 3).value == 6
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_huge_output_neither_hangs_nor_fills_the_disk(probes, mode):
+    with make(probes, mode, output_bytes=4096, file_bytes=4 << 20) as sandbox:
+        started = time.monotonic()
+        spam = call(sandbox, "spam", 200)  # 200 MB print() + 200 MB each on fds 1 and 2
+        assert spam.status == "ok" and spam.value == "done"
+        assert time.monotonic() - started < 10
+        assert len(spam.output) < 4096 + 200 and "not kept" in spam.output
+        written = call(sandbox, "write_big_file", 100)
+        assert written.status == "ok"
+        reason, size = written.value
+        assert str(reason) in ("OSError", "File too large") or reason == "OSError"
+        assert int(size) <= 4 << 20
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_environment_and_file_descriptors_are_clean(probes, mode, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET", "hunter2")
+    with make(probes, mode) as sandbox:
+        env = call(sandbox, "environment").value
+        assert "GRADER_SECRET" not in env
+        assert not any("hunter2" in str(value) for value in env.values())
+        fds = call(sandbox, "open_fds").value
+        assert len(fds) <= 6  # 0, 1, 2, the two pipes, and listdir's own
+
+
+def test_import_errors_are_sticky_outcomes(probes):
+    source = "import numpy\nimport no_such_module_anywhere\n"
+    with make(probes, "rlimits", source=source) as sandbox:
+        error = sandbox.import_error
+        assert error.status == "error" and error.exc_type == "ModuleNotFoundError"
+        assert "no_such_module_anywhere" in error.message
+        assert 'File "student.py", line 2' in error.traceback
+        assert "importlib" not in error.traceback and "worker" not in error.traceback
+        assert call(sandbox, "double", 1).exc_type == "ModuleNotFoundError"
+
+    with make(probes, "rlimits", source="while True:\n    pass\n", probe_timeout=0.5) as sandbox:
+        assert sandbox.import_error.status == "timeout"
+        assert call(sandbox, "double", 1).status == "timeout"
+
+    with make(probes, "rlimits", source="import os\nos._exit(9)\n") as sandbox:
+        assert sandbox.import_error.status == "crashed"
+
+
+def test_broken_probes_module_is_a_sandbox_error(tmp_path):
+    probes = tmp_path / "probes.py"
+    probes.write_text("def call(mod):\n    pass\nraise RuntimeError('probe bug')\n")
+    with Sandbox("x = 1\n", "student", probes, Limits(isolation="rlimits")) as sandbox:
+        with pytest.raises(SandboxError, match="probe bug"):
+            sandbox.run_probe("call", {})
+
+
+def test_environment_variable_forces_rlimits(probes, monkeypatch):
+    monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
+    with Sandbox(STUDENT, "student", probes) as sandbox:
+        assert sandbox.isolation == "rlimits" and sandbox.warning == RLIMITS_WARNING
+
+
+def test_close_removes_the_scratch_directory(probes):
+    sandbox = make(probes, "rlimits")
+    root = sandbox._root
+    assert call(sandbox, "write_big_file", 1).status == "ok"
+    sandbox.close()
+    assert not root.exists()
+    with pytest.raises(RuntimeError):
+        call(sandbox, "double", 1)
+
+
+# --------------------------------------------------------------------------- bubblewrap only
+
+
+@needs_bwrap
+def test_student_cannot_see_files_outside_its_sandbox(probes, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the answer")
+    with make(probes, "bubblewrap") as sandbox:
+        for path in (secret, REPO / "pyproject.toml", REPO / "solutions", Path.home() / ".ssh"):
+            assert call(sandbox, "read_file", str(path)).value in (
+                "FileNotFoundError",
+                "PermissionError",
+            ), path
+        assert call(sandbox, "read_file", "/etc/passwd").value == "FileNotFoundError"
+        uid, cwd = call(sandbox, "whoami").value
+        assert cwd == "/scratch"
+        if os.geteuid() == 0:
+            assert int(uid) != 0  # dropped to an unprivileged uid
+        caps = call(sandbox, "capabilities").value
+        assert caps["CapEff"] == caps["CapPrm"] == caps["CapAmb"] == 0
+        survived = call(sandbox, "kill_parent")
+        assert survived.status == "error" and survived.exc_type == "PermissionError"
+        assert call(sandbox, "double", 4).value == 8
+
+
+def _processes_of(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:") and int(line.split()[1]) == uid:
+                found.append(int(entry))
+    return found
+
+
+@needs_bwrap
+def test_fork_bomb_is_stopped_by_the_process_limit(probes):
+    with make(probes, "bubblewrap", processes=16) as sandbox:
+        uid = int(call(sandbox, "whoami").value[0])
+        made = call(sandbox, "fork_bomb", 500)
+        assert made.status == "ok" and 0 < int(made.value) < 16
+        if os.geteuid() == 0:
+            assert len(_processes_of(uid)) > int(made.value)  # the children are alive
+        assert call(sandbox, "spin", timeout=0.3).status == "timeout"  # kills the namespace
+    if os.geteuid() == 0:
+        deadline = time.monotonic() + 3
+        while _processes_of(uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_of(uid) == []
