@@ -1,0 +1,126 @@
+"""Probe drivers of the sigmoid_neuron assignment.
+
+The grader calls these functions on the module under test: your module inside the sandbox,
+and the instructor's reference in the grader's own process, with the same arguments. A probe
+only calls the module's functions and hands back what they returned (plus whether they
+printed NumPy warnings or changed their inputs); the grader compares the answers elsewhere.
+Only NumPy and the standard library are used here.
+
+Fake building blocks. Several functions are built from others (predict from sigmoid,
+the gradients from predict, gradient_descent from grad_w and grad_b). So that one broken
+function does not cost the points of the functions built on it, a probe called with
+`fakes=True` temporarily swaps the module's OTHER functions for the simple stand-ins below
+and restores them afterwards. The stand-ins are deliberately NOT the functions of the
+handout: they only show whether a function passes its values through correctly.
+"""
+import contextlib
+import copy
+import warnings
+
+import numpy as np
+
+# --- fake building blocks (not the handout's functions!) --------------------------------
+
+
+def _floats(value):
+    return np.asarray(value, dtype=float)
+
+
+def _fake_sigmoid(z):
+    """A squashing function onto (0, 1) that is not the logistic function (a softsign)."""
+    z = _floats(z)
+    return 0.5 + 0.5 * z / (1.0 + np.abs(z))
+
+
+def _fake_sigmoid_grad(z):
+    """Consistent with _fake_sigmoid in the way the handout relates sigma and sigma'."""
+    squashed = _fake_sigmoid(z)
+    return squashed - squashed**2
+
+
+def _fake_predict(w, b, x):
+    return _fake_sigmoid(np.multiply(w, _floats(x)) + b)
+
+
+def _fake_squared_error_loss(w, b, x, y):
+    return float(np.abs(_fake_predict(w, b, x) - _floats(y)).sum())
+
+
+def _fake_grad_w(w, b, x, y):
+    x = _floats(x)
+    return float(0.5 * np.dot(x, np.tanh(w * x + b) - _floats(y)))
+
+
+def _fake_grad_b(w, b, x, y):
+    # Depends on w as well, so that taking it after w has moved shows.
+    return float(0.5 * np.sum(np.tanh(w * _floats(x) + b) - _floats(y)) + 0.05 * w)
+
+
+FAKES = {
+    "sigmoid": _fake_sigmoid,
+    "sigmoid_grad": _fake_sigmoid_grad,
+    "predict": _fake_predict,
+    "squared_error_loss": _fake_squared_error_loss,
+    "grad_w": _fake_grad_w,
+    "grad_b": _fake_grad_b,
+}
+
+
+@contextlib.contextmanager
+def _faked(mod, under_test, fakes):
+    """Swap the module's building blocks for FAKES while the function `under_test` runs.
+    `fakes` is False (swap nothing), True (every other function) or a list of names."""
+    if fakes is True:
+        names = [name for name in FAKES if name != under_test]
+    else:
+        names = [name for name in (fakes or []) if name != under_test]
+    saved = {name: mod.__dict__[name] for name in names if name in mod.__dict__}
+    try:
+        for name in names:
+            setattr(mod, name, FAKES[name])
+        yield
+    finally:
+        for name in names:
+            if name in saved:
+                setattr(mod, name, saved[name])
+            else:
+                delattr(mod, name)
+
+
+def _snapshot(values):
+    return [np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.deepcopy(v) for v in values]
+
+
+def _changed(before, after):
+    """Whether any array argument was modified in place by the call."""
+    return any(isinstance(new, np.ndarray) and not np.array_equal(old, new, equal_nan=True)
+               for old, new in zip(before, after))
+
+
+# --- probes ------------------------------------------------------------------------------
+
+
+def call(mod, function, args, fakes=False):
+    """Call `function(*args)` once. Returns the raw value, the number of warnings the call
+    raised (NumPy's warnings for overflow, division by zero and invalid values switched on;
+    underflow to 0 is harmless) and whether it changed an argument."""
+    args = list(args)
+    before = _snapshot(args)
+    with _faked(mod, function, fakes):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+                value = getattr(mod, function)(*args)
+    return {"value": value, "warnings": len(caught), "mutated": _changed(before, args)}
+
+
+def descend(mod, w0, b0, x, y, eta, epochs, fakes=False):
+    """Run gradient_descent(w0, b0, x, y, eta, epochs) once; returns its history as returned
+    and whether it changed x or y."""
+    args = [w0, b0, x, y, eta, epochs]
+    before = _snapshot(args)
+    with _faked(mod, "gradient_descent", fakes):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            history = mod.gradient_descent(*args)
+    return {"history": history, "mutated": _changed(before, args)}
