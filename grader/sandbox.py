@@ -304,6 +304,10 @@ class Sandbox:
 
     Raises :class:`SandboxError` when the sandbox cannot run at all (not the student's fault)
     and ``ValueError`` for an unknown probe name or a bad module name.
+
+    Not thread-safe: use one Sandbox from one thread.  The worker is killed when the
+    process, or more precisely the *thread*, that started it ends (Linux PR_SET_PDEATHSIG,
+    also behind bwrap's --die-with-parent), so create it in the thread that uses it.
     """
 
     def __init__(self, source: str, module_name: str, probes_path: Path, limits: Limits = Limits()):
@@ -451,6 +455,8 @@ class Sandbox:
             runtime, home = str(self._root / "runtime"), str(self._scratch)
         config = self._worker_config(runtime)
         config.update(req_fd=req_read, rep_fd=rep_write)
+        if self.isolation == "rlimits":  # bwrap's --die-with-parent does this under bubblewrap
+            config["parent_pid"] = os.getpid()
         python = [sys.executable, "-I", "-B", f"{runtime}/worker.py", json.dumps(config)]
         env = self._environment(home)
         if self.isolation == "bubblewrap":

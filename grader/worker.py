@@ -118,6 +118,18 @@ def _redirect_stdio(capture: _Capture) -> None:
     sys.__stdout__ = sys.__stderr__ = capture
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when the grader (thread) that started it ends."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the request pipe's EOF still ends idle workers
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _load_module(name: str, path: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -174,10 +186,14 @@ def _student_traceback(tb, student_path: str) -> str:
 
 
 def _error_reply(exc: BaseException, tb, student_path: str) -> dict:
+    if isinstance(exc, SyntaxError) and type(exc.msg) is str:  # str() would name our paths
+        message = f"{exc.msg[:MESSAGE_CHARS]} (line {exc.lineno})"
+    else:
+        message = _safe_str(exc, MESSAGE_CHARS)
     return {
         "status": "error",
         "exc_type": _type_name(exc),
-        "message": _safe_str(exc, MESSAGE_CHARS),
+        "message": message,
         "traceback": _student_traceback(tb, student_path),
     }
 
@@ -186,6 +202,8 @@ def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
     req_fd, rep_fd = config["req_fd"], config["rep_fd"]
     sys.dont_write_bytecode = True
+    if config.get("parent_pid"):
+        _die_with_parent(config["parent_pid"])
     _apply_limits(config["limits"])
     capture = _Capture(config["limits"]["output_bytes"])
     _redirect_stdio(capture)

@@ -1,6 +1,9 @@
 """The sandbox against normal, broken and hostile student code, in both isolation modes."""
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -266,6 +269,53 @@ def test_import_errors_are_sticky_outcomes(probes):
 
     with make(probes, "rlimits", source="import os\nos._exit(9)\n") as sandbox:
         assert sandbox.import_error.status == "crashed"
+
+
+def test_syntax_error_names_the_line_but_no_paths(probes):
+    with make(probes, "rlimits", source="x = 1\ny = (\n") as sandbox:
+        error = sandbox.import_error
+        assert error.exc_type == "SyntaxError" and "line 2" in error.message
+        assert "/" not in error.message
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_worker_dies_with_the_grader(probes, mode, tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from grader.sandbox import Sandbox, Limits\n"
+        f"sandbox = Sandbox({STUDENT!r}, 'student', Path({str(probes)!r}), Limits(isolation={mode!r}))\n"
+        "assert sandbox.import_error is None\n"
+        "print(sandbox._workers[0].proc.pid, sandbox._root, flush=True)\n"
+        "sandbox.run_probe('call', {'fn': 'spin'}, timeout=60)\n"
+    )
+    root = None
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid_text, root = parent.stdout.readline().split()
+        worker_pid = int(pid_text)
+        time.sleep(0.2)  # the worker is now spinning inside a probe
+        assert _alive(worker_pid)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 3
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker_pid)
+    finally:
+        parent.kill()
+        parent.wait()
+        if root:
+            shutil.rmtree(root, ignore_errors=True)  # a killed grader cannot clean up after itself
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test_broken_probes_module_is_a_sandbox_error(tmp_path):
