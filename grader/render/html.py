@@ -1,0 +1,194 @@
+"""The student's HTML feedback report: one self-contained file (inline CSS, plots embedded as
+base64 PNG, no scripts, no network) rendered from the Jinja2 template `templates/report.html.j2`.
+
+Templates are looked up in the course's `templates/` first (an instructor may restyle the
+report), then in the grader checkout's. Autoescaping is on: test output is the student's
+text and may hold markup; a Content-Security-Policy meta tag forbids scripts and any network
+fetch as a second line of defence.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import jinja2
+
+from grader import __version__
+from grader.course import Assignment
+from grader.render.plots import PlotImage, plots_for_test
+from grader.render.text import (PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, clip_output, misconception_notes,
+                                part_summary, points, status_label)
+from grader.results import GradingResult, PartResult, TestResult
+
+TEMPLATE = "report.html.j2"
+PACKAGE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+#: Hostile output stays bounded: a report is read on phones too.
+MAX_OUTPUT_LINES = 200
+MAX_OUTPUT_CHARS = 20_000
+
+STATUS_INTROS = {
+    "failed": "What was checked, what was expected and what your code returned:",
+    "error": "Your code raised an error. The traceback shows your own code only:",
+    "timeout": "Timed out: your code did not finish within the time limit (an endless loop, or far too many steps?).",
+}
+
+Plots = bool | Mapping[str, Sequence[PlotImage]] | None
+
+
+def template_dirs(assignment: Assignment | None) -> tuple[Path, ...]:
+    """Where report templates are looked up, first match wins."""
+    dirs = []
+    if assignment is not None:
+        dirs.append(assignment.course_root / "templates")
+    dirs.append(PACKAGE_TEMPLATES)
+    return tuple(dict.fromkeys(d.resolve() for d in dirs if (d / TEMPLATE).is_file()))
+
+
+@lru_cache(maxsize=8)
+def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+        autoescape=True,  # every file: student text must never become markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _anchor(prefix: str, text: str) -> str:
+    return prefix + "-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x")
+
+
+def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots) -> dict:
+    images, plot_note = _images_for(test, plots)
+    output = ""
+    if test.status != "passed" and test.output:
+        output = clip_output(test.output, MAX_OUTPUT_LINES, MAX_OUTPUT_CHARS)
+    return {
+        "anchor": f"test-{index}",
+        "name": test.name,
+        "status": test.status if test.status in STATUS_SYMBOLS else "failed",
+        "label": status_label(test.status),
+        "symbol": STATUS_SYMBOLS.get(test.status, "?"),
+        "intro": STATUS_INTROS.get(test.status, ""),
+        "score": points(test.score),
+        "max_score": points(test.max_score),
+        "output": output,
+        "visibility": test.visibility,
+        "misconceptions": [(mid, result.hints.get(mid, "")) for mid in test.misconceptions],
+        "plots": list(images),
+        "plot_note": plot_note,
+    }
+
+
+def _part_view(result: GradingResult, part: PartResult, tests: list[dict]) -> dict:
+    if part.max_score > 0 and part.score >= part.max_score - 1e-9:
+        state, symbol, word = "full", "✓", "full marks"
+    elif part.score > 0:
+        state, symbol, word = "partial", "◐", "partial marks"
+    else:
+        state, symbol, word = "none", "✗", "no marks"
+    return {
+        "function": part.function,
+        "anchor": _anchor("part", part.function),
+        "score": points(part.score),
+        "max_score": points(part.max_score),
+        "state": state,
+        "symbol": symbol,
+        "state_word": word,
+        "summary": part_summary(result, part),
+        "misconceptions": misconception_notes(result, part),
+        "feedback": part.feedback if not part.misconceptions else "",
+        "failing": [t for t in tests if t["status"] != "passed"],
+        "passing": [t for t in tests if t["status"] == "passed"],
+    }
+
+
+def _images_for(test: TestResult, plots: Plots) -> tuple[Sequence[PlotImage], str]:
+    """The test's plots and, if drawing them failed, a one-line note (a plot never costs the
+    student the rest of the report)."""
+    if plots is False:
+        return (), ""
+    if plots is None or plots is True:
+        try:
+            return plots_for_test(test), ""
+        except Exception as exc:  # noqa: BLE001 - any failure: report without the plot
+            return (), f"The plots of this check could not be drawn ({type(exc).__name__})."
+    return plots.get(test.name, ()), ""
+
+
+def report_context(result: GradingResult, assignment: Assignment | None = None, plots: Plots = None,
+                   links: Mapping[str, str] | None = None) -> dict:
+    """Everything the template shows, as plain data (strings, numbers, lists, PlotImages)."""
+    by_function: dict[str, list[tuple[int, TestResult]]] = {}
+    for index, test in enumerate(result.tests):
+        by_function.setdefault(test.function, []).append((index, test))
+    listed = [(part, by_function.pop(part.function, [])) for part in result.parts]
+    # Tests of a function the result has no part for (should not happen) are still shown.
+    listed += [(PartResult(function=function, score=sum(t.score for _, t in tests),
+                           max_score=sum(t.max_score for _, t in tests)), tests)
+               for function, tests in by_function.items()]
+    parts = [_part_view(result, part, [_test_view(result, test, index, plots) for index, test in tests])
+             for part, tests in listed]
+    percent = round(100 * result.score / result.max_score) if result.max_score > 0 else 0
+    return {
+        "title": assignment.title if assignment is not None else result.assignment,
+        "assignment": result.assignment,
+        "student": result.student,
+        "graded": result.status == "graded",
+        "error": result.error or "the submission could not be graded",
+        "score": points(result.score),
+        "max_score": points(result.max_score),
+        "percent": percent,
+        "public_only": result.public_only,
+        "public_note": PUBLIC_ONLY_NOTE,
+        "warnings": list(result.warnings),
+        "links": list((links or {}).items()),
+        "parts": parts,
+        "has_plots": any(t["plots"] for part in parts for t in part["failing"] + part["passing"]),
+        "tests_total": len(result.tests),
+        "tests_passed": sum(t.status == "passed" for t in result.tests),
+        "execution_time": f"{result.execution_time:.2f}",
+        "isolation": result.isolation,
+        "content_hash": result.content_hash[:12],
+        "version": __version__,
+    }
+
+
+def render_report(result: GradingResult, assignment: Assignment | None = None, plots: Plots = None,
+                  links: Mapping[str, str] | None = None) -> str:
+    """The report as one HTML document.
+
+    `plots`: None or True draws the convergence plots of every test's traces (cached, see
+    `grader.render.plots`); False leaves them out; a mapping from test name to PlotImages
+    uses those instead. `links`: label -> href (relative, e.g. the exported notebook's HTML),
+    shown near the top."""
+    dirs = template_dirs(assignment)
+    if not dirs:
+        raise FileNotFoundError(f"no {TEMPLATE} in the course's templates/ or in {PACKAGE_TEMPLATES}")
+    template = _environment(dirs).get_template(TEMPLATE)
+    return template.render(**report_context(result, assignment, plots, links))
+
+
+def write_report(result: GradingResult, assignment: Assignment | None, path: str | os.PathLike,
+                 links: Mapping[str, str] | None = None, plots: Plots = None) -> Path:
+    """Render the report and write it to `path` atomically (a temporary file in the same folder,
+    then os.replace): a reader never sees half a report, even when a batch is interrupted."""
+    path = Path(path)
+    html = render_report(result, assignment, plots=plots, links=links)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
