@@ -38,6 +38,7 @@ import functools
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -365,6 +366,7 @@ class Sandbox:
         kwargs_json, arrays = protocol.encode_value(kwargs)
         if _contains_opaque(kwargs_json):
             raise TypeError("probe kwargs must be plain data (numbers, arrays, strings, lists, dicts, None)")
+        self._discard_worker_if_not_idle()
         failure = self._ensure_ready()
         if failure is not None:
             return replace(failure)
@@ -493,6 +495,18 @@ class Sandbox:
         os.set_blocking(req_write, False)
         os.set_blocking(rep_read, False)
         self._workers.append(_Worker(proc, req_write, rep_read, self.isolation == "bubblewrap"))
+
+    def _discard_worker_if_not_idle(self) -> None:
+        """Between probes a ready worker must be alive and silent.  One that exited, or wrote
+        or closed its channel (a student thread outliving its probe), would make the next
+        probe fail for nothing, so it is replaced before the request is sent."""
+        if not self._workers or not self._workers[0].ready:
+            return
+        worker = self._workers[0]
+        poller = select.poll()
+        poller.register(worker.rep_fd, select.POLLIN)
+        if worker.proc.poll() is not None or poller.poll(0):
+            self._discard_worker()
 
     def _discard_worker(self) -> None:
         for worker in self._workers:

@@ -113,6 +113,14 @@ def read_file(path):
     except OSError as exc:
         return type(exc).__name__
 
+def overwrite(path):
+    try:
+        with open(path, "w") as handle:
+            handle.write("pwned")
+    except OSError as exc:
+        return type(exc).__name__
+    return "written"
+
 def environment():
     return dict(os.environ)
 
@@ -126,6 +134,25 @@ def capabilities():
     with open("/proc/self/status") as handle:
         return {line.split(":")[0]: int(line.split()[1], 16)
                 for line in handle if line.startswith("Cap")}
+
+def exit_later(seconds):
+    import threading
+    threading.Thread(target=lambda: (time.sleep(seconds), os._exit(5)), daemon=True).start()
+    return "bye"
+
+def write_later(seconds):
+    import threading
+    fd = reply_fd()
+    threading.Thread(target=lambda: (time.sleep(seconds), os.write(fd, b"junk")), daemon=True).start()
+    return "bye"
+
+def connect(host, port):
+    import socket
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError as exc:
+        return type(exc).__name__
+    return "connected"
 
 def fork_bomb(attempts):
     made = 0
@@ -181,6 +208,9 @@ def test_normal_probes_errors_and_output(probes, mode):
         assert 'File "student.py"' in bad.traceback and "in _helper" in bad.traceback
         assert "worker" not in bad.traceback and "probes" not in bad.traceback
 
+        big = call(sandbox, "double", np.ones(2_000_000))  # 16 MB each way
+        assert big.status == "ok" and big.value.shape == (2_000_000,) and big.value[0] == 2
+
         missing = call(sandbox, "no_such_function")
         assert missing.status == "error" and missing.exc_type == "AttributeError"
 
@@ -225,6 +255,14 @@ def test_corrupted_channel_is_a_crash_and_the_next_probe_works(probes, mode):
             outcome = call(sandbox, fn)
             assert outcome.status == "crashed", (fn, outcome)
             assert call(sandbox, "double", 3).value == 6
+
+
+@pytest.mark.parametrize("fn", ["exit_later", "write_later"])
+def test_a_worker_broken_between_probes_is_replaced_before_the_next(probes, fn):
+    with make(probes, "rlimits") as sandbox:
+        assert call(sandbox, fn, 0.05).value == "bye"
+        time.sleep(0.3)
+        assert call(sandbox, "double", 5).value == 10
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -362,6 +400,11 @@ def test_student_cannot_see_files_outside_its_sandbox(probes, tmp_path):
             assert int(uid) != 0  # dropped to an unprivileged uid
         caps = call(sandbox, "capabilities").value
         assert caps["CapEff"] == caps["CapPrm"] == caps["CapAmb"] == 0
+        assert call(sandbox, "connect", "1.1.1.1", 53).value == "OSError"
+        assert call(sandbox, "connect", "127.0.0.1", 22).value == "ConnectionRefusedError"
+        for path in ("/runtime/probes.py", "/runtime/student/student.py", "/usr/lib/os-release"):
+            assert call(sandbox, "write_big_file", 1).status == "ok"  # scratch is writable
+            assert call(sandbox, "overwrite", path).value in ("OSError", "PermissionError"), path
         survived = call(sandbox, "kill_parent")
         assert survived.status == "error" and survived.exc_type == "PermissionError"
         assert call(sandbox, "double", 4).value == 8
