@@ -35,7 +35,7 @@ class BatchSummary:
     seconds: float = 0.0  # wall-clock time of the grading phase
     worker_peak_rss_kb: int = 0
     sandbox_peak_rss_kb: int = 0
-    report_problems: list[str] = field(default_factory=list)
+    report_failures: int = 0  # reports the renderer failed to write
 
     @property
     def dashboard(self) -> Path:
@@ -75,8 +75,7 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
                 wanted = entry.student in only
             else:
                 wanted = (force or not gradebook.is_current(entry.student, content, current_checks)
-                          # a report lost from the output folder is rebuilt with its plots
-                          or (renderer_ready and not report_path(out, entry.student).is_file()))
+                          or (renderer_ready and _report_wanted(gradebook, out, entry.student)))
             (todo.append((entry, content)) if wanted else summary.skipped.append(entry.student))
         runner = DaskRunner(scheduler) if scheduler else LocalRunner(workers)
         gone = gradebook.students_outside(by_student)
@@ -86,8 +85,8 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
                   f"{'are' if len(gone) != 1 else 'is'} no longer in {cohort} and left out of the outputs: {shown}",
                   file=stream)
         print(f"{assignment.id}: {len(entries)} submissions in {cohort}; grading {len(todo)}"
-              + (f", {len(summary.skipped)} unchanged" if summary.skipped else "")
-              + (f" on {runner.describe()}" if todo else ""), file=stream, flush=True)
+              + (f" on {runner.describe()}" if todo else "")
+              + (f" ({len(summary.skipped)} unchanged)" if summary.skipped else ""), file=stream, flush=True)
         if not reports:
             pass
         elif not renderer_ready:
@@ -102,12 +101,16 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
                 if outcome.report_html is not None:
                     # the report lands before the row: a committed row always has its report
                     write_atomic(report_path(out, outcome.student), outcome.report_html)
-                elif outcome.report_problem and renderer_ready:
-                    if len(summary.report_problems) < 3:
+                    report = "written"
+                elif renderer_ready and outcome.report_problem:
+                    report = f"failed: {outcome.report_problem}"
+                    if summary.report_failures < 3:
                         progress.note(f"warning: no report for {outcome.student}: {outcome.report_problem}")
-                    summary.report_problems.append(outcome.report_problem)
+                    summary.report_failures += 1
+                else:
+                    report = "unavailable"
                 gradebook.record(result, entry=entry.path.name, checks_hash="" if outcome.crashed else current_checks,
-                                 content_hash=hashes[outcome.student])
+                                 content_hash=hashes[outcome.student], report=report)
                 summary.graded.append(outcome.student)
                 if result.status == "error":
                     summary.failed.append(outcome.student)
@@ -125,10 +128,21 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
         summary.seconds = time.monotonic() - started
         write_outputs(gradebook, assignment, out, sorted(by_student))
     failed = len(summary.failed)
+    if summary.report_failures > 3:
+        print(f"warning: {summary.report_failures} reports could not be written", file=stream)
     print(f"graded {len(summary.graded)}" + (f" in {summary.seconds:.1f} s" if summary.graded else "")
           + (f", {len(summary.skipped)} unchanged (use --force to regrade)" if summary.skipped else "")
           + (f"; {failed} could not be graded (see the dashboard)" if failed else ""), file=stream)
     return summary
+
+
+def _report_wanted(gradebook: Gradebook, out: Path, student: str) -> bool:
+    """A current result whose report should exist but does not: it was deleted from the
+    output folder, or the renderer was not installed when it was graded. Regrading rebuilds
+    it with its plots (the stored result has no trajectories). A report the renderer failed
+    on is not retried until the submission is regraded anyway."""
+    state = gradebook.report_state(student)
+    return state in ("written", "unavailable") and not report_path(out, student).is_file()
 
 
 def batch_command(assignment: Assignment, cohort: Path, out: Path, workers: int | None = None,

@@ -66,7 +66,7 @@ def dashboard_context(gradebook: Gradebook, assignment: Assignment, out: Path) -
         tests.append({"name": name, "function": function, "count": count, "passed": passed,
                       "errors": errors, "timeouts": timeouts, "rate": passed / count if count else 0.0})
     misconceptions = [{"id": mid, "function": function, "count": count,
-                       "share": count / len(rows) if rows else 0.0, "hint": hints.get(mid, ""),
+                       "share": count / len(graded) if graded else 0.0, "hint": hints.get(mid, ""),
                        "students": [{"id": s, "link": link(s)} for s in students[:STUDENTS_PER_MISCONCEPTION]],
                        "more": max(0, count - STUDENTS_PER_MISCONCEPTION)}
                       for mid, function, count, students in gradebook.misconception_counts()]

@@ -7,6 +7,8 @@ Tables
   (`GradingResult.to_dict()`, the contract's shape).
 - `tests`: one row per test of a submission; `parts`: one row per part (its misconceptions
   as a JSON list).
+  `report` says what became of the HTML report: "written", "unavailable" (no renderer
+  installed) or "failed: <reason>" (the renderer raised; not retried until a regrade).
 - `meta`: which assignment this gradebook belongs to (a gradebook never mixes assignments).
 
 Durability: every submission is written in ONE transaction (its old test and part rows
@@ -47,7 +49,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     graded_at TEXT NOT NULL,
     grader_version TEXT NOT NULL,
     execution_time REAL NOT NULL,
-    result TEXT NOT NULL
+    result TEXT NOT NULL,
+    report TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS tests (
     student TEXT NOT NULL,
@@ -128,7 +131,7 @@ class Gradebook:
 
     # writing ------------------------------------------------------------------------------
     def record(self, result: GradingResult, *, entry: str, content_hash: str, checks_hash: str,
-               graded_at: datetime | None = None) -> None:
+               report: str = "unavailable", graded_at: datetime | None = None) -> None:
         """Store one submission's result, replacing any earlier one, in one transaction."""
         when = (graded_at or datetime.now(timezone.utc)).isoformat(timespec="microseconds")
         data = result.to_dict()
@@ -137,10 +140,10 @@ class Gradebook:
         try:
             db.execute("DELETE FROM tests WHERE student = ?", (result.student,))
             db.execute("DELETE FROM parts WHERE student = ?", (result.student,))
-            db.execute("INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (
+            db.execute("INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (
                 result.student, entry, content_hash, checks_hash, result.score, result.max_score,
                 result.status, result.error, when, __version__, result.execution_time,
-                json.dumps(data, sort_keys=True)))
+                json.dumps(data), report))
             db.executemany("INSERT INTO tests VALUES (?,?,?,?,?,?,?,?,?)", [
                 (result.student, i, t.name, t.function, t.score, t.max_score, t.status, t.visibility, t.output)
                 for i, t in enumerate(result.tests)])
@@ -170,6 +173,11 @@ class Gradebook:
         row = self._db.execute("SELECT content_hash, checks_hash FROM submissions WHERE student = ?",
                                (student,)).fetchone()
         return row is not None and row[1] != "" and tuple(row) == (content_hash, checks_hash)
+
+    def report_state(self, student: str) -> str | None:
+        """The stored `report` column of `student` (None without a row)."""
+        row = self._db.execute("SELECT report FROM submissions WHERE student = ?", (student,)).fetchone()
+        return row[0] if row else None
 
     def rows(self) -> list[SubmissionRow]:
         """Submission rows (without the result JSON), sorted by student."""

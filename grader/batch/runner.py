@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
 
+from grader.cli import UsageError
 from grader.batch.work import GradeJob, GradeOutcome, crash_result, grade_job, warm_up
 
 CRASHED = "grading crashed"
@@ -74,8 +75,6 @@ class DaskRunner:
     name = "dask"
 
     def __init__(self, address: str):
-        from grader.cli import UsageError
-
         try:
             import distributed
         except ImportError:
@@ -109,33 +108,52 @@ class DaskRunner:
         self.client.close()
 
 
+#: A pool that breaks this many times before any job returned is not a submission's fault: the workers cannot start (a broken installation), so the batch stops.
+STARTUP_BREAKS = 3
+
+
+class WorkersUnusable(UsageError):
+    """The worker processes die before grading anything; str() is one line."""
+
+
 def run_jobs(runner, jobs: Iterable[GradeJob], on_outcome: Callable[[GradeOutcome], None],
              job_fn: Callable[[GradeJob], GradeOutcome] = grade_job) -> None:
     """Run every job; call `on_outcome` in this process, once per job, as each completes."""
     pending = deque(jobs)
     suspects: deque[GradeJob] = deque()  # in flight when a local pool broke
     in_flight: dict[Future, tuple[GradeJob, bool]] = {}  # future -> (job, ran alone)
+    returned = 0  # jobs a worker finished (whatever the grade)
+    breaks = 0
+
+    def settle(future: Future) -> bool:
+        nonlocal returned
+        job, alone = in_flight.pop(future)
+        state = _settle(future, job, alone, suspects, on_outcome)
+        returned += state == "ok"
+        return state == "broken"
+
     executor = runner.start()
     try:
         while pending or suspects or in_flight:
+            broken = False
             if suspects:
                 if not in_flight:  # a suspect runs alone, so a crash points at it
-                    job = suspects.popleft()
-                    in_flight[executor.submit(job_fn, job)] = (job, True)
+                    broken = not _submit(executor, job_fn, suspects, in_flight, alone=True)
             else:
-                while pending and len(in_flight) < runner.capacity:
-                    job = pending.popleft()
-                    in_flight[executor.submit(job_fn, job)] = (job, False)
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            broken = False
-            for future in done:
-                job, alone = in_flight.pop(future)
-                broken |= _settle(future, job, alone, suspects, on_outcome)
+                while pending and len(in_flight) < runner.capacity and not broken:
+                    broken = not _submit(executor, job_fn, pending, in_flight, alone=False)
+            if in_flight and not broken:
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    broken |= settle(future)
             if broken:
-                # every other job in the broken pool fails too; keep those that finished first
+                # every other job of a broken pool fails too; keep those that finished first
                 for future in wait(list(in_flight)).done:
-                    job, alone = in_flight.pop(future)
-                    _settle(future, job, alone, suspects, on_outcome)
+                    settle(future)
+                breaks += 1
+                if not returned and breaks >= STARTUP_BREAKS:
+                    raise WorkersUnusable("the grading worker processes die before finishing any "
+                                          "submission; check that `python -m grader grade` works here")
                 executor = runner.restart()
     except BaseException:
         runner.close(cancel=True)
@@ -143,8 +161,22 @@ def run_jobs(runner, jobs: Iterable[GradeJob], on_outcome: Callable[[GradeOutcom
     runner.close()
 
 
-def _settle(future: Future, job: GradeJob, alone: bool, suspects: deque, on_outcome) -> bool:
-    """Hand the outcome on; returns True when the local pool broke."""
+def _submit(executor: Executor, job_fn, queue: deque, in_flight: dict, alone: bool) -> bool:
+    """Submit the job at the head of `queue`; False (the job stays queued) if the pool is broken."""
+    job = queue[0]
+    try:
+        future = executor.submit(job_fn, job)
+    except (BrokenProcessPool, OSError):  # a dying pool may also fail with "handle is closed"
+        return False
+    queue.popleft()
+    in_flight[future] = (job, alone)
+    return True
+
+
+def _settle(future: Future, job: GradeJob, alone: bool, suspects: deque, on_outcome) -> str:
+    """Hand the outcome on. Returns "ok" (the worker returned), "broken" (a local pool broke;
+    the job is a suspect, or recorded as crashed if it ran alone) or "failed" (recorded as
+    crashed)."""
     try:
         outcome = future.result()
     except BrokenProcessPool:
@@ -153,13 +185,13 @@ def _settle(future: Future, job: GradeJob, alone: bool, suspects: deque, on_outc
                                             "(killed by a signal or out of memory)"))
         else:
             suspects.append(job)
-        return True
+        return "broken"
     except Exception as exc:
         detail = str(exc).splitlines()[0] if str(exc) else ""
         on_outcome(crashed_outcome(job, f"{CRASHED}: {type(exc).__name__}{': ' + detail if detail else ''}"))
-        return False
+        return "failed"
     on_outcome(outcome)
-    return False
+    return "ok"
 
 
 def crashed_outcome(job: GradeJob, reason: str) -> GradeOutcome:
