@@ -330,21 +330,31 @@ class Sandbox:
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._workers: list[_Worker] = []  # zero or one; a list so the finalizer sees it
         self._finalizer = weakref.finalize(self, _remove_tree, str(self._root), self._workers)
+        self._scratch = self._root / "scratch"  # the working directory in rlimits mode
+        self._log = self._root / "worker-startup.log"
+        try:
+            self._write_runtime(source, Path(probes_path))
+            self._spawn()
+        except BaseException:
+            self._finalizer()
+            raise
+
+    def _write_runtime(self, source: str, probes_path: Path) -> None:
+        """Files the worker sees read-only at /runtime (world-readable: the worker may run
+        under another uid)."""
         runtime = self._root / "runtime"
         (runtime / "student").mkdir(parents=True)
         for directory in (runtime, runtime / "student"):
             directory.chmod(0o755)
-        for src, name in ((_HERE / "worker.py", "worker.py"), (_HERE / "protocol.py", "protocol.py"),
-                          (Path(probes_path), "probes.py")):
+        copies = {"worker.py": _HERE / "worker.py", "protocol.py": _HERE / "protocol.py",
+                  "probes.py": probes_path}
+        for name, src in copies.items():
             shutil.copyfile(src, runtime / name)
             (runtime / name).chmod(0o644)
-        student_file = runtime / "student" / f"{module_name}.py"
+        student_file = runtime / "student" / f"{self.module_name}.py"
         student_file.write_text(source, encoding="utf-8")
         student_file.chmod(0o644)
-        self._scratch = self._root / "scratch"  # used by the rlimits mode only
         self._scratch.mkdir(mode=0o700)
-        self._log = self._root / "worker-startup.log"
-        self._spawn()
 
     # ----------------------------------------------------------------- public API
 
@@ -385,7 +395,7 @@ class Sandbox:
             outcome = ProbeOutcome("timeout", message=f"no result within {timeout:g} s")
         except protocol.ProtocolError as exc:
             death = worker.death() if isinstance(exc, protocol.ChannelClosed) else (
-                f"the worker sent an invalid reply ({exc})"
+                f"the worker's reply channel was corrupted ({exc})"
             )
             self._discard_worker()
             outcome = ProbeOutcome("crashed", message=death)

@@ -5,11 +5,12 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
 
 1. set rlimits (core 0, CPU, address space, file size, processes), ignore SIGXFSZ so an
    oversized write fails with an error instead of killing the worker;
-2. point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
-   the first ``output_bytes`` characters of each probe's printed output;
-3. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), import the
-   probes module, then send ``{"status": "started"}`` (or ``"fatal"`` if the probes module
-   is broken; no student code has run at that point, so the student cannot forge it);
+2. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), import the
+   probes module (or send ``{"status": "fatal", ...}`` if it is broken);
+3. point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
+   the first ``output_bytes`` characters of each probe's printed output, then send
+   ``{"status": "started"}``.  No student code has run so far, so the student cannot forge
+   these first messages;
 4. import the student module and send ``{"status": "ready"}`` or ``{"status":
    "import_error", ...}`` (then exit);
 5. answer ``{"op": "probe", "id": n, "name": ..., "kwargs": ...}`` requests with
@@ -59,8 +60,9 @@ class _Capture(io.TextIOBase):
         return "utf-8"
 
     def write(self, text) -> int:
-        if type(text) is not str:
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {_type_name(text)}")
+        text = str.__str__(text)  # an exact str, whatever a subclass overrides
         room = self.limit - self.kept
         if room > 0:
             part = text[:room]
@@ -205,19 +207,20 @@ def main(argv: list[str]) -> None:
     if config.get("parent_pid"):
         _die_with_parent(config["parent_pid"])
     _apply_limits(config["limits"])
-    capture = _Capture(config["limits"]["output_bytes"])
-    _redirect_stdio(capture)
 
+    # Until "started", only trusted code runs and its errors go to the grader's startup log.
     protocol = _load_module("_grader_protocol", config["protocol"])
     if config.get("uid") is not None:
         _drop_privileges(config["uid"])
     main_pid = os.getpid()
-
     try:
         probes = _load_module("_grader_probes", config["probes"])
-    except BaseException as exc:
-        protocol.send_message(rep_fd, {"status": "fatal", "message": _safe_str(exc, 2000)})
+    except BaseException:
+        message = "the probes module failed to import:\n" + traceback.format_exc()[-3000:]
+        protocol.send_message(rep_fd, {"status": "fatal", "message": message})
         os._exit(3)
+    capture = _Capture(config["limits"]["output_bytes"])
+    _redirect_stdio(capture)
     protocol.send_message(rep_fd, {"status": "started"})
 
     student_path = config["source"]

@@ -9,6 +9,9 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from grader import protocol
 from grader.protocol import (
@@ -103,6 +106,52 @@ def test_roundtrip_matches_the_wire():
     a, b = roundtrip(value), wire(value)
     assert pytype_of(a["x"][0]) == pytype_of(b["x"][0]) == "float"
     np.testing.assert_array_equal(a["x"][1], b["x"][1])
+
+
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=20)
+    | hnp.arrays(
+        hnp.scalar_dtypes().filter(lambda d: d.kind in "biufc"),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+    )
+)
+plain_values = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or type(a) in (bool, int, float):
+        b_array = np.asarray(b)
+        a_array = np.asarray(a)
+        assert b_array.dtype == a_array.dtype and b_array.shape == a_array.shape
+        np.testing.assert_array_equal(b_array, a_array)
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    elif isinstance(a, dict):
+        assert set(a) == set(b)
+        for key in a:
+            _same(a[key], b[key])
+    else:
+        assert a == b
+
+
+@settings(max_examples=60, deadline=None)
+@given(plain_values)
+def test_every_plain_value_survives_the_wire(value):
+    _same(value, wire(value))
+    value_json, arrays = encode_value(value)
+    _same(value, decode_value(value_json, arrays, native=True))
 
 
 # --------------------------------------------------------------------------- lying values
