@@ -172,7 +172,22 @@ def _quadratic_minimum(A: np.ndarray, b: np.ndarray) -> float | None:
     return float(-0.5 * b @ np.linalg.solve(sym, b))
 
 
-def _curves(trace: Trace) -> _Curves | None:
+_MISSING = {
+    "error": "your code raised an error, so only the reference is shown",
+    "timeout": "your code timed out, so only the reference is shown",
+}
+_NOT_A_PATH = "your result is not a trajectory of the expected shape, so only the reference is shown"
+
+
+def _missing_note(trace: Trace, status: str | None) -> str:
+    if status in _MISSING:
+        return _MISSING[status]
+    if trace.student is None and status is None:
+        return _MISSING["error"]  # Trace's convention: None means the student's code raised
+    return _NOT_A_PATH
+
+
+def _curves(trace: Trace, status: str | None) -> _Curves | None:
     reference = _as_rows(trace.reference)
     student = _as_rows(trace.student)
     known = reference if reference is not None else student
@@ -180,10 +195,8 @@ def _curves(trace: Trace) -> _Curves | None:
         return None
     width = known.shape[1]
     note = ""
-    if trace.student is None:
-        note = "your code raised an error, so only the reference is shown"
-    elif student is None or student.shape[1] != width:
-        student, note = None, "your result could not be plotted (not an array of parameter rows of the expected shape)"
+    if student is None or student.shape[1] != width:
+        student, note = None, _missing_note(trace, status)
     if student is not None:
         student, first_bad = _finite_prefix(student)
         if first_bad is not None:
@@ -450,11 +463,14 @@ def _fingerprint(*parts: Any) -> str:
     return digest.hexdigest()
 
 
-def plots_for_trace(trace: Trace) -> list[PlotImage]:
+def plots_for_trace(trace: Trace, status: str | None = None) -> list[PlotImage]:
     """The plots of one trace: the path over the contours (two-parameter problems with a known
     surface), then the loss against step. Cached: identical trajectories on the same problem
-    give the very same PlotImage objects. An unusable trace gives []."""
-    curves = _curves(trace)
+    give the very same PlotImage objects. An unusable trace gives [].
+
+    `status` is the test's status; it says why a missing student path is missing (without it,
+    a `None` student path means the student's code raised, as in `Trace`)."""
+    curves = _curves(trace, status)
     if curves is None:
         return []
     key = _fingerprint(curves.student if curves.student is not None else "none",
@@ -477,7 +493,7 @@ def plots_for_trace(trace: Trace) -> list[PlotImage]:
 def plots_for_test(test: TestResult) -> list[PlotImage]:
     images: list[PlotImage] = []
     for trace in test.traces:
-        images += plots_for_trace(trace)
+        images += plots_for_trace(trace, test.status)
     return images
 
 
