@@ -2,14 +2,16 @@
 
 The reference marks each function body with the nbgrader convention::
 
-    def gd_step(theta, grad, eta):
+    def area(width, height):
         \"\"\"docstring\"\"\"
         # BEGIN SOLUTION
-        return theta - eta * grad
+        return width * height
         # END SOLUTION
 
 and the stub keeps everything outside the markers (signature, docstring, imports) while
 each marked block becomes ``raise NotImplementedError`` at the marker's indentation.
+(The example is not an assignment's function: `grader release` ships this file to students
+and refuses any line of a solution in the bundle.)
 """
 from __future__ import annotations
 
