@@ -1,0 +1,302 @@
+"""Probe drivers of the optimizers assignment.
+
+The grader calls these functions on the module under test: your module inside the sandbox,
+and the instructor's reference in the grader's own process, with the same arguments. A probe
+runs your functions (e.g. 300 calls of adam_step, passing back the state each call returned)
+and hands back what they produced, plus whether they changed their inputs in place; the
+grader compares the answers elsewhere. Only NumPy and the standard library are used here.
+
+The problems the optimisers run on (`problem` arguments):
+  {"kind": "quadratic", "A": A, "b": b}      loss 1/2 theta^T A theta - b^T theta
+  {"kind": "diagonal", "a": a, "c": c}       the same element-wise, for theta of any shape
+  {"kind": "sigmoid_neuron", "x": x, "y": y} the lecture's toy neuron, theta = [w, b]
+  {"kind": "sequence", "grads": G}           step k gets the gradient G[k], wherever theta is
+and the per-batch gradients grad_fn(theta, X_batch, Y_batch) (`kind` arguments):
+  "sigmoid_neuron" (X, Y the points (x_i, y_i)) and "linear" (1/2 sum ||X_i theta - Y_i||^2).
+
+Fake building blocks. minibatch_sgd, train and line_search_step are built from the other
+functions. So that one broken function does not cost the points of the functions built on
+it, a probe called with `fakes=True` (or a list of names) temporarily swaps those functions
+of the module for the stand-ins below and restores them afterwards. The stand-ins are
+deliberately NOT the optimisers of the handout: they only show whether a function calls its
+building blocks correctly (state carried over, t counted, hyper-parameters passed on).
+"""
+import contextlib
+import copy
+
+import numpy as np
+
+
+def _floats(value):
+    return np.asarray(value, dtype=float)
+
+
+# --- problems ----------------------------------------------------------------------------
+
+
+def _logistic(z):
+    """The logistic function, in its tanh form (which never overflows)."""
+    return 0.5 * np.tanh(0.5 * z) + 0.5
+
+
+def _neuron_gradient(theta, x, y):
+    """Gradient of 1/2 sum_i (f(x_i) - y_i)^2, f(x) = logistic(w x + b), at theta = [w, b]."""
+    w, b = _floats(theta)
+    out = _logistic(w * x + b)
+    slope = (out - y) * out * (1.0 - out)
+    return np.array([slope @ x, slope.sum()])
+
+
+def _neuron_loss(theta, x, y):
+    w, b = _floats(theta)
+    return 0.5 * float(np.square(_logistic(w * x + b) - y).sum())
+
+
+def _gradient(problem):
+    """The problem's gradient as a function of (theta, k), k = 0, 1, ... the step number."""
+    kind = problem["kind"]
+    if kind == "quadratic":
+        A, b = _floats(problem["A"]), _floats(problem["b"])
+        return lambda theta, k: A @ _floats(theta) - b
+    if kind == "diagonal":
+        a, c = _floats(problem["a"]), _floats(problem["c"])
+        return lambda theta, k: a * _floats(theta) - c
+    if kind == "sigmoid_neuron":
+        x, y = _floats(problem["x"]), _floats(problem["y"])
+        return lambda theta, k: _neuron_gradient(theta, x, y)
+    if kind == "sequence":
+        grads = _floats(problem["grads"])
+        return lambda theta, k: grads[k].copy()
+    raise ValueError(f"unknown problem kind {kind!r}")
+
+
+def _loss(problem):
+    """The problem's loss as a function of theta (for line search)."""
+    kind = problem["kind"]
+    if kind == "quadratic":
+        A, b = _floats(problem["A"]), _floats(problem["b"])
+        return lambda theta: float(0.5 * _floats(theta) @ A @ _floats(theta) - b @ _floats(theta))
+    if kind == "diagonal":
+        a, c = _floats(problem["a"]), _floats(problem["c"])
+        return lambda theta: float(np.sum(0.5 * a * _floats(theta) ** 2 - c * _floats(theta)))
+    if kind == "sigmoid_neuron":
+        x, y = _floats(problem["x"]), _floats(problem["y"])
+        return lambda theta: _neuron_loss(theta, x, y)
+    raise ValueError(f"problem kind {kind!r} has no loss")
+
+
+def _batch_gradient(kind):
+    """grad_fn(theta, X_batch, Y_batch): the gradient of the loss summed over the batch."""
+    if kind == "sigmoid_neuron":
+        return lambda theta, X, Y: _neuron_gradient(theta, _floats(X), _floats(Y))
+    if kind == "linear":
+        return lambda theta, X, Y: _floats(X).T @ (_floats(X) @ _floats(theta) - _floats(Y))
+    raise ValueError(f"unknown gradient kind {kind!r}")
+
+
+# --- fake building blocks (NOT the handout's optimisers!) --------------------------------
+
+
+def _fake_gd_step(theta, grad, eta):
+    return _floats(theta) - 0.5 * eta * _floats(grad) + 0.01 * eta
+
+
+def _fake_momentum_step(theta, grad, update, eta, gamma=0.9):
+    carried = 0.5 * gamma * _floats(update) + eta * _floats(grad) + 0.001
+    return _floats(theta) - 0.7 * carried, carried
+
+
+def _fake_nag_step(theta, grad_fn, update, eta, gamma=0.9):
+    peek = _floats(theta) + 0.25 * gamma * _floats(update)
+    carried = 0.5 * gamma * _floats(update) + eta * _floats(grad_fn(peek))
+    return _floats(theta) - 0.7 * carried, carried
+
+
+def _fake_adagrad_step(theta, grad, v, eta, eps=1e-8):
+    total = _floats(v) + np.abs(grad) + eps
+    return _floats(theta) - eta * _floats(grad) / (1.0 + total), total
+
+
+def _fake_rmsprop_step(theta, grad, v, eta, beta=0.9, eps=1e-8):
+    total = beta * _floats(v) + np.abs(grad) + eps
+    return _floats(theta) - eta * _floats(grad) / (1.0 + total), total
+
+
+def _fake_adam_step(theta, grad, m, v, t, eta, beta1=0.9, beta2=0.999, eps=1e-8):
+    first = beta1 * _floats(m) + _floats(grad)
+    second = beta2 * _floats(v) + np.abs(grad) + eps
+    return _floats(theta) - eta * (first + 0.1 * second) / (t + 1.0), first, second
+
+
+def _fake_minibatches(n, batch_size, rng=None):
+    """Every index once, but in reverse order and with the remainder FIRST."""
+    order = np.arange(n)[::-1] if rng is None else rng.permutation(n)[::-1]
+    size = n if batch_size is None else int(batch_size)
+    return np.split(order, list(range(n % size or size, n, size)))
+
+
+STEP_FUNCTIONS = ["gd_step", "momentum_step", "nag_step", "adagrad_step", "rmsprop_step", "adam_step"]
+FAKES = {
+    "gd_step": _fake_gd_step,
+    "momentum_step": _fake_momentum_step,
+    "nag_step": _fake_nag_step,
+    "adagrad_step": _fake_adagrad_step,
+    "rmsprop_step": _fake_rmsprop_step,
+    "adam_step": _fake_adam_step,
+    "minibatches": _fake_minibatches,
+}
+
+
+@contextlib.contextmanager
+def _faked(mod, under_test, fakes):
+    """Swap the module's building blocks for FAKES while `under_test` runs. `fakes` is False
+    (swap nothing), True (every building block) or a list of names."""
+    names = list(FAKES) if fakes is True else list(fakes or [])
+    names = [name for name in names if name != under_test]
+    saved = {name: mod.__dict__[name] for name in names if name in mod.__dict__}
+    try:
+        for name in names:
+            setattr(mod, name, FAKES[name])
+        yield
+    finally:
+        for name in names:
+            if name in saved:
+                setattr(mod, name, saved[name])
+            else:
+                delattr(mod, name)
+
+
+def _snapshot(values):
+    return [np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.copy(v) for v in values]
+
+
+def _changed(before, after):
+    """Whether any array argument was modified in place by the call."""
+    return any(isinstance(new, np.ndarray) and not np.array_equal(old, new, equal_nan=True)
+               for old, new in zip(before, after))
+
+
+def _rng(seed):
+    return None if seed is None else np.random.default_rng(seed)
+
+
+# --- probes ------------------------------------------------------------------------------
+
+#: How many state arrays each step function takes and returns after theta.
+STATE_SIZE = {"gd_step": 0, "momentum_step": 1, "nag_step": 1, "adagrad_step": 1, "rmsprop_step": 1,
+              "adam_step": 2}
+
+
+def run_steps(mod, step, theta0, steps, problem, hyper=None):
+    """Call the step function `step` `steps` times from theta0 on `problem`, passing back the
+    theta and state each call returned (the state starts as zeros of theta's shape; Adam's t
+    counts from 1; NAG's grad_fn is the problem's gradient at a point).
+
+    Returns {"theta": rows (steps + 1, *theta0.shape), row 0 = theta0, "mutated": whether a
+    call changed an input array}; when a call returns something that is not (theta, state...)
+    with theta of theta0's shape, "theta" is None, "returned" is that return value and
+    "step" its 1-based number.
+    """
+    gradient = _gradient(problem)
+    hyper = dict(hyper or {})
+    function = getattr(mod, step)
+    theta = _floats(theta0).copy()
+    state = [np.zeros_like(theta) for _ in range(STATE_SIZE[step])]
+    rows = [theta.copy()]
+    mutated = False
+    for k in range(steps):
+        if step == "nag_step":
+            args = [theta, lambda point, k=k: gradient(point, k), *state]
+        elif step == "adam_step":
+            args = [theta, gradient(theta, k), *state, k + 1]
+        else:
+            args = [theta, gradient(theta, k), *state]
+        before = _snapshot(args)
+        returned = function(*args, **hyper)
+        mutated = mutated or _changed(before, args)
+        if STATE_SIZE[step]:
+            if not isinstance(returned, (tuple, list)) or len(returned) != 1 + STATE_SIZE[step]:
+                return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
+            theta, state = returned[0], list(returned[1:])
+        else:
+            theta = returned
+        try:
+            row = _floats(theta)
+        except (TypeError, ValueError):
+            row = None
+        if row is None or row.shape != rows[0].shape:
+            return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
+        rows.append(row.copy())
+    return {"theta": np.stack(rows), "returned": None, "step": steps, "mutated": mutated}
+
+
+def batches(mod, n, batch_size, seed=None):
+    """minibatches(n, batch_size[, rng]) with rng = default_rng(seed) when a seed is given.
+    Returns {"batches": the batches as arrays} or, when the result is not iterable,
+    {"batches": None, "returned": it}."""
+    rng = _rng(seed)
+    returned = mod.minibatches(n, batch_size) if rng is None else mod.minibatches(n, batch_size, rng)
+    if isinstance(returned, (str, bytes, dict)) or not hasattr(returned, "__iter__"):
+        return {"batches": None, "returned": returned}
+    return {"batches": [np.asarray(batch) for batch in returned], "returned": None}
+
+
+def sgd(mod, theta0, X, Y, eta, epochs, batch_size, kind, seed=None, fakes=False):
+    """minibatch_sgd(grad_fn, theta0, X, Y, eta, epochs, batch_size[, rng=default_rng(seed)])
+    with the per-batch gradient of `kind`. Returns {"history": as returned, "mutated": ...}."""
+    theta0, X, Y = _floats(theta0), _floats(X), _floats(Y)
+    args = [_batch_gradient(kind), theta0, X, Y, eta, epochs, batch_size]
+    extra = {} if seed is None else {"rng": _rng(seed)}
+    before = _snapshot(args)
+    with _faked(mod, "minibatch_sgd", fakes):
+        history = mod.minibatch_sgd(*args, **extra)
+    return {"history": history, "mutated": _changed(before, args)}
+
+
+def train_run(mod, optimizer, theta0, X, Y, epochs, kind, batch_size=None, seed=None, hyper=None, fakes=False):
+    """train(optimizer, grad_fn, theta0, X, Y, epochs[, batch_size][, rng], **hyper); batch_size
+    and rng are left out when None (to use train's defaults). Returns {"history", "mutated"}."""
+    theta0, X, Y = _floats(theta0), _floats(X), _floats(Y)
+    args = [optimizer, _batch_gradient(kind), theta0, X, Y, epochs]
+    extra = dict(hyper or {})
+    if batch_size is not None:
+        extra["batch_size"] = batch_size
+    if seed is not None:
+        extra["rng"] = _rng(seed)
+    before = _snapshot(args)
+    with _faked(mod, "train", fakes):
+        history = mod.train(*args, **extra)
+    return {"history": history, "mutated": _changed(before, args)}
+
+
+def line_search(mod, theta0, steps, problem, etas, fakes=False):
+    """`steps` calls of line_search_step(theta, grad, loss_fn, etas) from theta0 on `problem`,
+    passing back the theta each call returned. Returns {"theta": rows, "etas": the etas
+    chosen, "mutated"}, or "theta" None with "returned" and "step" as in `run_steps`."""
+    gradient, loss = _gradient(problem), _loss(problem)
+    theta = _floats(theta0).copy()
+    rows, chosen = [theta.copy()], []
+    mutated = False
+    with _faked(mod, "line_search_step", fakes):
+        for k in range(steps):
+            args = [theta, gradient(theta, k), loss, list(etas)]
+            before = _snapshot(args)
+            returned = mod.line_search_step(*args)
+            mutated = mutated or _changed(before, args)
+            if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+                return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
+            theta, eta = returned
+            try:
+                row = _floats(theta)
+            except (TypeError, ValueError):
+                row = None
+            if row is None or row.shape != rows[0].shape:
+                return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
+            rows.append(row.copy())
+            chosen.append(eta)
+    return {"theta": np.stack(rows), "etas": chosen, "returned": None, "step": steps, "mutated": mutated}
+
+
+def schedule(mod, function, calls):
+    """The raw return of `function(*args)` for each argument list in `calls`."""
+    return [getattr(mod, function)(*args) for args in calls]

@@ -1,0 +1,64 @@
+"""Run an assignment's checks in-process on a module given as source text (no sandbox):
+fast enough to grade dozens of deliberately wrong versions of the reference in a test.
+
+The student side goes through the same value encoding as the sandbox (InProcessModule
+normalises every answer) and a raising function becomes an error outcome, as the worker
+reports it.
+"""
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from grader.build import _Outcome
+from grader.checking import CheckRecord, GraderPlugin, InProcessModule, StudentProbes, run_checks
+from grader.course import Assignment
+from grader.grade import reference_module, trusted_probes
+
+
+def student_probes(module: InProcessModule) -> StudentProbes:
+    def run(name, kwargs, timeout):
+        try:
+            return _Outcome("ok", module.probe(name, **kwargs))
+        except Exception as exc:  # what the worker would report as an error reply
+            return _Outcome("error", message=str(exc), exc_type=type(exc).__name__)
+    return StudentProbes(run)
+
+
+def run_source(assignment: Assignment, source: str, *, public: bool = False,
+               student: str = "student-1") -> list[CheckRecord]:
+    """Every record of the hidden (or public) checks run on `source` as the student's module."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{assignment.module}.py"
+        path.write_text(source, encoding="utf-8")
+        module = InProcessModule(path, trusted_probes(assignment), assignment.module)
+        plugin = GraderPlugin(student_probes(module), reference_module(assignment),
+                              seed_material=f"harness|{student}", per_student_seed=not public)
+        records = run_checks(assignment.public_checks if public else assignment.hidden_checks, plugin)
+    assert not plugin.collection_errors, plugin.collection_errors
+    return records
+
+
+def lost_points(records: list[CheckRecord]) -> dict[str, float]:
+    """function -> points lost, for the functions that lost any."""
+    lost: dict[str, float] = defaultdict(float)
+    for record in records:
+        if record.status != "passed":
+            lost[record.function] += record.points
+    return dict(lost)
+
+
+def internal_errors(records: list[CheckRecord]) -> list[str]:
+    return [f"{r.nodeid}: {r.internal_error}" for r in records if r.internal_error]
+
+
+def diagnosed(assignment: Assignment, source: str, student: str = "student-1"):
+    """The graded and diagnosed result of `source` (hidden checks, in-process)."""
+    from grader.diagnosis import diagnose_result
+    from grader.grade import assemble_result
+
+    records = run_source(assignment, source, student=student)
+    result = assemble_result(assignment, student, records)
+    diagnose_result(assignment, result, records)
+    return result
