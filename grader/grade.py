@@ -18,6 +18,8 @@ from grader.sandbox import Limits, Sandbox
 
 #: Wall-clock budget for all probes of one submission; past it, remaining checks time out.
 SUBMISSION_BUDGET_SECONDS = 60.0
+#: Correct probes take milliseconds; a probe still running after this many seconds is stuck.
+PROBE_TIMEOUT_SECONDS = 3.0
 PUBLIC_EXPECTED = "public_expected.npz"
 
 
@@ -60,7 +62,8 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     else:
         checks_dir = assignment.hidden_checks
         reference = reference_module(assignment)
-    with Sandbox(submission.source, assignment.module, assignment.probes_path, limits or Limits()) as sandbox:
+    limits = limits or Limits(probe_timeout=PROBE_TIMEOUT_SECONDS)
+    with Sandbox(submission.source, assignment.module, assignment.probes_path, limits) as sandbox:
         probes = StudentProbes(lambda name, kwargs, timeout: sandbox.run_probe(name, kwargs, timeout),
                                deadline=time.monotonic() + SUBMISSION_BUDGET_SECONDS)
         plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
