@@ -391,7 +391,19 @@ def run_checks(checks_dir: Path, plugin: GraderPlugin, collect_only: bool = Fals
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_autoload
+        _forget_check_modules(checks_dir)
     return plugin.records
+
+
+def _forget_check_modules(checks_dir: Path) -> None:
+    """pytest's importlib mode names a check file after its path below --rootdir (every
+    assignment has a `test_public`) and reuses any module of that name in sys.modules; drop
+    the checks' modules so the next run, of another assignment, imports its own."""
+    folder = Path(checks_dir).resolve()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and folder in Path(path).resolve().parents:
+            del sys.modules[name]
 
 
 _EMPTY_INI = Path(__file__).with_name("checks_pytest.ini")

@@ -24,7 +24,6 @@ def plain_or_faked(student, reference, probe, kwargs, compare, show=None):
     run with the same fakes. `show(got_or_None, want)` sees the plain run (for plots); the
     feedback is always about the plain run."""
     want = reference.probe(probe, **kwargs)
-    want_faked = reference.probe(probe, **kwargs, fakes=True)
     try:
         got = student.probe(probe, **kwargs)
     except StudentTimeout:
@@ -42,7 +41,7 @@ def plain_or_faked(student, reference, probe, kwargs, compare, show=None):
         except AssertionError as exc:
             failure = exc
     try:
-        compare(student.probe(probe, **kwargs, fakes=True), want_faked)
+        compare(student.probe(probe, **kwargs, fakes=True), reference.probe(probe, **kwargs, fakes=True))
         return
     except (AssertionError, StudentError, StudentTimeout):
         raise failure from None
