@@ -399,10 +399,10 @@ def _forget_check_modules(checks_dir: Path) -> None:
     """pytest's importlib mode names a check file after its path below --rootdir (every
     assignment has a `test_public`) and reuses any module of that name in sys.modules; drop
     the checks' modules so the next run, of another assignment, imports its own."""
-    folder = Path(checks_dir).resolve()
+    prefixes = tuple({os.path.join(str(Path(checks_dir)), ""), os.path.join(str(Path(checks_dir).resolve()), "")})
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if path and folder in Path(path).resolve().parents:
+        if isinstance(path, str) and path.startswith(prefixes):
             del sys.modules[name]
 
 

@@ -7,12 +7,13 @@ reports it.
 """
 from __future__ import annotations
 
+import copy
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from grader.build import _Outcome
-from grader.checking import CheckRecord, GraderPlugin, InProcessModule, StudentProbes, run_checks
+from grader.checking import CheckRecord, GraderPlugin, InProcessModule, StudentProbes, kwargs_key, run_checks
 from grader.course import Assignment
 from grader.grade import reference_module, trusted_probes
 
@@ -26,6 +27,30 @@ def student_probes(module: InProcessModule) -> StudentProbes:
     return StudentProbes(run)
 
 
+class _CachedReference:
+    """The reference's answers, memoised by probe call: it is deterministic, and the tests
+    grade dozens of versions of a module on the same inputs."""
+
+    def __init__(self, inner: InProcessModule):
+        self.inner = inner
+        self.answers: dict[str, object] = {}
+
+    def probe(self, name: str, **kwargs):
+        key = kwargs_key(name, kwargs)
+        if key not in self.answers:
+            self.answers[key] = self.inner.probe(name, **kwargs)
+        return copy.deepcopy(self.answers[key])
+
+
+_REFERENCES: dict[str, _CachedReference] = {}
+
+
+def cached_reference(assignment: Assignment) -> _CachedReference:
+    if assignment.id not in _REFERENCES:
+        _REFERENCES[assignment.id] = _CachedReference(reference_module(assignment))
+    return _REFERENCES[assignment.id]
+
+
 def run_source(assignment: Assignment, source: str, *, public: bool = False,
                student: str = "student-1") -> list[CheckRecord]:
     """Every record of the hidden (or public) checks run on `source` as the student's module."""
@@ -33,7 +58,7 @@ def run_source(assignment: Assignment, source: str, *, public: bool = False,
         path = Path(folder) / f"{assignment.module}.py"
         path.write_text(source, encoding="utf-8")
         module = InProcessModule(path, trusted_probes(assignment), assignment.module)
-        plugin = GraderPlugin(student_probes(module), reference_module(assignment),
+        plugin = GraderPlugin(student_probes(module), cached_reference(assignment),
                               seed_material=f"harness|{student}", per_student_seed=not public)
         records = run_checks(assignment.public_checks if public else assignment.hidden_checks, plugin)
     assert not plugin.collection_errors, plugin.collection_errors

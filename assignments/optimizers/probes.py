@@ -9,6 +9,7 @@ grader compares the answers elsewhere. Only NumPy and the standard library are u
 The problems the optimisers run on (`problem` arguments):
   {"kind": "quadratic", "A": A, "b": b}      loss 1/2 theta^T A theta - b^T theta
   {"kind": "diagonal", "a": a, "c": c}       the same element-wise, for theta of any shape
+                                             (line search: "floor": f makes the loss max(loss, f))
   {"kind": "sigmoid_neuron", "x": x, "y": y} the lecture's toy neuron, theta = [w, b]
   {"kind": "sequence", "grads": G}           step k gets the gradient G[k], wherever theta is
 and the per-batch gradients grad_fn(theta, X_batch, Y_batch) (`kind` arguments):
@@ -71,7 +72,16 @@ def _gradient(problem):
 
 
 def _loss(problem):
-    """The problem's loss as a function of theta (for line search)."""
+    """The problem's loss as a function of theta (for line search); with a "floor" in the
+    problem, the loss is never below it (a plateau on which candidates tie)."""
+    loss = _unfloored_loss(problem)
+    if "floor" not in problem:
+        return loss
+    floor = float(problem["floor"])
+    return lambda theta: max(loss(theta), floor)
+
+
+def _unfloored_loss(problem):
     kind = problem["kind"]
     if kind == "quadratic":
         A, b = _floats(problem["A"]), _floats(problem["b"])
@@ -172,7 +182,7 @@ def _snapshot(values):
 
 def _changed(before, after):
     """Whether any array argument was modified in place by the call."""
-    return any(isinstance(new, np.ndarray) and not np.array_equal(old, new, equal_nan=True)
+    return any(isinstance(new, np.ndarray) and (old.shape != new.shape or old.tobytes() != new.tobytes())
                for old, new in zip(before, after))
 
 

@@ -73,6 +73,9 @@ def describe(problem):
     kind = problem["kind"]
     if kind == "quadratic":
         return {"grad(theta)": "A @ theta - b", "A": problem["A"], "b": problem["b"]}
+    if kind == "diagonal" and "floor" in problem:
+        return {"grad(theta)": "a * theta - c (element-wise)", "a": problem["a"], "c": problem["c"],
+                "loss_fn(theta)": f"max(sum(a/2 * theta**2 - c * theta), {problem['floor']:g})"}
     if kind == "diagonal":
         return {"grad(theta)": "a * theta - c (element-wise)", "a": problem["a"], "c": problem["c"]}
     if kind == "sigmoid_neuron":
@@ -570,7 +573,7 @@ def test_inverse_time_decay_edges(student, reference, rng):
 
 def search_match(student, reference, theta0, steps, problem, etas, trace=None, label=""):
     kwargs = dict(theta0=theta0, steps=steps, problem=problem, etas=etas)
-    inputs = {"theta0": theta0, **describe(problem), "loss_fn(theta)": "the loss of this problem",
+    inputs = {"theta0": theta0, "loss_fn(theta)": "the loss whose gradient is grad(theta)", **describe(problem),
               "etas": etas, "steps": steps}
 
     def show(got, want):
@@ -592,11 +595,12 @@ def test_line_search_neuron(student, reference, rng, trace):
                  label="line_search_step, 100 steps, etas 0.1 to 10")
 
 
-@check("line_search_step", 1, title="a tie between two etas: the earliest wins")
+@check("line_search_step", 1, title="a tie between two etas (the loss has a floor): the earliest wins")
 def test_line_search_tie(student, reference, rng):
-    # On 1/2 a theta^2 - c theta from theta0 = 0 the candidates eta*c/a*(1 -+ d) lose the same amount.
+    # On max(a/2 theta^2 - a theta, -0.3 a) from theta0 = 0 the two middle candidates both
+    # reach the floor (and, with the fake gd_step of the probes, the two last ones do).
     a = float(rng.choice([1.0, 2.0, 4.0]))
-    problem = {"kind": "diagonal", "a": np.array([a]), "c": np.array([a])}
+    problem = {"kind": "diagonal", "a": np.array([a]), "c": np.array([a]), "floor": -0.3 * a}
     search_match(student, reference, np.zeros(1), 1, problem, [0.25 / a, 0.5 / a, 1.5 / a, 3.0 / a])
 
 
