@@ -546,7 +546,7 @@ def render_check_text(result: "GradingResult", hidden: int | None, missing: list
     if result.status == "error":
         lines.append("Public tests only: this self-check is not your grade.")
     if missing:
-        lines.append(f"Not defined yet (run their cells): {', '.join(missing)}")
+        lines.append(f"Not defined yet: {', '.join(missing)}")
     return "\n".join(lines)
 
 
