@@ -26,7 +26,9 @@ Decisions:
 - Text must be UTF-8 (a BOM is allowed); errors give the byte offset.
 - Notebooks: parsed with ``json`` and validated with ``nbformat.validate`` (version 3 is
   converted to 4 first); not ``nbformat.reads``, which logs instead of raising and is slower.
-  Code cells only, in order; ``%%`` cell-magic cells are dropped; lines starting with ``%`` or
+  Code cells only, in order; ``%%`` cell-magic cells are dropped, and so are the generated
+  notebook's self-check and demo cells (metadata ``grader.role`` "check" or "code") and any cell
+  holding only ``import grader`` / ``grader.check(...)``; lines starting with ``%`` or
   ``!`` and ``?``-help lines become blank lines (so line numbers within a cell stay right)
   unless the cell is already valid Python as written (e.g. a ``%`` continuing an expression).
   Cells are numbered 1-based counting every cell from the top, as a student sees them.
@@ -35,6 +37,7 @@ Decisions:
 """
 from __future__ import annotations
 
+import ast
 import bisect
 import hashlib
 import io
@@ -224,11 +227,45 @@ def _notebook_source(text: str, shown: str) -> tuple[str, tuple[tuple[int, int, 
         if cell["cell_type"] != "code":
             continue
         src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if _not_submitted(cell, src):
+            continue
         cell_lines = _python_lines(src)
         if cell_lines:
             line_map.append((len(lines) + 1, len(lines) + len(cell_lines), number))
             lines.extend(cell_lines)
     return "".join(line + "\n" for line in lines), tuple(line_map)
+
+
+#: Cells of the generated notebook (grader.notebooks) that are not the student's answer: the
+#: self-check cells need the grader, which the sandbox does not have, and demo cells (the
+#: trajectory plot) call the student's functions at import time, so one broken function
+#: would cost every test.
+_NOT_SUBMITTED_ROLES = ("check", "code")
+
+
+def _not_submitted(cell: dict, src: str) -> bool:
+    """A generated self-check or demo cell (by its metadata), or a cell holding nothing but
+    `import grader` and `grader.check(...)` calls."""
+    meta = cell.get("metadata")
+    role = meta.get("grader", {}).get("role") if isinstance(meta, dict) and isinstance(meta.get("grader"), dict) else None
+    if role in _NOT_SUBMITTED_ROLES:
+        return True
+    if "grader" not in src:
+        return False
+    try:
+        body = ast.parse(src).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+    def self_check(node) -> bool:
+        if isinstance(node, ast.Import):
+            return all(alias.name == "grader" for alias in node.names)
+        if isinstance(node, ast.ImportFrom):
+            return node.module == "grader"
+        return isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+            and ast.unparse(node.value.func) == "grader.check"
+
+    return bool(body) and all(self_check(node) for node in body)
 
 
 def _python_lines(src: str) -> list[str]:

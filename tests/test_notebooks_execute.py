@@ -83,3 +83,19 @@ def test_self_check_of_the_untouched_stub_reports_failures_without_raising():
     html = _html(keep[-1])
     assert re.search(r"0 of \d+ public tests passed", html)
     assert "NotImplementedError" in html and "Public tests only" in html
+
+
+@pytest.mark.parametrize("assignment", RUNNABLE, ids=[a.id for a in RUNNABLE])
+def test_the_filled_in_notebook_as_a_submission_scores_full_marks(assignment, tmp_path):
+    """Self-check cells (generated or typed by the student) and demo cells are not part of the
+    submission: the sandbox has no grader to import, and the plot must not run at import."""
+    from grader.grade import grade_submission
+
+    nb = _with_reference(assignment)
+    nb.cells.append(nbformat.v4.new_code_cell("import grader\ngrader.check()"))  # no metadata: typed
+    path = tmp_path / f"{assignment.module}.ipynb"
+    nbformat.write(nb, path)
+    result = grade_submission(assignment, path, student="nb")
+    assert result.status == "graded", result.error
+    failed = [(t.name, t.output[:200]) for t in result.tests if t.status != "passed"]
+    assert not failed and result.score == assignment.max_score
