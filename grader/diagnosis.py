@@ -6,29 +6,40 @@ Every assignment may keep a catalogue of known mistakes in
 ```toml
 [[mutant]]
 id = "adam.no_bias_correction"       # what the part's `misconceptions` will say
-functions = ["adam_step", "train"]   # the parts on which the mistake shows
+functions = ["adam_step", "train"]   # the parts on which it may be named
 file = "adam_no_bias_correction.py"  # only the rewritten function(s)
 hint = "Your Adam steps match the update without bias correction: ..."
 ```
 
 A mutant file holds only the function(s) it rewrites. The mutant module is the reference
-source with the mutant source appended, so the later definitions replace the reference's
-and everything else (callers included) stays the reference's. An instructor adds a mistake
-by adding a file and an entry; nothing here names an assignment.
+source with the mutant source appended, so the later definitions replace the reference's;
+everything else stays the reference's, and its callers now call the rewritten function.
+`functions` lists the rewritten functions (the catalogue is refused otherwise) and may add
+callers, where a student who writes the building block inline makes the same mistake (a
+train loop that batches by itself and drops the last batch is named by the minibatches
+mutant). An instructor adds a mistake by adding a file and an entry; nothing here names an
+assignment.
 
 Diagnosis runs in the trusted process after the checks. For each part that lost points, it
 replays on each mutant concerning that function every probe call that the part's failed
-checks made and the student's code answered (status "ok"), and compares the mutant's
-answers with the student's within the check's own tolerance. A mutant matches when all
-those answers agree and it differs from the reference on at least one of them (a mutant
-that behaves like the reference there cannot explain a failure). Every matching mutant is
-reported; when none matches the feedback says so plainly. A part with full marks, or whose
-checks only failed because the student's code raised or timed out, is not diagnosed.
+checks made and the student's code answered (status "ok"), and compares the answers within
+the check's own tolerance. A mutant matches when
+  - in at least one failed check it reproduces an answer in which the student differs from
+    the reference (a wrong trajectory reproduced step by step is evidence, not a guess), and
+  - it agrees with every answer of those checks in which the student agrees with the
+    reference (a mistake the student did not make there is not theirs).
+Other wrong answers may differ from the mutant. A check can run a function once plainly and
+again with stand-ins for its building blocks (the probes' fakes), and a student who inlines
+a building block answers the faked run like the plain one, where a mutant built on the
+reference's structure does not; an unstable mistake (gradient descent with a large eta)
+turns rounding differences into a different trajectory after some steps; and a student may
+have made a second mistake. Every matching mutant is reported; when none matches the
+feedback says so plainly. A part with full marks, or whose checks only failed because the
+student's code raised or timed out, is not diagnosed.
 """
 from __future__ import annotations
 
 import ast
-import copy
 import hashlib
 import re
 import tomllib
@@ -63,9 +74,10 @@ class Mutant:
     """One way of making one known mistake."""
 
     id: str
-    functions: tuple[str, ...]  # the parts on which the mistake shows
+    functions: tuple[str, ...]  # the parts on which it may be named (its own, and callers')
     path: Path  # the mutant source: only the rewritten function(s)
     hint: str
+    rewrites: tuple[str, ...] = ()  # the reference functions the mutant file redefines
 
 
 # --- the catalogue -------------------------------------------------------------------------
@@ -149,7 +161,13 @@ def _read_entry(entry: Any, number: int, path: Path, assignment: Assignment,
     if strangers:
         raise CatalogueError(f"{where}: {file} defines {', '.join(strangers)}, which the reference "
                              "does not have (a typo? private helpers start with '_')")
-    return Mutant(id=mutant_id, functions=tuple(functions), path=mutant_path, hint=hint.strip())
+    unnamed = sorted(name for name in rewritten & set(assignment.functions) if name not in functions)
+    if unnamed:
+        raise CatalogueError(f"{where}: {file} rewrites {', '.join(unnamed)}, which functions does not "
+                             "list (the mistake could never be named there)")
+    rewrites = tuple(name for name in assignment.functions if name in rewritten)
+    return Mutant(id=mutant_id, functions=tuple(functions), path=mutant_path, hint=hint.strip(),
+                  rewrites=rewrites)
 
 
 def _top_level_functions(source: str, origin: str) -> set[str]:
@@ -238,7 +256,7 @@ def _numeric(value: Any) -> np.ndarray | None:
             return None
     except (ValueError, TypeError):
         return None
-    if array.dtype.kind == "b" or array.dtype.kind in "iu":
+    if array.dtype.kind in "biu":
         array = array.astype(np.float64)
     return array if array.dtype.kind in "fc" else None
 
@@ -247,12 +265,18 @@ def _numeric(value: Any) -> np.ndarray | None:
 
 @dataclass
 class _Replay:
-    """One probe call to replay: what the student answered and the check's tolerance."""
+    """One probe call of a failed check to replay: the student's answer, the check's
+    tolerance, and whether that answer agrees with the reference's."""
 
     name: str
     kwargs: dict
     student: Any
     tolerance: tuple[float, float]
+    right: bool = False
+
+    def agrees(self, answers: "_Answers") -> bool:
+        ran, value = answers.get(self.name, self.kwargs)
+        return ran and same_answer(self.student, value, *self.tolerance)
 
 
 class _Answers:
@@ -270,7 +294,7 @@ class _Answers:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # as the checks run: pytest -W ignore
-                    self._seen[key] = (True, self.module.probe(name, **copy.deepcopy(kwargs)))
+                    self._seen[key] = (True, self.module.probe(name, **kwargs))  # probe() copies kwargs
             except Exception:
                 self._seen[key] = (False, None)
         return self._seen[key]
@@ -296,34 +320,34 @@ def diagnose_result(assignment: Assignment, result: GradingResult, records: list
                   and any(call.status == "ok" for call in r.probe_calls)]
         if not failed:
             continue  # lost points only by raising, timing out or not answering: nothing to compare
-        replays = [_Replay(call.name, call.kwargs, call.value, record.tolerance)
-                   for record in failed for call in record.probe_calls if call.status == "ok"]
         candidates = [m for m in catalogue if part.function in m.functions]
-        if candidates and reference is None:
-            reference = _Answers(mutant_module(assignment, None))
-        matches = [m for m in candidates
-                   if _matches(_Answers(mutant_module(assignment, m)), reference, replays)]
+        checks = [[_Replay(call.name, call.kwargs, call.value, record.tolerance)
+                   for call in record.probe_calls if call.status == "ok"] for record in failed]
+        if candidates:
+            reference = reference or _Answers(mutant_module(assignment, None))
+            for replay in (replay for calls in checks for replay in calls):
+                replay.right = replay.agrees(reference)
+        explained = {m.path: _explained_checks(_Answers(mutant_module(assignment, m)), checks)
+                     for m in candidates}
+        matches = [m for m in candidates if explained[m.path]]
         _report(part, matches, result)
-        ids = _unique(m.id for m in matches)
-        for record in failed:
+        for number, record in enumerate(failed):
             test = tests_by_record.get(id(record))
             if test is not None:
-                test.misconceptions = list(ids)
+                test.misconceptions = _unique(m.id for m in matches if number in explained[m.path])
 
 
-def _matches(mutant: _Answers, reference: _Answers, replays: list[_Replay]) -> bool:
-    """The mutant gives the student's answer to every replayed call, and differs from the
-    reference on at least one of them."""
-    differs = False
-    for replay in replays:
-        rtol, atol = replay.tolerance
-        ran, value = mutant.get(replay.name, replay.kwargs)
-        if not ran or not same_answer(replay.student, value, rtol, atol):
-            return False
-        if not differs:
-            ran_reference, expected = reference.get(replay.name, replay.kwargs)
-            differs = not ran_reference or not same_answer(expected, value, rtol, atol)
-    return differs
+def _explained_checks(mutant: "_Answers", checks: list[list[_Replay]]) -> set[int]:
+    """The failed checks (by index) in which the mutant reproduces a wrong answer of the
+    student's; empty when it reproduces none, or gets wrong an answer the student got right
+    (see the module docstring)."""
+    reproduced = set()
+    for number, calls in enumerate(checks):
+        if not all(replay.agrees(mutant) for replay in calls if replay.right):
+            return set()
+        if any(replay.agrees(mutant) for replay in calls if not replay.right):
+            reproduced.add(number)
+    return reproduced
 
 
 def _report(part: PartResult, matches: list[Mutant], result: GradingResult) -> None:
@@ -351,5 +375,5 @@ def _unique(items) -> list:
     return list(dict.fromkeys(items))
 
 
-__all__ = ["CatalogueError", "Mutant", "UNRECOGNISED", "diagnose_result", "load_catalogue",
+__all__ = ["CatalogueError", "Mutant", "SourceModule", "UNRECOGNISED", "diagnose_result", "load_catalogue",
            "mutant_module", "same_answer"]

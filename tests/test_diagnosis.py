@@ -164,10 +164,38 @@ def test_an_unknown_mistake_gets_no_id_and_the_honest_message(toy):
     assert result.tests[0].misconceptions == []
 
 
-def test_every_call_must_match_not_just_one(toy):
+def test_one_reproduced_check_names_the_mistake_when_others_fail_differently(toy):
+    # A second mistake, or an unstable trajectory that drifts apart after many steps.
+    explained = record("double", "failed", [student_answer("double_values", X + 2.0)], name="a")
+    other = record("double", "failed", [ProbeCall("double_values", {"x": np.array([7.0])}, "ok",
+                                                  normalise({"y": np.array([21.5])}))], name="b")
+    result = diagnose(toy, [explained, other])
+    assert result.part("double").misconceptions == ["double.adds"]
+    assert [t.misconceptions for t in result.tests] == [["double.adds"], []]
+
+
+def test_answers_reproduced_by_no_mutant_name_nothing(toy):
+    calls = [ProbeCall("double_values", {"x": np.array([7.0])}, "ok", normalise({"y": np.array([21.5])})),
+             ProbeCall("double_values", {"x": np.array([1.0])}, "ok", normalise({"y": np.array([0.0])}))]
+    result = diagnose(toy, [record("double", "failed", calls[:1], name="a"),
+                            record("double", "failed", calls[1:], name="b")])
+    assert result.part("double").misconceptions == []
+    assert result.part("double").feedback == UNRECOGNISED
+
+
+def test_one_reproduced_wrong_answer_per_check_is_enough(toy):
+    # As when a check reruns the function with fake building blocks and the student's code,
+    # not using them, answers that run wrongly in its own way.
     calls = [student_answer("double_values", X + 2.0),
-             ProbeCall("double_values", {"x": np.array([7.0])}, "ok", normalise({"y": np.array([21.0])}))]
+             ProbeCall("double_values", {"x": np.array([7.0])}, "ok", normalise({"y": np.array([21.5])}))]
     result = diagnose(toy, [record("double", "failed", calls, points=2.0)])
+    assert result.part("double").misconceptions == ["double.adds"]
+
+
+def test_a_right_answer_the_mutant_gets_wrong_rules_it_out(toy):
+    right = ProbeCall("double_values", {"x": np.array([5.0])}, "ok", normalise({"y": np.array([10.0])}))
+    result = diagnose(toy, [record("double", "failed", [right, student_answer("double_values", X + 2.0)],
+                                   points=2.0)])
     assert result.part("double").misconceptions == []
 
 
@@ -293,6 +321,15 @@ def test_a_mutant_must_rewrite_a_reference_function(tmp_path):
     assignment = make_course(tmp_path / "again", mutants=mutants)
     with pytest.raises(CatalogueError, match="defines dubble, which the reference does not have"):
         load_catalogue(assignment)
+    mutants["triples.py"] = "def double(x):\n    return 3 * x\n\n\ndef quadruple(x):\n    return x\n"
+    assignment = make_course(tmp_path / "third", mutants=mutants)
+    with pytest.raises(CatalogueError, match="rewrites quadruple, which functions does not list"):
+        load_catalogue(assignment)
+
+
+def test_a_mutant_knows_what_it_rewrites(toy):
+    assert [(m.id, m.rewrites) for m in load_catalogue(toy)] == [
+        ("double.adds", ("double",)), ("double.triples", ("double",)), ("double.breaks", ("double",))]
 
 
 def test_a_mutant_with_a_syntax_error_is_named(tmp_path):
