@@ -259,8 +259,10 @@ In this folder, once (Python 3.11 or later):
 python -m pip install -e .
 ```
 
-That installs the `grader` package shipped here (and NumPy, Jupyter's nbformat, ...), so
-`import grader` works in Jupyter. Then open the notebook, e.g. `jupyter lab assignments/{assignment.id}/{module}.ipynb`.
+That installs the `grader` package shipped here with what it needs (NumPy, matplotlib, ...),
+so `import grader` works in the notebook's kernel. With Jupyter installed (`python -m pip install
+jupyterlab` if you have none), open the notebook:
+`jupyter lab assignments/{assignment.id}/{module}.ipynb`.
 
 ## Check your work
 
