@@ -30,6 +30,8 @@ from grader.cli import UsageError
 from grader.batch.work import GradeJob, GradeOutcome, crash_result, grade_job, warm_up
 
 CRASHED = "grading crashed"
+#: How long to keep trying to reach a Dask scheduler before giving up with a usage error.
+SCHEDULER_CONNECT_TIMEOUT = "20s"
 
 
 class LocalRunner:
@@ -82,7 +84,7 @@ class DaskRunner:
                              "pip install 'grader[dask]'") from None
         self.address = address
         try:
-            self.client = distributed.Client(address, timeout="20s", set_as_default=False)
+            self.client = distributed.Client(address, timeout=SCHEDULER_CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise UsageError(f"cannot connect to the Dask scheduler at {address}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None

@@ -46,6 +46,8 @@ class GradeOutcome:
     crashed: bool = False  # grading itself failed (not the student's code): retry next run
     report_html: bytes | None = None
     report_problem: str = ""  # why there is no report, when asked for one
+    grade_seconds: float = 0.0  # wall-clock time of grading in the worker
+    report_seconds: float = 0.0  # wall-clock time of rendering the report
     worker: str = ""  # host:pid, for the log and the benchmark
     worker_peak_rss_kb: int = 0  # this worker process's peak resident memory so far
     sandbox_peak_rss_kb: int = 0  # the largest sandbox child it has waited for so far
@@ -73,9 +75,14 @@ def grade_job(job: GradeJob) -> GradeOutcome:
                                   f"internal error while grading: {type(exc).__name__}: {exc}",
                                   time.monotonic() - started)
             crashed = True
-        outcome = GradeOutcome(job.student, result.to_dict(), crashed=crashed)
+        if result.error:  # name the entry as the instructor sees it, not by this machine's path
+            result.error = result.error.replace(str(Path(job.path).parent) + os.sep, "")
+        outcome = GradeOutcome(job.student, result.to_dict(), crashed=crashed,
+                               grade_seconds=time.monotonic() - started)
         if job.with_report:
+            rendering = time.monotonic()
             outcome.report_html, outcome.report_problem = render_report(result, job.assignment)
+            outcome.report_seconds = time.monotonic() - rendering
     outcome.worker = f"{os.uname().nodename}:{os.getpid()}"
     outcome.worker_peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     outcome.sandbox_peak_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
