@@ -33,8 +33,11 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)  # unchanged since their stored result
     failed: list[str] = field(default_factory=list)  # graded in this run with status error
     seconds: float = 0.0  # wall-clock time of the grading phase
-    worker_peak_rss_kb: int = 0
-    sandbox_peak_rss_kb: int = 0
+    worker_peak_rss_kb: int = 0  # the largest peak resident memory of a worker process
+    sandbox_peak_rss_kb: int = 0  # the largest sandbox a worker waited for
+    grade_seconds: float = 0.0  # summed over submissions, in the workers
+    report_seconds: float = 0.0  # summed over submissions, in the workers
+    workers: set[str] = field(default_factory=set)  # host:pid of every worker that returned a job
     report_failures: int = 0  # reports the renderer failed to write
 
     @property
@@ -114,6 +117,10 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
                 summary.graded.append(outcome.student)
                 if result.status == "error":
                     summary.failed.append(outcome.student)
+                summary.grade_seconds += outcome.grade_seconds
+                summary.report_seconds += outcome.report_seconds
+                if outcome.worker:
+                    summary.workers.add(outcome.worker)
                 summary.worker_peak_rss_kb = max(summary.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
                 summary.sandbox_peak_rss_kb = max(summary.sandbox_peak_rss_kb, outcome.sandbox_peak_rss_kb)
                 progress.advance(result.student, result.status, result.score, result.max_score,

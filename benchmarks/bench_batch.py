@@ -1,0 +1,96 @@
+"""Batch grading throughput: a synthetic cohort of N submissions, graded with full HTML reports.
+
+    python benchmarks/bench_batch.py N [--workers W] [--no-reports] [--keep]
+
+The cohort is N copies of a few realistic variants from the demo cohort (correct in three
+styles, a notebook, four common mistakes, a partly done one), each made distinct by a
+comment so no two submissions share a content hash. Prints submissions per second, seconds
+per submission, where the time goes in a worker (grading vs the report), and the peak
+resident memory of a worker process (ru_maxrss) and of the largest sandbox it ran.
+
+Targets (issue 6), on the 2-core reference machine: >= 20 submissions/s at N = 500, < 300 MB
+per worker, and flat throughput from N = 50 to N = 2000.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo" / "cohort"
+VARIANTS = ["amara_okafor.py", "ben_carter.py", "chen_wei.py", "eva_novak.ipynb",
+            "hana_sato.py", "nadia_rahman.py", "priya_nair.py", "sam_taylor.py"]
+TARGET_RATE = 20.0
+TARGET_WORKER_MB = 300.0
+
+
+def build_cohort(folder: Path, n: int) -> None:
+    """n submissions cycling through VARIANTS, each with a distinguishing comment."""
+    folder.mkdir(parents=True)
+    for i in range(n):
+        variant = DEMO / VARIANTS[i % len(VARIANTS)]
+        text = variant.read_text(encoding="utf-8")
+        name = f"student{i:05d}{variant.suffix}"
+        if variant.suffix == ".ipynb":
+            notebook = json.loads(text)
+            notebook["cells"][-1]["source"].append(f"\n# submission {i}")
+            text = json.dumps(notebook, indent=1)
+        else:
+            text += f"\n# submission {i}\n"
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Batch grading throughput on a synthetic cohort.")
+    parser.add_argument("n", type=int, help="number of submissions")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the cores)")
+    parser.add_argument("--no-reports", action="store_true", help="skip the HTML reports")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
+    args = parser.parse_args(argv)
+
+    from grader.batch import run_batch
+    from grader.course import Course
+
+    assignment = Course.find(ROOT).get("optimizers")
+    scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
+    try:
+        build_cohort(scratch / "cohort", args.n)
+        log = io.StringIO()
+        started = time.perf_counter()
+        summary = run_batch(assignment, scratch / "cohort", scratch / "out", workers=args.workers,
+                            reports=not args.no_reports, stream=log, progress_bar=False)
+        total = time.perf_counter() - started
+        if len(summary.graded) != args.n:
+            sys.exit(f"only {len(summary.graded)} of {args.n} submissions were graded:\n{log.getvalue()}")
+        reports = len(list((scratch / "out" / "reports").glob("*.html")))
+        workers = len(summary.workers)
+        rate = args.n / total
+        per_worker_mb = summary.worker_peak_rss_kb / 1024
+        print(f"N = {args.n}, {workers} workers, {'with' if not args.no_reports else 'without'} HTML reports "
+              f"({reports} written), {os.cpu_count()} cores")
+        print(f"  total {total:.1f} s (grading {summary.seconds:.1f} s, outputs and dashboard "
+              f"{total - summary.seconds:.1f} s)")
+        print(f"  throughput {rate:.2f} submissions/s; {total / args.n:.3f} s per submission (wall)")
+        print(f"  in a worker, per submission: grading {summary.grade_seconds / args.n:.3f} s, "
+              f"report {summary.report_seconds / args.n:.3f} s")
+        print(f"  peak memory: worker process {per_worker_mb:.0f} MB, largest sandbox "
+              f"{summary.sandbox_peak_rss_kb / 1024:.0f} MB")
+        print(f"  targets: >= {TARGET_RATE:g} submissions/s -> {'met' if rate >= TARGET_RATE else 'NOT met'}; "
+              f"< {TARGET_WORKER_MB:g} MB per worker -> {'met' if per_worker_mb < TARGET_WORKER_MB else 'NOT met'}")
+        if args.keep:
+            print(f"  kept {scratch}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
