@@ -54,6 +54,25 @@ def test_dask_gradebook_equals_the_local_one(tmp_path, optimizers, cluster):
     assert sorted(again.graded) == ["buggy"] and len(again.skipped) == 11
 
 
+@pytest.mark.slow
+def test_dask_with_real_grading_equals_local(tmp_path, optimizers, cluster):
+    """The real pipeline (sandbox, checks, diagnosis, reports) on Dask workers."""
+    import shutil
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parent.parent / "demo" / "cohort"
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name in ["amara_okafor.py", "eva_novak.ipynb", "farah_haddad.zip", "nadia_rahman.py", "uma_patel.py"]:
+        shutil.copy(demo / name, cohort / name)
+    run_batch(optimizers, cohort, tmp_path / "local", workers=2, stream=io.StringIO())
+    remote = run_batch(optimizers, cohort, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                       stream=io.StringIO())
+    assert len(remote.graded) == 5 and remote.failed == ["uma_patel"]
+    assert gradebook_contents(tmp_path / "dask", optimizers) == gradebook_contents(tmp_path / "local", optimizers)
+    assert (tmp_path / "dask" / "reports" / "nadia_rahman.html").is_file()
+
+
 def test_without_dask_installed_the_error_is_one_line(tmp_path, monkeypatch, capsys):
     import sys
 
