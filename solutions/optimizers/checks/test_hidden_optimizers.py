@@ -272,9 +272,11 @@ def test_adagrad_sparse(student, reference, rng, trace):
 # --- rmsprop_step (5) ----------------------------------------------------------------------
 
 
-@check("rmsprop_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.05")
+@check("rmsprop_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.05, beta = 0.99")
 def test_rmsprop_neuron(student, reference, rng, trace):
-    neuron_run(student, reference, trace, rng, "rmsprop_step", {"eta": 0.05})
+    # (With beta = 0.9 RMSProp keeps bouncing around the minimum, and rounding differences
+    # between correct implementations grow beyond any sensible tolerance.)
+    neuron_run(student, reference, trace, rng, "rmsprop_step", {"eta": 0.05, "beta": 0.99})
 
 
 @check("rmsprop_step", 1, title="zero gradients while v = 0 (no division by zero), and tiny ones")
