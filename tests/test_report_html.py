@@ -4,9 +4,12 @@ these tests need neither the sandbox nor the grading core."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -20,6 +23,8 @@ from grader.results import GradingResult, PartResult, Trace
 ROOT = Path(__file__).resolve().parents[1]
 X, Y = np.array([0.5, 2.5]), np.array([0.2, 0.9])
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+SVG = "{" + SVG_NAMESPACE + "}"
 HINT = "Compute both gradients at (w_t, b_t) before you update either parameter."
 
 
@@ -167,14 +172,23 @@ def test_hostile_text_is_escaped_everywhere():
     assert [attrs for attrs in page.all("img") if attrs.get("src") == "x"] == []
 
 
-def test_every_image_has_alt_text_and_is_an_embedded_png(report):
+def svg_of(attrs: dict) -> ElementTree.Element:
+    """The SVG document of an <img> (a data: URI)."""
+    assert attrs["src"].startswith("data:image/svg+xml,")
+    return ElementTree.fromstring(unquote(attrs["src"].split(",", 1)[1]))
+
+
+def test_every_image_has_alt_text_and_is_an_embedded_picture(report):
     images = Page(report).all("img")
     assert len(images) == 2  # path over the contours, loss against step
     for attrs in images:
         assert len(attrs.get("alt", "").strip()) > 40
-        assert attrs["src"].startswith("data:image/png;base64,")
-        assert base64.b64decode(attrs["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-        assert int(attrs["width"]) > 0 and int(attrs["height"]) > 0
+        svg = svg_of(attrs)
+        assert svg.tag == SVG + "svg" and svg.get("width") == attrs["width"] and svg.get("height") == attrs["height"]
+        embedded = [e.get("href") for e in svg.iter(SVG + "image")]
+        assert embedded and all(href.startswith("data:image/png;base64,") for href in embedded)
+        for href in embedded:
+            assert base64.b64decode(href.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     alts = " ".join(a["alt"] for a in images)
     assert "Contour plot of the loss over w and b from -6 to 6" in alts
     assert "Line plot of the loss L(w, b) against step" in alts
@@ -182,11 +196,17 @@ def test_every_image_has_alt_text_and_is_an_embedded_png(report):
 
 def test_self_contained_no_external_resources(report):
     page = Page(report)
-    assert not re.search(r"https?://", report)
+    # the SVG namespace is a name, not a resource: nothing else may look like a web address
+    assert not re.search(r"https?://", report.replace(SVG_NAMESPACE, ""))
     for _, attrs in page.tags:
         for name in ("src", "href", "srcset", "data", "action", "poster"):
             value = attrs.get(name) or ""
             assert not re.match(r"\s*(https?:)?//", value), (name, value)
+    for attrs in page.all("img"):  # inside each picture, only embedded data
+        for element in svg_of(attrs).iter():
+            for name, value in element.attrib.items():
+                if name.endswith("href"):
+                    assert value.startswith("data:image/png;base64,"), value[:40]
     assert page.all("link") == [] and page.all("script") == []
     css = re.search(r"<style>(.*?)</style>", report, re.S).group(1)
     assert "@import" not in css and "url(" not in css
@@ -218,19 +238,11 @@ def test_a_result_that_could_not_be_graded():
 
 def test_plots_can_be_left_out_or_supplied():
     assert "<img" not in render_report(sample_result(), assignment(), plots=False)
-    from grader.render.plots import PlotImage
-    png = render_png_stub()
-    supplied = {"sigmoid: large inputs": [PlotImage(png, "a supplied picture", "supplied", 4, 3)]}
+    from grader.render.plots import plots_for_test
+    drawn = plots_for_test(sample_result().tests[-1])[0]
+    supplied = {"sigmoid: large inputs": [dataclasses.replace(drawn, alt="a supplied picture")]}
     images = Page(render_report(sample_result(), assignment(), plots=supplied)).all("img")
     assert [a["alt"] for a in images] == ["a supplied picture"]
-
-
-def render_png_stub() -> bytes:
-    import io
-    from PIL import Image
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 3), "white").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_a_failing_plot_does_not_cost_the_report(monkeypatch):
@@ -282,3 +294,11 @@ def test_a_course_may_restyle_the_report(tmp_path):
     assert text == "<!DOCTYPE html><title>The sigmoid neuron</title><p>custom &lt;b&gt; 2</p>"
     # a course without its own template uses the grader's
     assert "Scores by part" in render_report(sample_result(), assignment(tmp_path / "nowhere"), plots=False)
+
+
+def test_a_mistake_is_named_once(report):
+    assert Page(report).plain.count("Likely mistake:") == 1  # on the part, not again on its test
+    result = sample_result()
+    result.parts[3].misconceptions = []  # named by the test only: shown on the test
+    text = Page(render_report(result, assignment(), plots=False)).plain
+    assert text.count("Likely mistake: gradient_descent.sequential_update") == 1 and HINT in text

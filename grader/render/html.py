@@ -64,7 +64,8 @@ def _anchor(prefix: str, text: str) -> str:
     return prefix + "-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x")
 
 
-def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots) -> dict:
+def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots,
+               named_by_part: Sequence[str] = ()) -> dict:
     images, plot_note = _images_for(test, plots)
     output = ""
     if test.status != "passed" and test.output:
@@ -80,7 +81,9 @@ def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots
         "max_score": points(test.max_score),
         "output": output,
         "visibility": test.visibility,
-        "misconceptions": [(mid, result.hints.get(mid, "")) for mid in test.misconceptions],
+        # a mistake the part already names is not repeated on each of its tests
+        "misconceptions": [(mid, result.hints.get(mid, "")) for mid in test.misconceptions
+                           if mid not in named_by_part],
         "plots": list(images),
         "plot_note": plot_note,
     }
@@ -133,7 +136,8 @@ def report_context(result: GradingResult, assignment: Assignment | None = None, 
     listed += [(PartResult(function=function, score=sum(t.score for _, t in tests),
                            max_score=sum(t.max_score for _, t in tests)), tests)
                for function, tests in by_function.items()]
-    parts = [_part_view(result, part, [_test_view(result, test, index, plots) for index, test in tests])
+    parts = [_part_view(result, part, [_test_view(result, test, index, plots, part.misconceptions)
+                                       for index, test in tests])
              for part, tests in listed]
     percent = round(100 * result.score / result.max_score) if result.max_score > 0 else 0
     return {

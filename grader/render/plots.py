@@ -10,21 +10,31 @@ What a trace's `problem` dict may say (anything else gets a generic plot):
 - `{"kind": "quadratic", "A": [[...]], "b": [...]}`: rows are theta (flattened), loss
   1/2 theta^T A theta - b^T theta (b defaults to zeros), drawn shifted by its minimum when A
   is positive definite; a two-parameter theta also gets its path over the contours.
-- anything else: the distance of each row to the reference's last row, against step.
+- `{"kind": "diagonal", "a": ..., "c": ...}`: the element-wise quadratic
+  sum(1/2 a theta^2 - c theta), drawn as the quadratic with A = diag(a), b = c.
+- anything else (e.g. `"sequence"`, given gradients): the distance of each row to the
+  reference's last row, against step.
 
 `"name"` is accepted as a synonym of `"kind"`.
 
-Speed (a cohort is mostly correct parts with identical trajectories):
-- the contour grid is computed once per problem (`sigmoid_surface`, `quadratic_surface`:
-  lru_caches keyed by the problem's data);
-- each plot's background (axes, ticks, contours, legend, titles) is drawn once per layout and
-  kept as a pixel buffer; a trajectory is blitted onto it (a few ms instead of ~50 ms);
-- finished images are cached by a hash of (student path, reference path, problem, plot kind),
-  with paths rounded to float32 precision (far below a pixel), so identical and numerically
-  indistinguishable trajectories are drawn once and the same `PlotImage` object is reused.
+How a plot is made, and why (the hidden checks give every student other inputs, so most
+trajectories are new; a report with 26 plots must still render in well under 150 ms):
 
-Only `matplotlib.figure.Figure` with `FigureCanvasAgg` is used: no pyplot, no global backend
-switch, nothing left open. A lock serialises drawing, since backgrounds are shared.
+- The frame (axes, ticks, labels, title, legend) is drawn by matplotlib's Agg renderer
+  (`Figure` + `FigureCanvasAgg`: no pyplot, no global backend switch) into a PNG, once per
+  layout. Layouts come from a small set (views and loss ranges are rounded to "nice" values),
+  so frames are shared by most plots of a cohort.
+- What differs per problem and per student is vector overlay drawn in SVG on the frame's
+  axes area: the contour bands (a tiny PNG) and contour lines of the surface, then the paths
+  or loss curves with their markers. The picture is one SVG image (`<img>` with a data URI).
+- The contour grid is computed once per problem and view (`sigmoid_surface`,
+  `quadratic_surface`: lru_caches keyed by the problem's data), and so is its overlay.
+- Finished images are cached by a hash of (student path, reference path, problem, label),
+  with paths rounded to float32 (far below a pixel): identical and numerically
+  indistinguishable trajectories (a cohort's correct parts on shared inputs) are drawn once
+  and the very same `PlotImage` object is reused.
+
+A lock serialises the drawing of frames (matplotlib objects are not shared across threads).
 """
 from __future__ import annotations
 
@@ -32,11 +42,12 @@ import base64
 import hashlib
 import io
 import math
+import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -47,34 +58,78 @@ from grader.results import TestResult, Trace
 STUDENT_COLOUR = "#D55E00"  # vermillion
 REFERENCE_COLOUR = "#0072B2"  # blue
 INK = "#000000"
+CONTOUR_COLOUR = "#666666"
 
 LECTURE_X = (0.5, 2.5)
 LECTURE_Y = (0.2, 0.9)
 SIGMOID_EXTENT = (-6.0, 6.0, -6.0, 6.0)  # the lecture's w, b range
-GRID_POINTS = 121
+GRID_POINTS = 101
 
 FIG_SIZE = (4.8, 4.2)  # inches
-DPI = 90  # 432 x 378 pixels: legible, small, fast
+DPI = 90  # 432 x 378 pixels: legible on a phone, small
 LOG_FLOOR = 1e-12  # relative to the largest loss shown: log plots clip below this
 MAX_CACHED_IMAGES = 512
 MAX_VIEW_GROWTH = 20.0  # a diverging path widens the view at most this much
+_NICE = (1.0, 2.0, 3.0, 5.0, 10.0)  # view half-widths: m x 10^k
+UNITS = 2  # overlay coordinates are whole half-pixels: compact text, fast to format
 
 _LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
-class PlotImage:
-    """One embedded picture: PNG bytes, what it shows (alt text), a visible caption."""
+class Frame:
+    """A plot's frame drawn once by matplotlib: a PNG and where its axes area is."""
 
     png: bytes
+    width: int
+    height: int
+    box: tuple[float, float, float, float]  # axes area in image pixels: left, top, right, bottom
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    ylog: bool = False
+
+    @cached_property
+    def png_base64(self) -> str:
+        return base64.b64encode(self.png).decode("ascii")
+
+    def to_units(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Data coordinates -> overlay units (UNITS per image pixel, y down, whole numbers),
+        clamped far outside the axes (the overlay clips)."""
+        left, top, right, bottom = self.box
+        (x0, x1), (y0, y1) = self.xlim, self.ylim
+        if self.ylog:
+            y, y0, y1 = np.log10(np.maximum(y, 1e-300)), math.log10(y0), math.log10(y1)
+        px = left + (np.asarray(x, dtype=float) - x0) / (x1 - x0) * (right - left)
+        py = bottom - (np.asarray(y, dtype=float) - y0) / (y1 - y0) * (bottom - top)
+        limit = 10 * max(self.width, self.height)
+        return (np.rint(np.clip(px, -limit, limit) * UNITS).astype(np.int64),
+                np.rint(np.clip(py, -limit, limit) * UNITS).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class PlotImage:
+    """One picture: an SVG document (a matplotlib frame with vector overlay), what it shows
+    (alt text) and a visible caption."""
+
+    svg: str
     alt: str
     caption: str
     width: int
     height: int
+    frame: Frame = field(repr=False, compare=False)
 
-    @property
+    @cached_property
     def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+        """The SVG as a data: URI, percent-encoded where URLs need it (base64 and numbers,
+        the bulk of it, need nothing)."""
+        return "data:image/svg+xml," + _URI_UNSAFE.sub(_percent, self.svg)
+
+
+_URI_UNSAFE = re.compile(r'[^A-Za-z0-9+/=,.\-_:;!*()~\'@$?]')
+
+
+def _percent(match: re.Match) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())
 
 
 @dataclass
@@ -144,6 +199,8 @@ def _finite_prefix(rows: np.ndarray) -> tuple[np.ndarray, int | None]:
 
 
 def _normalise_problem(problem: dict, width: int) -> tuple[str, dict]:
+    """(kind, data) with the data as hashable tuples; "generic" when the problem is unknown
+    or does not fit the trajectory's width."""
     kind = str(problem.get("kind") or problem.get("name") or "")
     try:
         if kind == "sigmoid_neuron" and width == 2:
@@ -151,25 +208,31 @@ def _normalise_problem(problem: dict, width: int) -> tuple[str, dict]:
             y = tuple(float(v) for v in np.ravel(problem.get("y", LECTURE_Y)))
             if len(x) == len(y) and x:
                 return kind, {"x": x, "y": y}
+        if kind == "diagonal":  # 1/2 sum a theta^2 - c theta, element-wise: a diagonal quadratic
+            problem = {"A": np.diag(np.ravel(np.asarray(problem["a"], dtype=float))), "b": problem["c"]}
+            kind = "quadratic"
         if kind == "quadratic":
             A = np.asarray(problem["A"], dtype=float)
             b = np.asarray(problem.get("b", np.zeros(width)), dtype=float).ravel()
             if A.shape == (width, width) and b.shape == (width,) and np.isfinite(A).all() and np.isfinite(b).all():
+                minimum = _quadratic_minimum(A, b)
                 return kind, {"A": tuple(map(tuple, A.tolist())), "b": tuple(b.tolist()),
-                              "shift": _quadratic_minimum(A, b)}
+                              "shift": minimum[1] if minimum else None,
+                              "argmin": tuple(minimum[0].tolist()) if minimum else None}
     except (KeyError, TypeError, ValueError):
         pass
     return "generic", {}
 
 
-def _quadratic_minimum(A: np.ndarray, b: np.ndarray) -> float | None:
-    """min of 1/2 t^T A t - b^T t when A is symmetric positive definite, else None."""
+def _quadratic_minimum(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(argmin, min) of 1/2 t^T A t - b^T t when A is symmetric positive definite, else None."""
     sym = 0.5 * (A + A.T)
     try:
         np.linalg.cholesky(sym)
     except np.linalg.LinAlgError:
         return None
-    return float(-0.5 * b @ np.linalg.solve(sym, b))
+    argmin = np.linalg.solve(sym, b)
+    return argmin, float(-0.5 * b @ argmin)
 
 
 _MISSING = {
@@ -230,218 +293,283 @@ def _loss_label(curves: _Curves) -> str:
     return "distance to the reference's last θ"
 
 
-# --- axis ranges (quantised, so that backgrounds are shared) ------------------------------
+# --- views and ranges: rounded to "nice" values, so that frames are shared ------------------
 
-def _nice_ceil(value: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k at or above value (value > 0)."""
+def _nice_ceil(value: float, mantissas: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)) -> float:
+    """The smallest m x 10^k (m in mantissas) at or above value (value > 0)."""
     exponent = math.floor(math.log10(value))
-    for mantissa in (1.0, 2.0, 5.0, 10.0):
+    for mantissa in mantissas:
         candidate = mantissa * 10.0 ** exponent
         if candidate >= value * (1 - 1e-12):
             return candidate
     return 10.0 ** (exponent + 1)
 
 
-def _loss_axis(values: list[np.ndarray]) -> tuple[str, tuple[float, float]]:
-    """("log" | "linear", ylim) for the given loss curves."""
+def _square_view(points: np.ndarray) -> tuple[float, float, float, float]:
+    """A square view (x0, x1, y0, y1) holding the points, from a small set of views: centred
+    on the origin when the points are near it, else on a centre rounded to a quarter view."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    half_span = max(float((hi - lo).max()) / 2, 1e-9)
+    reach = max(float(np.abs(points).max()), 1e-9)
+    if reach <= 3 * half_span:
+        half = _nice_ceil(reach * 1.1, _NICE)
+        return (-half, half, -half, half)
+    half = _nice_ceil(half_span * 1.4, _NICE)
+    step = half / 2
+    cx, cy = (round(float(c) / step) * step for c in (lo + hi) / 2)
+    return (cx - half, cx + half, cy - half, cy + half)
+
+
+def _inside(points: np.ndarray, view: tuple[float, float, float, float]) -> bool:
+    return bool((points.min(axis=0) >= [view[0], view[2]]).all() and (points.max(axis=0) <= [view[1], view[3]]).all())
+
+
+def _path_view(curves: _Curves) -> tuple[tuple[float, float, float, float], bool]:
+    """The view of a path plot, and whether part of the student's path lies outside it.
+
+    The view follows the problem and the reference (so students share frames); it grows for
+    a student's path that leaves it, at most MAX_VIEW_GROWTH times."""
+    known = [p for p in (curves.reference,) if p is not None] or [curves.student]
+    if curves.kind == "quadratic" and curves.problem.get("argmin") is not None:
+        known.append(np.array([curves.problem["argmin"]]))
+    points = np.concatenate(known)
+    if curves.kind == "sigmoid_neuron" and _inside(points, SIGMOID_EXTENT):
+        base = SIGMOID_EXTENT
+    else:
+        base = _square_view(points)
+    student = curves.student
+    if student is None or _inside(student, base):
+        return base, False
+    centre = np.array([(base[0] + base[1]) / 2, (base[2] + base[3]) / 2])
+    limit = MAX_VIEW_GROWTH * (base[1] - base[0]) / 2
+    corners = np.array([[base[0], base[2]], [base[1], base[3]]])
+    view = _square_view(np.concatenate([corners, np.clip(student, centre - limit, centre + limit)]))
+    return view, not _inside(student, view)
+
+
+def _loss_axis(values: list[np.ndarray]) -> tuple[bool, tuple[float, float]]:
+    """(log scale?, ylim) for the given curves: log when they span over two decades; limits
+    at 10^(3k), or at 1, 2, 5 x 10^k on a linear scale."""
     finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
     if finite.size == 0:
-        return "linear", (0.0, 1.0)
+        return False, (0.0, 1.0)
     top, bottom = float(finite.max()), float(finite.min())
     positive = finite[finite > 0]
     if bottom >= 0 and positive.size and top / max(float(positive.min()), top * LOG_FLOOR) > 100:
         low = max(float(positive.min()), top * LOG_FLOOR)
-        return "log", (10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(top)))
+        high_exp = 3 * math.ceil(math.log10(top) / 3)  # decades in steps of three: few frames
+        low_exp = 3 * math.floor(math.log10(low) / 3)
+        return True, (10.0 ** low_exp, 10.0 ** high_exp)
     upper = _nice_ceil(top) if top > 0 else 1.0
     lower = 0.0 if bottom >= 0 else -_nice_ceil(-bottom)
-    return "linear", (lower, upper)
+    return False, (lower, upper)
 
 
-def _path_extent(curves: _Curves) -> tuple[tuple[float, float, float, float], bool]:
-    """The (w0, w1, b0, b1) view of a path plot, and whether the student's path leaves it.
+# --- frames: drawn by matplotlib once per layout -------------------------------------------
 
-    The view depends on the problem and the reference only (so a cohort shares one background)
-    unless the student's path leaves it; then it grows, at most MAX_VIEW_GROWTH times."""
-    if curves.kind == "sigmoid_neuron":
-        base = SIGMOID_EXTENT
-        if curves.reference is not None and np.abs(curves.reference).max() > base[1]:
-            reach = float(np.abs(curves.reference).max())
-            base = (-_nice_ceil(reach * 1.05), _nice_ceil(reach * 1.05)) * 2
-    else:
-        known = curves.reference if curves.reference is not None else curves.student
-        base = _padded_box(known.min(axis=0), known.max(axis=0))
-    s = curves.student
-    if s is None or ((s.min(axis=0) >= [base[0], base[2]]).all() and (s.max(axis=0) <= [base[1], base[3]]).all()):
-        return base, False
-    if curves.kind == "sigmoid_neuron":
-        reach, limit = float(np.abs(s).max()), base[1] * MAX_VIEW_GROWTH
-        grown = _nice_ceil(min(reach * 1.05, limit))
-        return (-grown, grown, -grown, grown), reach > grown
-    span = max(base[1] - base[0], base[3] - base[2])
-    base_lo, base_hi = np.array([base[0], base[2]]), np.array([base[1], base[3]])
-    lo = np.maximum(np.minimum(s.min(axis=0), base_lo), base_lo - MAX_VIEW_GROWTH * span)
-    hi = np.minimum(np.maximum(s.max(axis=0), base_hi), base_hi + MAX_VIEW_GROWTH * span)
-    leaves = bool((s.min(axis=0) < lo).any() or (s.max(axis=0) > hi).any())
-    return _padded_box(lo, hi), leaves
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def _padded_box(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float, float, float]:
-    """A box around lo..hi with a margin, its bounds rounded outward to a tenth of a nice span."""
-    span = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-3 * max(1.0, float(np.abs([lo, hi]).max()))))
-    step = _nice_ceil(span * 1.3) / 10
-    bounds = []
-    for axis in (0, 1):
-        centre_lo, centre_hi = lo[axis] - 0.15 * span, hi[axis] + 0.15 * span
-        bounds += [math.floor(centre_lo / step) * step, math.ceil(centre_hi / step) * step]
-    return tuple(float(v) for v in bounds)  # type: ignore[return-value]
+def _decade_label(value: float, _position=None) -> str:
+    """10⁻⁴ in plain Unicode (DejaVu Sans has the glyphs): much faster than mathtext."""
+    return "10" + str(round(math.log10(value))).translate(_SUPERSCRIPT) if value > 0 else ""
 
 
-# --- backgrounds: drawn once per layout, then blitted onto -----------------------------
+def _legend_handles(entries: tuple[str, ...]) -> list:
+    from matplotlib.lines import Line2D
+
+    styles = {
+        "student": dict(color=STUDENT_COLOUR, lw=1.8, label="your run"),
+        "student_marked": dict(color=STUDENT_COLOUR, lw=1.8, marker="o", ms=4, label="your run"),
+        "reference": dict(color=REFERENCE_COLOUR, lw=1.8, ls="--", label="reference"),
+        "reference_marked": dict(color=REFERENCE_COLOUR, lw=1.8, ls="--", marker="s", ms=4, label="reference"),
+        "start": dict(ls="", marker="o", ms=8, mfc="none", mec=INK, mew=1.5, label="start"),
+        "student_end": dict(ls="", marker="X", ms=8, color=STUDENT_COLOUR, mec=INK, label="your end"),
+        "reference_end": dict(ls="", marker="*", ms=11, color=REFERENCE_COLOUR, mec=INK, label="reference end"),
+    }
+    return [Line2D([], [], **styles[entry]) for entry in entries]
+
 
 @dataclass
-class _Background:
+class _Family:
+    """A figure kept for frames of one look (title, labels, scale, legend): a new frame only
+    moves the axes' limits and redraws, which saves building axes, ticks and legend again."""
+
     figure: Any
     canvas: Any
     ax: Any
-    pixels: Any  # the saved region of the whole figure
-
-    def render(self, draw: Callable[[Any], list]) -> tuple[bytes, int, int]:
-        """PNG of the background with the artists that `draw(ax)` adds drawn on top."""
-        with _LOCK:
-            self.canvas.restore_region(self.pixels)
-            artists = draw(self.ax)
-            try:
-                for artist in artists:
-                    self.ax.draw_artist(artist)
-                return _png(self.canvas)
-            finally:
-                for artist in artists:
-                    artist.remove()
 
 
-def _png(canvas) -> tuple[bytes, int, int]:
-    from PIL import Image  # matplotlib's own dependency
-
-    width, height = canvas.get_width_height()
-    image = Image.frombuffer("RGBA", (width, height), bytes(canvas.buffer_rgba()), "raw", "RGBA", 0, 1)
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG", compress_level=3)
-    return buffer.getvalue(), width, height
-
-
-def _new_figure():
+@lru_cache(maxsize=16)
+def _family(title: str, xlabel: str, ylabel: str, ylog: bool, legend: tuple[str, ...], grid: bool) -> _Family:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-    figure = Figure(figsize=FIG_SIZE, dpi=DPI, layout="constrained")
+    figure = Figure(figsize=FIG_SIZE, dpi=DPI)
     canvas = FigureCanvasAgg(figure)
-    return figure, canvas, figure.add_subplot()
-
-
-def _legend_handles(with_student: bool, with_ends: bool) -> list:
-    from matplotlib.lines import Line2D
-
-    handles = []
-    if with_student:
-        handles.append(Line2D([], [], color=STUDENT_COLOUR, lw=1.8, marker="o" if with_ends else None,
-                              ms=4, label="your run"))
-    handles.append(Line2D([], [], color=REFERENCE_COLOUR, lw=1.8, ls="--", marker="s" if with_ends else None,
-                          ms=4, label="reference"))
-    if with_ends:
-        handles.append(Line2D([], [], ls="", marker="o", ms=8, mfc="none", mec=INK, mew=1.5, label="start"))
-        if with_student:
-            handles.append(Line2D([], [], ls="", marker="X", ms=8, color=STUDENT_COLOUR, mec=INK, label="your end"))
-        handles.append(Line2D([], [], ls="", marker="*", ms=11, color=REFERENCE_COLOUR, mec=INK, label="reference end"))
-    return handles
-
-
-def _finish_background(figure, canvas, ax, title: str, note: str, handles: list) -> _Background:
-    ax.set_title(title + (f"\n({note})" if note else ""), fontsize=10)
-    figure.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
-    ax.set_autoscale_on(False)
-    canvas.draw()
-    return _Background(figure, canvas, ax, canvas.copy_from_bbox(figure.bbox))
-
-
-_SHORT_NOTE = {True: "", False: "reference only"}
-
-
-@lru_cache(maxsize=32)
-def _contour_background(kind: str, problem_key: tuple, extent: tuple, with_student: bool) -> _Background:
-    figure, canvas, ax = _new_figure()
-    if kind == "sigmoid_neuron":
-        x, y = problem_key
-        X, Y, Z = sigmoid_surface(x, y, extent)
-        xlabel, ylabel, title = "w (weight)", "b (bias)", "Path on the error surface L(w, b)"
-    else:
-        A, b, shift = problem_key
-        X, Y, Z = quadratic_surface(A, b, extent, shift or 0.0)
-        xlabel, ylabel, title = r"$\theta_1$", r"$\theta_2$", "Path on the loss contours"
-    levels = np.unique(np.quantile(Z, np.linspace(0.01, 0.97, 14)))
-    if levels.size >= 2:
-        ax.contourf(X, Y, Z, levels=levels, cmap="Greys", alpha=0.35, extend="max")
-        ax.contour(X, Y, Z, levels=levels, colors="#555555", linewidths=0.6)
-    ax.set_xlim(extent[0], extent[1])
-    ax.set_ylim(extent[2], extent[3])
+    figure.subplots_adjust(left=0.17, right=0.96, top=0.87, bottom=0.28)  # fixed: no layout pass
+    ax = figure.add_subplot()
+    if ylog:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(numticks=7))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(_decade_label))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    return _finish_background(figure, canvas, ax, title, _SHORT_NOTE[with_student],
-                              _legend_handles(with_student, with_ends=True))
+    ax.set_title(title, fontsize=10)
+    if grid:
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+    figure.legend(handles=_legend_handles(legend), loc="lower center", ncol=3, fontsize=9, frameon=False)
+    return _Family(figure, canvas, ax)
+
+
+@lru_cache(maxsize=256)
+def _frame(title: str, xlabel: str, ylabel: str, xlim: tuple[float, float], ylim: tuple[float, float],
+           ylog: bool, legend: tuple[str, ...], grid: bool) -> Frame:
+    """Axes, ticks, labels, title and legend with these limits, drawn once and kept as a PNG
+    with the place of the axes area."""
+    from PIL import Image  # matplotlib's own dependency
+
+    with _LOCK:
+        family = _family(title, xlabel, ylabel, ylog, legend, grid)
+        family.ax.set_xlim(*xlim)
+        family.ax.set_ylim(*ylim)
+        family.canvas.draw()
+        width, height = family.canvas.get_width_height()
+        bbox = family.ax.get_window_extent()
+        rgba = bytes(family.canvas.buffer_rgba())
+    buffer = io.BytesIO()
+    Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB").save(
+        buffer, format="PNG", compress_level=6)
+    return Frame(buffer.getvalue(), width, height, (bbox.x0, height - bbox.y1, bbox.x1, height - bbox.y0),
+                 xlim, ylim, ylog)
+
+
+# --- overlays: SVG drawn on a frame's axes area ------------------------------------------
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _numbers(values: np.ndarray) -> str:
+    return ",".join(map(str, values.tolist()))
+
+
+def _point_list(ux: np.ndarray, uy: np.ndarray) -> str:
+    """"x,y,x,y,..." in overlay units, without repeats of the same point."""
+    keep = np.ones(len(ux), dtype=bool)
+    keep[1:] = (ux[1:] != ux[:-1]) | (uy[1:] != uy[:-1])
+    keep[-1] = True
+    return _numbers(np.column_stack([ux[keep], uy[keep]]).ravel())
+
+
+def _svg(frame: Frame, overlay: str) -> str:
+    """The frame as the picture's background and the overlay clipped to its axes area."""
+    left, top, right, bottom = frame.box
+    x, y, w, h = (_fmt(v) for v in (left, top, right - left, bottom - top))
+    units = " ".join(_fmt(v * UNITS) for v in (left, top, right - left, bottom - top))
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{frame.width}' height='{frame.height}' "
+            f"viewBox='0 0 {frame.width} {frame.height}'>"
+            f"<image width='{frame.width}' height='{frame.height}' href='data:image/png;base64,{frame.png_base64}'/>"
+            f"<svg x='{x}' y='{y}' width='{w}' height='{h}' viewBox='{units}'>{overlay}</svg></svg>")
 
 
 @lru_cache(maxsize=64)
-def _loss_background(ylabel: str, steps: int, scale: str, ylim: tuple, with_student: bool) -> _Background:
-    figure, canvas, ax = _new_figure()
-    ax.set_yscale(scale)
-    ax.set_xlim(0, max(steps, 1))
-    ax.set_ylim(*ylim)
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel + (" (log scale)" if scale == "log" else ""))
-    ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
-    title = "Loss against step" if not ylabel.startswith("distance") else "Distance to the reference's end"
-    return _finish_background(figure, canvas, ax, title, _SHORT_NOTE[with_student],
-                              _legend_handles(with_student, with_ends=False))
+def _contour_overlay(kind: str, problem_key: tuple, view: tuple, frame: Frame) -> str:
+    """Contour bands (a small grey PNG) and lines of the surface over the frame's axes area;
+    once per problem, view and frame."""
+    import contourpy
+    from PIL import Image
+
+    if kind == "sigmoid_neuron":
+        X, Y, Z = sigmoid_surface(*problem_key, view)
+    else:
+        A, b, shift = problem_key
+        X, Y, Z = quadratic_surface(A, b, view, shift or 0.0)
+    levels = np.unique(np.quantile(Z, np.linspace(0.01, 0.97, 14)))
+    bands = np.searchsorted(levels, Z)  # 0 .. len(levels): light (low loss) to darker
+    grey = (250 - np.round(100 * bands / max(len(levels), 1))).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.flipud(grey), mode="L").save(buffer, format="PNG", compress_level=6)
+    fill = base64.b64encode(buffer.getvalue()).decode("ascii")
+    left, top, right, bottom = (round(v * UNITS) for v in frame.box)
+    parts = [f"<image x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
+             f"preserveAspectRatio='none' href='data:image/png;base64,{fill}'/>"]
+    if levels.size >= 2:
+        generator = contourpy.contour_generator(X, Y, Z, line_type=contourpy.LineType.Separate)
+        lines = ["M" + _point_list(*frame.to_units(line[:, 0], line[:, 1]))
+                 for level in levels for line in generator.lines(level) if len(line) >= 2]
+        parts.append(f"<path d='{''.join(lines)}' fill='none' stroke='{CONTOUR_COLOUR}' stroke-width='{1.6}'/>")
+    return "".join(parts)
 
 
 def _markevery(rows: int) -> int:
     return max(1, rows // 25)
 
 
-def _draw_paths(curves: _Curves) -> Callable[[Any], list]:
-    def draw(ax) -> list:
-        artists = []
-        if curves.student is not None:
-            s = curves.student
-            artists += ax.plot(s[:, 0], s[:, 1], color=STUDENT_COLOUR, lw=1.8, marker="o", ms=3.5,
-                               markevery=_markevery(len(s)))
-        if curves.reference is not None:
-            r = curves.reference
-            artists += ax.plot(r[:, 0], r[:, 1], color=REFERENCE_COLOUR, lw=1.8, ls="--", marker="s", ms=3,
-                               markevery=_markevery(len(r)))
-        first = curves.reference if curves.reference is not None else curves.student
-        artists += ax.plot(first[0, 0], first[0, 1], ls="", marker="o", ms=8, mfc="none", mec=INK, mew=1.5)
-        if curves.student is not None:
-            artists += ax.plot(curves.student[-1, 0], curves.student[-1, 1], ls="", marker="X", ms=9,
-                               color=STUDENT_COLOUR, mec=INK)
-        if curves.reference is not None:
-            artists += ax.plot(curves.reference[-1, 0], curves.reference[-1, 1], ls="", marker="*", ms=12,
-                               color=REFERENCE_COLOUR, mec=INK)
-        return artists
-    return draw
+def _dots(ux: np.ndarray, uy: np.ndarray, r: int) -> str:
+    """Filled circles of radius r (overlay units) at the points, as path data."""
+    return "".join(f"M{x - r},{y}a{r},{r},0,1,0,{2 * r},0a{r},{r},0,1,0,-{2 * r},0"
+                   for x, y in zip(ux.tolist(), uy.tolist()))
 
 
-def _draw_losses(student: np.ndarray | None, reference: np.ndarray | None, floor: float | None) -> Callable[[Any], list]:
-    def shown(values: np.ndarray) -> np.ndarray:
-        return np.maximum(values, floor) if floor is not None else values
+def _squares(ux: np.ndarray, uy: np.ndarray, half: int) -> str:
+    return "".join(f"M{x - half},{y - half}h{2 * half}v{2 * half}h-{2 * half}z" for x, y in zip(ux.tolist(), uy.tolist()))
 
-    def draw(ax) -> list:
-        artists = []
-        if student is not None:
-            artists += ax.plot(np.arange(len(student)), shown(student), color=STUDENT_COLOUR, lw=1.8)
-        if reference is not None:
-            artists += ax.plot(np.arange(len(reference)), shown(reference), color=REFERENCE_COLOUR, lw=1.8, ls="--")
-        return artists
-    return draw
+
+#: A five-pointed star around (0, 0), radius 1 (the reference's end, as in the legend).
+_STAR = np.array([(math.sin(math.pi * k / 5) * (1.0 if k % 2 == 0 else 0.45),
+                   -math.cos(math.pi * k / 5) * (1.0 if k % 2 == 0 else 0.45)) for k in range(10)])
+
+
+def _line(ux: np.ndarray, uy: np.ndarray, colour: str, dashed: bool) -> str:
+    dash = " stroke-dasharray='14,8'" if dashed else ""
+    return (f"<polyline points='{_point_list(ux, uy)}' fill='none' stroke='{colour}' stroke-width='4.4' "
+            f"stroke-linejoin='round' stroke-linecap='round'{dash}/>")
+
+
+def _path_overlay(frame: Frame, curves: _Curves) -> str:
+    """The paths (student solid with dots, reference dashed with squares), the start (hollow
+    circle) and the ends (student: a cross, reference: a star); sizes in overlay units."""
+    parts = []
+    s, r = curves.student, curves.reference
+    if s is not None:
+        ux, uy = frame.to_units(s[:, 0], s[:, 1])
+        every = _markevery(len(s))
+        parts += [_line(ux, uy, STUDENT_COLOUR, False),
+                  f"<path d='{_dots(ux[::every], uy[::every], 5)}' fill='{STUDENT_COLOUR}'/>"]
+    if r is not None:
+        ux, uy = frame.to_units(r[:, 0], r[:, 1])
+        every = _markevery(len(r))
+        parts += [_line(ux, uy, REFERENCE_COLOUR, True),
+                  f"<path d='{_squares(ux[::every], uy[::every], 4)}' fill='{REFERENCE_COLOUR}'/>"]
+    first = r if r is not None else s
+    x0, y0 = (int(v[0]) for v in frame.to_units(first[:1, 0], first[:1, 1]))
+    parts.append(f"<circle cx='{x0}' cy='{y0}' r='11' fill='none' stroke='{INK}' stroke-width='3.6'/>")
+    if r is not None:
+        x, y = (int(v[0]) for v in frame.to_units(r[-1:, 0], r[-1:, 1]))
+        star = _numbers(np.rint(_STAR * 15 + [x, y]).astype(np.int64).ravel())
+        parts.append(f"<polygon points='{star}' fill='{REFERENCE_COLOUR}' stroke='{INK}' stroke-width='2'/>")
+    if s is not None:  # on top: the smaller mark stays visible where both runs end together
+        x, y = (int(v[0]) for v in frame.to_units(s[-1:, 0], s[-1:, 1]))
+        cross = f"M{x - 9},{y - 9}l18,18m0,-18l-18,18"
+        parts += [f"<path d='{cross}' stroke='{INK}' stroke-width='9' stroke-linecap='round'/>",
+                  f"<path d='{cross}' stroke='{STUDENT_COLOUR}' stroke-width='5' stroke-linecap='round'/>"]
+    return "".join(parts)
+
+
+def _loss_overlay(frame: Frame, student: np.ndarray | None, reference: np.ndarray | None) -> str:
+    parts = []
+    floor = frame.ylim[0] if frame.ylog else -np.inf  # below the plotted range: on the bottom axis
+    for values, colour, dashed in ((student, STUDENT_COLOUR, False), (reference, REFERENCE_COLOUR, True)):
+        if values is None:
+            continue
+        steps = np.arange(len(values))
+        finite = np.isfinite(values)
+        if finite.any():
+            parts.append(_line(*frame.to_units(steps[finite], np.maximum(values[finite], floor)), colour, dashed))
+    return "".join(parts)
 
 
 # --- the public API --------------------------------------------------------------------
@@ -482,12 +610,13 @@ def plots_for_trace(trace: Trace, status: str | None = None) -> list[PlotImage]:
             _IMAGES.move_to_end(key)
             _STATS["hits"] += 1
             return list(cached)
+    images = tuple(_draw(curves, trace.label))
+    with _LOCK:
         _STATS["misses"] += 1
-        images = tuple(_draw(curves, trace.label))
         _IMAGES[key] = images
         while len(_IMAGES) > MAX_CACHED_IMAGES:
             _IMAGES.popitem(last=False)
-        return list(images)
+    return list(images)
 
 
 def plots_for_test(test: TestResult) -> list[PlotImage]:
@@ -498,48 +627,66 @@ def plots_for_test(test: TestResult) -> list[PlotImage]:
 
 
 def cache_stats() -> dict[str, int]:
-    """Hits and misses of the image cache and how many images it holds (for benchmarks)."""
-    return {**_STATS, "images": len(_IMAGES)}
+    """Image cache hits and misses, images held, frames drawn (for benchmarks and tests)."""
+    return {**_STATS, "images": len(_IMAGES), "frames": _frame.cache_info().currsize}
 
 
 def clear_caches() -> None:
-    """Forget every cached surface, background and image (tests, memory pressure)."""
+    """Forget every cached surface, frame, overlay and image (tests, memory pressure)."""
     with _LOCK:
         _IMAGES.clear()
         _STATS.update(hits=0, misses=0)
         sigmoid_surface.cache_clear()
         quadratic_surface.cache_clear()
-        _contour_background.cache_clear()
-        _loss_background.cache_clear()
+        _frame.cache_clear()
+        _family.cache_clear()
+        _contour_overlay.cache_clear()
+
+
+def _legend(with_student: bool, marked: bool) -> tuple[str, ...]:
+    if not marked:
+        return ("student", "reference") if with_student else ("reference",)
+    if with_student:
+        return ("student_marked", "student_end", "reference_marked", "reference_end", "start")  # columns
+    return ("reference_marked", "reference_end", "start")
+
+
+def _title(title: str, with_student: bool) -> str:
+    return title if with_student else f"{title}\n(reference only)"
 
 
 def _draw(curves: _Curves, label: str) -> list[PlotImage]:
     images = []
     with_student = curves.student is not None
-    if curves.kind in ("sigmoid_neuron", "quadratic") and (curves.reference if curves.reference is not None
-                                                           else curves.student).shape[1] == 2:
-        extent, leaves = _path_extent(curves)
+    width = (curves.reference if curves.reference is not None else curves.student).shape[1]
+    notes = [curves.note] if curves.note else []
+    if curves.kind in ("sigmoid_neuron", "quadratic") and width == 2:
+        view, leaves = _path_view(curves)
         if curves.kind == "sigmoid_neuron":
+            title, xlabel, ylabel = "Path on the error surface L(w, b)", "w (weight)", "b (bias)"
             problem_key = (curves.problem["x"], curves.problem["y"])
         else:
+            title, xlabel, ylabel = "Path on the loss contours", "θ₁", "θ₂"
             problem_key = (curves.problem["A"], curves.problem["b"], curves.problem["shift"])
-        background = _contour_background(curves.kind, problem_key, extent, with_student)
-        png, width, height = background.render(_draw_paths(curves))
-        notes = [curves.note] if curves.note else []
-        if leaves:
-            notes.append("your path leaves the plotted area")
-        images.append(PlotImage(png, _path_alt(curves, extent, leaves), _caption(label, "path on the loss contours", notes),
-                                width, height))
+        frame = _frame(_title(title, with_student), xlabel, ylabel, (view[0], view[1]), (view[2], view[3]),
+                       False, _legend(with_student, True), False)
+        overlay = _contour_overlay(curves.kind, problem_key, view, frame) + _path_overlay(frame, curves)
+        what = "path on the error surface" if curves.kind == "sigmoid_neuron" else "path on the loss contours"
+        images.append(PlotImage(_svg(frame, overlay), _path_alt(curves, view, leaves),
+                                _caption(label, what, notes + (["your path leaves the plotted area"] if leaves else [])),
+                                frame.width, frame.height, frame))
     student_loss = _loss(curves, curves.student) if with_student else None
     reference_loss = _loss(curves, curves.reference) if curves.reference is not None else None
-    scale, ylim = _loss_axis([v for v in (student_loss, reference_loss) if v is not None])
+    ylog, ylim = _loss_axis([v for v in (student_loss, reference_loss) if v is not None])
     steps = max(len(v) for v in (student_loss, reference_loss) if v is not None) - 1
-    background = _loss_background(_loss_label(curves), steps, scale, ylim, with_student)
-    png, width, height = background.render(_draw_losses(student_loss, reference_loss,
-                                                        ylim[0] if scale == "log" else None))
+    ylabel = _loss_label(curves)
+    title = "Loss against step" if curves.kind != "generic" else "Distance to the reference's end"
+    frame = _frame(_title(title, with_student), "step", ylabel + (" (log scale)" if ylog else ""),
+                   (0.0, float(max(steps, 1))), ylim, ylog, _legend(with_student, False), True)
     what = "loss against step" if curves.kind != "generic" else "distance to the reference's end against step"
-    images.append(PlotImage(png, _loss_alt(curves, student_loss, reference_loss, scale),
-                            _caption(label, what, [curves.note] if curves.note else []), width, height))
+    images.append(PlotImage(_svg(frame, _loss_overlay(frame, student_loss, reference_loss)),
+                            _loss_alt(curves, student_loss, reference_loss, "log" if ylog else "linear"),
+                            _caption(label, what, notes), frame.width, frame.height, frame))
     return images
 
 
@@ -563,10 +710,10 @@ def _coincide(curves: _Curves) -> bool:
     return s is not None and r is not None and s.shape == r.shape and bool(np.allclose(s, r, rtol=1e-6, atol=1e-9))
 
 
-def _path_alt(curves: _Curves, extent: tuple, leaves: bool) -> str:
+def _path_alt(curves: _Curves, view: tuple, leaves: bool) -> str:
     names = "w and b" if curves.kind == "sigmoid_neuron" else "θ₁ and θ₂"
-    text = (f"Contour plot of the loss over {names} from {_num(extent[0])} to {_num(extent[1])} "
-            f"and {_num(extent[2])} to {_num(extent[3])}.")
+    text = (f"Contour plot of the loss over {names} from {_num(view[0])} to {_num(view[1])} "
+            f"and {_num(view[2])} to {_num(view[3])}.")
     r, s = curves.reference, curves.student
     if r is not None:
         text += f" The reference path (dashed, squares) goes from {_point(r[0])} to {_point(r[-1])} in {len(r) - 1} steps."
