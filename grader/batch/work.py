@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import resource
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -97,16 +96,13 @@ def _real_grade(assignment: Assignment, path: Path, student: str) -> GradingResu
 def render_report(result: GradingResult, assignment: Assignment) -> tuple[bytes | None, str]:
     """(the HTML report's bytes, "") or (None, why not)."""
     try:
-        from grader.render.html import write_report
+        from grader.render.html import render_report as render_html
     except ImportError as exc:
         return None, f"HTML reports are not available ({exc})"
-    with tempfile.TemporaryDirectory(prefix="grader-report-") as scratch:
-        target = Path(scratch) / "report.html"
-        try:
-            write_report(result, assignment, target)
-            return target.read_bytes(), ""
-        except Exception as exc:  # one report failing must not lose the grade
-            return None, f"report failed: {type(exc).__name__}: {exc}"
+    try:
+        return render_html(result, assignment).encode("utf-8"), ""
+    except Exception as exc:  # one report failing must not lose the grade
+        return None, f"report failed: {type(exc).__name__}: {exc}"
 
 
 def crash_result(assignment: Assignment, student: str, reason: str, seconds: float = 0.0) -> GradingResult:
