@@ -63,12 +63,12 @@ CONTOUR_COLOUR = "#666666"
 LECTURE_X = (0.5, 2.5)
 LECTURE_Y = (0.2, 0.9)
 SIGMOID_EXTENT = (-6.0, 6.0, -6.0, 6.0)  # the lecture's w, b range
-GRID_POINTS = 101
+GRID_POINTS = 81  # the surface's grid: smooth enough at this size, cheap for 100-point data
 
 FIG_SIZE = (4.8, 4.2)  # inches
 DPI = 90  # 432 x 378 pixels: legible on a phone, small
 LOG_FLOOR = 1e-12  # relative to the largest loss shown: log plots clip below this
-MAX_CACHED_IMAGES = 512
+MAX_CACHED_IMAGES = 256  # about 20 MB of SVG at most
 MAX_VIEW_GROWTH = 20.0  # a diverging path widens the view at most this much
 _NICE = (1.0, 2.0, 3.0, 5.0, 10.0)  # view half-widths: m x 10^k
 UNITS = 2  # overlay coordinates are whole half-pixels: compact text, fast to format
@@ -125,7 +125,7 @@ class PlotImage:
         return "data:image/svg+xml," + _URI_UNSAFE.sub(_percent, self.svg)
 
 
-_URI_UNSAFE = re.compile(r'[^A-Za-z0-9+/=,.\-_:;!*()~\'@$?]')
+_URI_UNSAFE = re.compile(r"[^A-Za-z0-9+/=,.\-_:;!*()~@$?]")  # quotes too: safe in any HTML attribute
 
 
 def _percent(match: re.Match) -> str:
@@ -142,6 +142,12 @@ class _Curves:
     kind: str  # sigmoid_neuron | quadratic | generic
     problem: dict  # normalised problem data
 
+    @cached_property
+    def coincide(self) -> bool:
+        """The student's path is the reference's (within what a plot can show)."""
+        s, r = self.student, self.reference
+        return s is not None and r is not None and s.shape == r.shape and bool(np.allclose(s, r, rtol=1e-6, atol=1e-9))
+
 
 # --- cached surfaces --------------------------------------------------------------------
 
@@ -154,7 +160,9 @@ def _sigmoid_loss(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray) ->
 @lru_cache(maxsize=32)
 def sigmoid_surface(x: tuple[float, ...], y: tuple[float, ...], extent: tuple[float, float, float, float],
                     points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(W, B, L) on a points x points grid over extent = (w0, w1, b0, b1). Cached per problem."""
+    """(W, B, L) on a points x points grid over extent = (w0, w1, b0, b1). Cached per problem;
+    a coarser grid for big data sets, so that the work stays bounded."""
+    points = max(21, min(points, int(math.sqrt(2e7 / max(len(x), 1)))))
     w = np.linspace(extent[0], extent[1], points)
     b = np.linspace(extent[2], extent[3], points)
     W, B = np.meshgrid(w, b)
@@ -170,7 +178,7 @@ def quadratic_surface(A: tuple[tuple[float, ...], ...], b: tuple[float, ...],
     t1 = np.linspace(extent[2], extent[3], points)
     T0, T1 = np.meshgrid(t0, t1)
     thetas = np.stack([T0, T1], axis=-1)
-    loss = 0.5 * np.einsum("...i,ij,...j->...", thetas, np.asarray(A), thetas) - thetas @ np.asarray(b)
+    loss = 0.5 * ((thetas @ np.asarray(A)) * thetas).sum(axis=-1) - thetas @ np.asarray(b)
     return T0, T1, loss - shift
 
 
@@ -705,11 +713,6 @@ def _caption(label: str, what: str, notes: list[str]) -> str:
     return text + "".join(f"; {note}" for note in notes) + "."
 
 
-def _coincide(curves: _Curves) -> bool:
-    s, r = curves.student, curves.reference
-    return s is not None and r is not None and s.shape == r.shape and bool(np.allclose(s, r, rtol=1e-6, atol=1e-9))
-
-
 def _path_alt(curves: _Curves, view: tuple, leaves: bool) -> str:
     names = "w and b" if curves.kind == "sigmoid_neuron" else "θ₁ and θ₂"
     text = (f"Contour plot of the loss over {names} from {_num(view[0])} to {_num(view[1])} "
@@ -719,7 +722,7 @@ def _path_alt(curves: _Curves, view: tuple, leaves: bool) -> str:
         text += f" The reference path (dashed, squares) goes from {_point(r[0])} to {_point(r[-1])} in {len(r) - 1} steps."
     if s is None:
         text += f" Your path is not shown: {curves.note}."
-    elif _coincide(curves):
+    elif curves.coincide:
         text += " Your path (solid, circles) coincides with the reference."
     else:
         text += f" Your path (solid, circles) goes from {_point(s[0])} to {_point(s[-1])} in {len(s) - 1} steps."
@@ -737,7 +740,7 @@ def _loss_alt(curves: _Curves, student: np.ndarray | None, reference: np.ndarray
         text += f" The reference (dashed) goes from {_num(reference[0])} to {_num(reference[-1])} in {len(reference) - 1} steps."
     if student is None:
         text += f" Your run is not shown: {curves.note}."
-    elif _coincide(curves):
+    elif curves.coincide:
         text += " Your run (solid) coincides with the reference."
     else:
         text += f" Your run (solid) goes from {_num(student[0])} to {_num(student[-1])} in {len(student) - 1} steps."
