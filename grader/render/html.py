@@ -1,5 +1,6 @@
-"""The student's HTML feedback report: one self-contained file (inline CSS, plots embedded as
-base64 PNG, no scripts, no network) rendered from the Jinja2 template `templates/report.html.j2`.
+"""The student's HTML feedback report: one self-contained file (inline CSS, each plot one
+`<img>` whose data: URI holds an SVG with its PNG frame embedded; no scripts, no network)
+rendered from the Jinja2 template `templates/report.html.j2`.
 
 Templates are looked up in the course's `templates/` first (an instructor may restyle the
 report), then in the grader checkout's. Autoescaping is on: test output is the student's
