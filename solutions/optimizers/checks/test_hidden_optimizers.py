@@ -427,11 +427,12 @@ def sgd_match(student, reference, kwargs, trace=None, label="", problem=None, un
                   untouched=untouched)
 
 
-@check("minibatch_sgd", 2, title="the lecture's sigmoid neuron, one point per batch, 150 epochs from near (-2, 2)")
+@check("minibatch_sgd", 2, title="the lecture's sigmoid neuron, one point per batch, 150 epochs from near (-2, 2), eta = 3")
 def test_sgd_neuron(student, reference, rng, trace):
-    kwargs = dict(theta0=near_start(rng), X=np.array(NEURON["x"]), Y=np.array(NEURON["y"]), eta=1.0, epochs=150,
+    kwargs = dict(theta0=near_start(rng), X=np.array(NEURON["x"]), Y=np.array(NEURON["y"]), eta=3.0, epochs=150,
                   batch_size=1, kind="sigmoid_neuron")
-    sgd_match(student, reference, kwargs, trace, label="minibatch_sgd, batch_size 1, 150 epochs", problem=NEURON)
+    sgd_match(student, reference, kwargs, trace, label="minibatch_sgd, batch_size 1, 150 epochs, eta = 3",
+              problem=NEURON)
 
 
 @check("minibatch_sgd", 1, title="10 points in batches of 4 (the last batch has 2), 3 epochs; inputs left unchanged")
