@@ -248,6 +248,16 @@ def _text(value, limit: int) -> str:
     return value[:limit] if type(value) is str else ""
 
 
+def _crash_message(reply: dict) -> str:
+    signal_number, exit_code = reply.get("signal"), reply.get("exit_code")
+    if type(signal_number) is int:
+        return f"the process running your code was {_signal_hint(signal_number)}"
+    if type(exit_code) is int:
+        return (f"the process running your code exited with status {exit_code} before returning "
+                "(os._exit()?)")
+    return "the process running your code ended before returning"
+
+
 # --------------------------------------------------------------------------- sandbox
 
 
@@ -270,14 +280,12 @@ class _Worker:
         if self.uses_bwrap and code > 128:
             code = -(code - 128)  # bwrap reports a child killed by signal N as 128 + N
         if code < 0:
-            try:
-                hint = _SIGNAL_HINTS.get(signal.Signals(-code)) or f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                hint = f"killed by signal {-code}"
-            return f"the worker process was {hint}"
+            return f"the worker process was {_signal_hint(-code)}"
         return f"the worker process exited with status {code} (e.g. os._exit() or a closed channel)"
 
     def kill(self) -> None:
+        """Kill the worker with everything it started, and reap it."""
+        _kill_tree(self.proc.pid)  # also what left the process group (setsid) in rlimits mode
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace
         except (ProcessLookupError, PermissionError):  # dies with its init, which dies with bwrap
@@ -288,6 +296,58 @@ class _Worker:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _signal_hint(number: int) -> str:
+    try:
+        sig = signal.Signals(number)
+    except ValueError:
+        return f"killed by signal {number}"
+    return _SIGNAL_HINTS.get(sig) or f"killed by {sig.name}"
+
+
+def _children_of(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children.extend(int(child) for child in handle.read().split())
+    except (OSError, ValueError):
+        pass
+    return children
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in _children_of(stack.pop()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL every descendant of ``pid`` (Linux; elsewhere a no-op).  They are stopped
+    first, until no new one appears, so that none can fork while the tree is being killed
+    and escape by re-parenting to init."""
+    stopped: set[int] = set()
+    for _ in range(100):
+        fresh = _descendants(pid) - stopped
+        if not fresh:
+            break
+        for child in fresh:
+            try:
+                os.kill(child, signal.SIGSTOP)
+            except OSError:
+                pass
+        stopped |= fresh
+    for child in stopped:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _remove_tree(path: str, holder: list) -> None:
@@ -431,6 +491,8 @@ class Sandbox:
                 traceback=_text(reply.get("traceback"), _TRACEBACK_CHARS),
                 output=output,
             )
+        if status == "crashed":  # from the zygote: the probe's process died without replying
+            return ProbeOutcome("crashed", message=_crash_message(reply), output=output)
         raise protocol.ProtocolError(f"unexpected reply status {str(status)[:40]!r}")
 
     def _worker_config(self, runtime: str) -> dict:

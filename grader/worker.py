@@ -5,24 +5,33 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
 
 1. set rlimits (core 0, CPU, address space, file size, processes), ignore SIGXFSZ so an
    oversized write fails with an error instead of killing the worker;
-2. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), import the
-   probes module (or send ``{"status": "fatal", ...}`` if it is broken);
+2. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), ask to be
+   killed with the grader (rlimits mode), become a child subreaper, import the probes
+   module (or send ``{"status": "fatal", ...}`` if it is broken);
 3. point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
    the first ``output_bytes`` characters of each probe's printed output, then send
    ``{"status": "started"}``.  No student code has run so far, so the student cannot forge
    these first messages;
 4. import the student module and send ``{"status": "ready"}`` or ``{"status":
    "import_error", ...}`` (then exit);
-5. answer ``{"op": "probe", "id": n, "name": ..., "kwargs": ...}`` requests with
-   ``{"status": "ok", "id": n, "value": ..., "output": ...}`` or ``{"status": "error",
-   "id": n, "exc_type": ..., "message": ..., "traceback": ..., "output": ...}``.
+5. serve as a *zygote*: for each ``{"op": "probe", "id": n, "name": ..., "kwargs": ...}``
+   request, fork a child that runs the probe and replies ``{"status": "ok", "id": n,
+   "value": ..., "output": ...}`` or ``{"status": "error", "id": n, "exc_type": ...,
+   "message": ..., "traceback": ..., "output": ...}``; if the child dies without replying,
+   the zygote replies ``{"status": "crashed", "id": n, "exit_code": c}`` (or ``"signal":
+   s``).  After each probe the zygote kills whatever processes the probe left behind.
+
+A fresh child per probe means nothing a student function does outlives its own probe:
+monkeypatching NumPy or builtins, changing module globals or signal handlers, closing or
+scribbling on fds, threads and processes left running.  Each probe starts from the module
+as its import left it (the trusted side also runs each reference probe on a fresh module).
 
 Tracebacks keep only frames from the student's file (named by its base name): the probe
 and worker frames never reach a student's feedback.  Everything the student's code raises,
 BaseException included (SystemExit, KeyboardInterrupt), becomes an error reply; whatever
-kills the process instead (os._exit, signals, limits) is seen by the trusted side as a
-crash.  The student's code runs in this process and can therefore tamper with anything
-here, including the reply pipe: the trusted side treats every reply as untrusted data.
+kills the process instead (os._exit, signals, limits) becomes a crashed reply.  The
+student's code runs in these processes and can therefore tamper with anything here,
+including the reply pipe: the trusted side treats every reply as untrusted data.
 """
 
 import importlib.util
@@ -30,6 +39,7 @@ import io
 import json
 import os
 import resource
+import select
 import signal
 import sys
 import traceback
@@ -204,15 +214,15 @@ def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
     req_fd, rep_fd = config["req_fd"], config["rep_fd"]
     sys.dont_write_bytecode = True
-    if config.get("parent_pid"):
-        _die_with_parent(config["parent_pid"])
     _apply_limits(config["limits"])
 
     # Until "started", only trusted code runs and its errors go to the grader's startup log.
     protocol = _load_module("_grader_protocol", config["protocol"])
     if config.get("uid") is not None:
         _drop_privileges(config["uid"])
-    main_pid = os.getpid()
+    if config.get("parent_pid"):  # after the uid change, which clears the death signal
+        _die_with_parent(config["parent_pid"])
+    _become_subreaper()
     try:
         probes = _load_module("_grader_probes", config["probes"])
     except BaseException:
@@ -233,39 +243,191 @@ def main(argv: list[str]) -> None:
         protocol.send_message(rep_fd, reply)
         os._exit(0)
     protocol.send_message(rep_fd, {"status": "ready", "output": capture.take()})
+    _serve(protocol, probes, student, student_path, capture, req_fd, rep_fd)
 
+
+def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_fd: int, rep_fd: int) -> None:
+    """The zygote loop: each request runs in a fresh fork of this process, so whatever a
+    probe's student code changes (module globals, NumPy, builtins, signal handlers, threads
+    it leaves running, fds it closes, processes it starts) is gone before the next probe:
+    every probe sees the module exactly as its import left it, as the trusted side sees a
+    fresh reference module per probe.
+
+    The child never holds the real channel: it closes both ends before any student code runs
+    and writes its reply frame on a private pipe.  This process reads that one frame, kills
+    whatever the probe left running, and only then forwards the frame, so nothing a student
+    process does can reach the grader between or during later probes.  A child that ends
+    without a whole frame gets a ``{"status": "crashed"}`` reply from here instead."""
+    os.set_inheritable(req_fd, False)
+    os.set_inheritable(rep_fd, False)
     while True:
         try:
             request, arrays = protocol.recv_message(req_fd)
         except protocol.ChannelClosed:
             os._exit(0)
         request_id = request.get("id")
-        result = kwargs = None
+        reply_read, reply_write = os.pipe()
         try:
-            kwargs = protocol.decode_value(request["kwargs"], arrays, native=True)
-            probe = getattr(probes, request["name"])
-            result = probe(student, **kwargs)
-        except BaseException as exc:
-            reply = _error_reply(exc, sys.exc_info()[2], student_path)
-            arrays = {}
-        else:
-            value, arrays = protocol.encode_value(result)
-            reply = {"status": "ok", "value": value}
-        if os.getpid() != main_pid:  # a fork of the student's returned into this loop
-            os._exit(0)
-        reply["id"] = request_id
-        reply["output"] = capture.take()
-        del result, kwargs
-        try:
-            payload = protocol.pack_message(reply, arrays)
-        except BaseException as exc:  # e.g. MemoryError while packing a large value
-            reply = {"status": "error", "id": request_id, "exc_type": _type_name(exc),
-                     "message": "the probe's result could not be sent back", "traceback": ""}
+            child = os.fork()
+        except OSError as exc:  # e.g. the process limit, used up by the module's own import
+            os.close(reply_read)
+            os.close(reply_write)
+            protocol.send_message(rep_fd, {
+                "status": "error", "id": request_id, "exc_type": _type_name(exc), "traceback": "",
+                "message": f"no process could be started to run the probe ({_safe_str(exc, 200)})",
+                "output": ""})
+            continue
+        if child == 0:
+            try:
+                for fd in (req_fd, rep_fd, reply_read):
+                    os.close(fd)
+                _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write)
+            finally:
+                os._exit(0)
+        os.close(reply_write)
+        payload, status = _collect_reply(reply_read, child, protocol.MAX_FRAME)
+        os.close(reply_read)
+        _kill_children()
+        if payload is None:
+            reply = {"status": "crashed", "id": request_id}
+            if status is not None and os.WIFSIGNALED(status):
+                reply["signal"] = os.WTERMSIG(status)
+            elif status is not None and os.WIFEXITED(status):
+                reply["exit_code"] = os.WEXITSTATUS(status)
             payload = protocol.pack_message(reply)
         try:
             protocol.write_frame(rep_fd, payload)
         except protocol.ChannelClosed:
             os._exit(0)
+
+
+def _collect_reply(fd: int, child: int, max_frame: int) -> tuple[bytes | None, int | None]:
+    """Read one frame from the child's reply pipe while watching the child.  Returns
+    ``(payload, None)`` for a whole frame, else ``(None, wait status)`` once the child has
+    ended (its leftovers are killed so that the pipe reaches end-of-file)."""
+    buffer = bytearray()
+    status = None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        if len(buffer) >= 4:
+            size = int.from_bytes(buffer[:4], "big")
+            if size > max_frame:
+                break
+            if len(buffer) >= 4 + size:
+                return bytes(buffer[4 : 4 + size]), None
+        if poller.poll(50):
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except InterruptedError:
+                continue
+            if not chunk:  # every writer is gone
+                break
+            buffer += chunk
+        elif status is None:
+            try:
+                ended, wait_status = os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (a handler installed at import time)
+                ended, wait_status = child, 0
+            if ended == child:
+                status = wait_status
+                _kill_children()  # what it left behind may hold the pipe open
+    if status is None:  # the pipe closed (or went wrong) while the child still runs
+        status = _wait_for(child)
+    return None, status
+
+
+def _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_fd) -> None:
+    """In the forked child: run one probe and write its reply frame on ``reply_fd``."""
+    _die_with_parent(os.getppid())
+    me = os.getpid()
+    result = kwargs = None
+    try:
+        kwargs = protocol.decode_value(request["kwargs"], arrays, native=True)
+        probe = getattr(probes, request["name"])
+        result = probe(student, **kwargs)
+    except BaseException as exc:
+        reply = _error_reply(exc, sys.exc_info()[2], student_path)
+        arrays = {}
+    else:
+        value, arrays = protocol.encode_value(result)
+        reply = {"status": "ok", "value": value}
+    if os.getpid() != me:  # a fork of the student's returned into this function
+        os._exit(0)
+    reply["id"] = request.get("id")
+    reply["output"] = capture.take()
+    del result, kwargs
+    try:
+        payload = protocol.pack_message(reply, arrays)
+    except BaseException as exc:  # e.g. MemoryError while packing a large value
+        reply = {"status": "error", "id": request.get("id"), "exc_type": _type_name(exc),
+                 "message": "the probe's result could not be sent back", "traceback": ""}
+        payload = protocol.pack_message(reply)
+    protocol.write_frame(reply_fd, payload)
+    os._exit(0)
+
+
+def _wait_for(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+        except ChildProcessError:  # reaped elsewhere (a handler installed at import time)
+            return 0
+
+
+def _read_token(fd: int) -> bool:
+    """Whether the child wrote its done byte (never blocks: a grandchild may hold the pipe)."""
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 1) == b"R"
+    except OSError:
+        return False
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants of a probe are re-parented to this process (Linux), so that
+    :func:`_kill_children` finds them even if they left the process group or session."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _children() -> list[int]:
+    pids: list[int] = []
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as handle:
+                pids.extend(int(pid) for pid in handle.read().split())
+    except OSError:  # no /proc (not Linux) or no children files: the probe's child was reaped
+        return []
+    return pids
+
+
+def _kill_children() -> None:
+    """SIGKILL and reap every remaining child (what a probe left running, and the orphans
+    re-parented to us as their parents die), until none is left."""
+    for _ in range(10_000):
+        children = _children()
+        if not children:
+            break
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in children:
+            _wait_for(pid)
+    while True:  # zombies the children files no longer list
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except (ChildProcessError, InterruptedError):
+            break
 
 
 if __name__ == "__main__":

@@ -94,16 +94,37 @@ def write_big_file(megabytes):
 def reply_fd():
     return json.loads(sys.argv[1])["rep_fd"]
 
-def garbage_reply():
-    os.write(reply_fd(), b"garbage!" * 100)
+def channel_reachable():
+    """Whether the grader's reply channel is open in this (probe) process."""
+    try:
+        os.fstat(reply_fd())
+    except OSError:
+        return False
+    return True
+
+def scribble_on_fds():
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            os.write(int(fd), b"garbage!" * 100)
+        except OSError:
+            pass
     return 1
 
-def fake_frame():
-    os.write(reply_fd(), (8).to_bytes(4, "big") + b"notanpz!")
+def fake_frames():
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            os.write(int(fd), (8).to_bytes(4, "big") + b"notanpz!")
+        except OSError:
+            pass
     return 1
 
-def close_channel():
-    os.close(reply_fd())
+def close_fds():
+    for fd in os.listdir("/proc/self/fd"):
+        if int(fd) > 2:
+            try:
+                os.close(int(fd))
+            except OSError:
+                pass
     return 1
 
 def read_file(path):
@@ -239,7 +260,7 @@ def test_exits_crashes_and_interrupts(probes, mode):
         assert soft.status == "error" and soft.exc_type == "SystemExit"
         interrupted = call(sandbox, "interrupt")
         assert interrupted.status == "error" and interrupted.exc_type == "KeyboardInterrupt"
-        memory = call(sandbox, "eat_memory")
+        memory = call(sandbox, "eat_memory", timeout=20)  # page faults are slow on a busy machine
         assert memory.status in ("error", "crashed")
         assert memory.status == "crashed" or memory.exc_type == "MemoryError"
         deep = call(sandbox, "recurse", 0)
@@ -249,20 +270,38 @@ def test_exits_crashes_and_interrupts(probes, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_corrupted_channel_is_a_crash_and_the_next_probe_works(probes, mode):
+def test_probes_cannot_reach_the_channel_and_scribbling_costs_only_their_own_probe(probes, mode):
     with make(probes, mode) as sandbox:
-        for fn in ("garbage_reply", "fake_frame", "close_channel"):
-            outcome = call(sandbox, fn)
-            assert outcome.status == "crashed", (fn, outcome)
+        assert call(sandbox, "channel_reachable").value == False  # noqa: E712 (a 0-d array)
+        for fn in ("scribble_on_fds", "fake_frames", "close_fds"):
+            outcome = call(sandbox, fn)  # only the probe's private reply pipe can be hit
+            assert outcome.status in ("crashed", "ok"), (fn, outcome)
             assert call(sandbox, "double", 3).value == 6
 
 
 @pytest.mark.parametrize("fn", ["exit_later", "write_later"])
-def test_a_worker_broken_between_probes_is_replaced_before_the_next(probes, fn):
+def test_threads_a_probe_leaves_running_die_with_its_process(probes, fn):
     with make(probes, "rlimits") as sandbox:
         assert call(sandbox, fn, 0.05).value == "bye"
         time.sleep(0.3)
         assert call(sandbox, "double", 5).value == 10
+
+
+IMPORT_TIME_SABOTAGE = STUDENT + '''
+import threading
+if not os.path.exists("sabotaged"):  # the scratch folder outlives the worker (rlimits mode)
+    open("sabotaged", "w").close()
+    threading.Thread(target=lambda: (time.sleep(0.1), os._exit(5)), daemon=True).start()
+'''
+
+
+def test_a_worker_broken_between_probes_is_replaced_before_the_next(probes):
+    with make(probes, "rlimits", source=IMPORT_TIME_SABOTAGE) as sandbox:
+        first = sandbox._workers[0]
+        assert call(sandbox, "double", 1).value == 2
+        time.sleep(0.4)  # the import-time thread has ended the worker meanwhile
+        assert call(sandbox, "double", 5).value == 10
+        assert sandbox._workers[0] is not first
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -287,7 +326,7 @@ def test_environment_and_file_descriptors_are_clean(probes, mode, monkeypatch):
         assert "GRADER_SECRET" not in env
         assert not any("hunter2" in str(value) for value in env.values())
         fds = call(sandbox, "open_fds").value
-        assert len(fds) <= 6  # 0, 1, 2, the two pipes, and listdir's own
+        assert len(fds) <= 5  # 0, 1, 2, the probe's private reply pipe, and listdir's own
 
 
 def test_import_errors_are_sticky_outcomes(probes):
@@ -404,8 +443,9 @@ def test_student_cannot_see_files_outside_its_sandbox(probes, tmp_path):
         for path in ("/runtime/probes.py", "/runtime/student/student.py", "/usr/lib/os-release"):
             assert call(sandbox, "write_big_file", 1).status == "ok"  # scratch is writable
             assert call(sandbox, "overwrite", path).value in ("OSError", "PermissionError"), path
-        survived = call(sandbox, "kill_parent")
-        assert survived.status == "error" and survived.exc_type == "PermissionError"
+        # The probe's parent is the sandbox's own zygote: killing it ends only this probe.
+        killed = call(sandbox, "kill_parent")
+        assert killed.status == "crashed" and "SIGKILL" in killed.message
         assert call(sandbox, "double", 4).value == 8
 
 
@@ -430,8 +470,9 @@ def test_fork_bomb_is_stopped_by_the_process_limit(probes):
         uid = int(call(sandbox, "whoami").value[0])
         made = call(sandbox, "fork_bomb", 500)
         assert made.status == "ok" and 0 < int(made.value) < 16
-        if os.geteuid() == 0:
-            assert len(_processes_of(uid)) > int(made.value)  # the children are alive
+        if os.geteuid() == 0:  # the zygote killed the sleeping children when the probe ended
+            assert len(_processes_of(uid)) == 1
+        assert call(sandbox, "fork_bomb", 500).value == made.value  # the limit is not used up
         assert call(sandbox, "spin", timeout=0.3).status == "timeout"  # kills the namespace
     if os.geteuid() == 0:
         deadline = time.monotonic() + 3
