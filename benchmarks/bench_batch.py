@@ -17,6 +17,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,18 @@ VARIANTS = ["amara_okafor.py", "ben_carter.py", "chen_wei.py", "eva_novak.ipynb"
             "hana_sato.py", "nadia_rahman.py", "priya_nair.py", "sam_taylor.py"]
 TARGET_RATE = 20.0
 TARGET_WORKER_MB = 300.0
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def build_cohort(folder: Path, n: int) -> None:
@@ -63,10 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         build_cohort(scratch / "cohort", args.n)
         log = io.StringIO()
+        parent_cpu = _own_cpu()
+        machine_busy = _machine_busy_seconds()
         started = time.perf_counter()
         summary = run_batch(assignment, scratch / "cohort", scratch / "out", workers=args.workers,
                             reports=not args.no_reports, stream=log, progress_bar=False)
         total = time.perf_counter() - started
+        parent_cpu = _own_cpu() - parent_cpu
+        machine_busy = _machine_busy_seconds() - machine_busy
         if len(summary.graded) != args.n:
             sys.exit(f"only {len(summary.graded)} of {args.n} submissions were graded:\n{log.getvalue()}")
         reports = len(list((scratch / "out" / "reports").glob("*.html")))
@@ -80,8 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  throughput {rate:.2f} submissions/s; {total / args.n:.3f} s per submission (wall)")
         print(f"  in a worker, per submission: grading {summary.grade_seconds / args.n:.3f} s, "
               f"report {summary.report_seconds / args.n:.3f} s")
-        print(f"  peak memory: worker process {per_worker_mb:.0f} MB, largest sandbox "
-              f"{summary.sandbox_peak_rss_kb / 1024:.0f} MB")
+        trusted = (summary.cpu_seconds + parent_cpu) / args.n
+        cores = os.cpu_count() or 1
+        print(f"  CPU per submission outside the sandboxes {trusted:.3f} s (workers "
+              f"{summary.cpu_seconds / args.n:.3f} s, this process {parent_cpu / args.n:.3f} s)")
+        print(f"  whole machine busy {machine_busy / args.n:.3f} CPU-s per submission (includes the sandboxes, and "
+              f"anything else running: load average now {os.getloadavg()[0]:.1f}); on {cores} idle cores that "
+              f"allows at most {cores * args.n / machine_busy:.1f} submissions/s")
+        print(f"  peak memory of a worker process {per_worker_mb:.0f} MB (ru_maxrss)")
         print(f"  targets: >= {TARGET_RATE:g} submissions/s -> {'met' if rate >= TARGET_RATE else 'NOT met'}; "
               f"< {TARGET_WORKER_MB:g} MB per worker -> {'met' if per_worker_mb < TARGET_WORKER_MB else 'NOT met'}")
         if args.keep:

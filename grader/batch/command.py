@@ -34,9 +34,9 @@ class BatchSummary:
     failed: list[str] = field(default_factory=list)  # graded in this run with status error
     seconds: float = 0.0  # wall-clock time of the grading phase
     worker_peak_rss_kb: int = 0  # the largest peak resident memory of a worker process
-    sandbox_peak_rss_kb: int = 0  # the largest sandbox a worker waited for
     grade_seconds: float = 0.0  # summed over submissions, in the workers
     report_seconds: float = 0.0  # summed over submissions, in the workers
+    cpu_seconds: float = 0.0  # summed over submissions: workers and their sandboxes
     workers: set[str] = field(default_factory=set)  # host:pid of every worker that returned a job
     report_failures: int = 0  # reports the renderer failed to write
 
@@ -54,93 +54,120 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
     no one else is. Raises CohortError (a UsageError) for bad input."""
     stream = stream or sys.stdout
     entries = discover_cohort(Path(cohort))
-    by_student = {entry.student: entry for entry in entries}
-    if only:
-        unknown = [s for s in only if s not in by_student]
-        if unknown:
-            raise CohortError(f"no student '{unknown[0]}' in {cohort} (--only takes a student id: "
-                              f"an entry's name without its extension)")
+    students = [entry.student for entry in entries]
+    unknown = [s for s in only or () if s not in students]
+    if unknown:
+        raise CohortError(f"no student '{unknown[0]}' in {cohort} (--only takes a student id: "
+                          f"an entry's name without its extension)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CohortError(f"--out {out} exists and is not a folder")
-    renderer_ready = reports and importlib.util.find_spec("grader.render.html") is not None
+    with_reports = reports and importlib.util.find_spec("grader.render.html") is not None
     try:
         gradebook = Gradebook(out, assignment.id)
     except GradebookError as exc:
         raise CohortError(str(exc)) from None
-    summary = BatchSummary(out=out, total=len(entries))
     with gradebook:
-        current_checks = checks_hash(assignment)
-        todo: list[tuple[Entry, str]] = []
-        for entry in entries:
-            content = entry_hash(entry.path)
-            if only:
-                wanted = entry.student in only
-            else:
-                wanted = (force or not gradebook.is_current(entry.student, content, current_checks)
-                          or (renderer_ready and _report_wanted(gradebook, out, entry.student)))
-            (todo.append((entry, content)) if wanted else summary.skipped.append(entry.student))
+        checks = checks_hash(assignment)
+        todo, skipped = plan(gradebook, entries, checks, out, force=force, only=only, reports=with_reports)
+        summary = BatchSummary(out=out, total=len(entries), skipped=skipped)
         runner = DaskRunner(scheduler) if scheduler else LocalRunner(workers)
-        gone = gradebook.students_outside(by_student)
-        if gone:
-            shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
-            print(f"note: {len(gone)} student{'s' * (len(gone) != 1)} in the gradebook "
-                  f"{'are' if len(gone) != 1 else 'is'} no longer in {cohort} and left out of the outputs: {shown}",
-                  file=stream)
-        print(f"{assignment.id}: {len(entries)} submissions in {cohort}; grading {len(todo)}"
-              + (f" on {runner.describe()}" if todo else "")
-              + (f" ({len(summary.skipped)} unchanged)" if summary.skipped else ""), file=stream, flush=True)
-        if not reports:
-            pass
-        elif not renderer_ready:
+        _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, runner)
+        if reports and not with_reports:
             print("warning: HTML reports are not available in this installation (grader.render.html); "
                   "skipping them", file=stream)
-        hashes = {entry.student: content for entry, content in todo}
         started = time.monotonic()
         with Progress(len(todo), stream, progress_bar) as progress:
-            def record(outcome: GradeOutcome) -> None:
-                result = GradingResult.from_dict(outcome.result)
-                entry = by_student[outcome.student]
-                if outcome.report_html is not None:
-                    # the report lands before the row: a committed row always has its report
-                    write_atomic(report_path(out, outcome.student), outcome.report_html)
-                    report = "written"
-                elif renderer_ready and outcome.report_problem:
-                    report = f"failed: {outcome.report_problem}"
-                    if summary.report_failures < 3:
-                        progress.note(f"warning: no report for {outcome.student}: {outcome.report_problem}")
-                    summary.report_failures += 1
-                else:
-                    report = "unavailable"
-                gradebook.record(result, entry=entry.path.name, checks_hash="" if outcome.crashed else current_checks,
-                                 content_hash=hashes[outcome.student], report=report)
-                summary.graded.append(outcome.student)
-                if result.status == "error":
-                    summary.failed.append(outcome.student)
-                summary.grade_seconds += outcome.grade_seconds
-                summary.report_seconds += outcome.report_seconds
-                if outcome.worker:
-                    summary.workers.add(outcome.worker)
-                summary.worker_peak_rss_kb = max(summary.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
-                summary.sandbox_peak_rss_kb = max(summary.sandbox_peak_rss_kb, outcome.sandbox_peak_rss_kb)
-                progress.advance(result.student, result.status, result.score, result.max_score,
-                                 result.execution_time, result.error)
-
-            jobs = [GradeJob(assignment, entry.student, str(entry.path.resolve()), renderer_ready, grade_fn)
-                    for entry, _ in todo]
+            recorder = Recorder(gradebook, out, checks, todo, summary, progress, with_reports)
+            jobs = [GradeJob(assignment, entry.student, str(entry.path.resolve()), with_reports, grade_fn)
+                    for entry in todo]
             if jobs:
-                run_jobs(runner, jobs, record)
-            elif isinstance(runner, DaskRunner):
+                run_jobs(runner, jobs, recorder.record)
+            else:
                 runner.close()
         summary.seconds = time.monotonic() - started
-        write_outputs(gradebook, assignment, out, sorted(by_student))
-    failed = len(summary.failed)
+        write_outputs(gradebook, assignment, out, sorted(students))
     if summary.report_failures > 3:
         print(f"warning: {summary.report_failures} reports could not be written", file=stream)
+    failed = len(summary.failed)
     print(f"graded {len(summary.graded)}" + (f" in {summary.seconds:.1f} s" if summary.graded else "")
           + (f", {len(summary.skipped)} unchanged (use --force to regrade)" if summary.skipped else "")
           + (f"; {failed} could not be graded (see the dashboard)" if failed else ""), file=stream)
     return summary
+
+
+def plan(gradebook: Gradebook, entries: list[Entry], checks: str, out: Path, *, force: bool = False,
+         only: list[str] | None = None, reports: bool = True) -> tuple[list[PlannedEntry], list[str]]:
+    """(entries to grade with their content hashes, students skipped as unchanged)."""
+    todo, skipped = [], []
+    for entry in entries:
+        content = entry_hash(entry.path)
+        if only:
+            wanted = entry.student in only
+        else:
+            wanted = (force or not gradebook.is_current(entry.student, content, checks)
+                      or (reports and _report_wanted(gradebook, out, entry.student)))
+        if wanted:
+            todo.append(PlannedEntry(entry.student, entry.path, content))
+        else:
+            skipped.append(entry.student)
+    return todo, skipped
+
+
+def _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, runner) -> None:
+    gone = gradebook.students_outside(students)
+    if gone:
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        print(f"note: {len(gone)} student{'s' * (len(gone) != 1)} in the gradebook "
+              f"{'are' if len(gone) != 1 else 'is'} no longer in {cohort} and left out of the outputs: {shown}",
+              file=stream)
+    print(f"{assignment.id}: {len(students)} submissions in {cohort}; grading {len(todo)}"
+          + (f" on {runner.describe()}" if todo else "")
+          + (f" ({len(summary.skipped)} unchanged)" if summary.skipped else ""), file=stream, flush=True)
+
+
+@dataclass(frozen=True)
+class PlannedEntry(Entry):
+    content_hash: str = ""
+
+
+class Recorder:
+    """Receives every outcome in this process as it arrives: writes the report, then the
+    gradebook rows (so a committed row always has its report), then counts and shows it."""
+
+    def __init__(self, gradebook: Gradebook, out: Path, checks: str, todo: list[PlannedEntry],
+                 summary: BatchSummary, progress: Progress, with_reports: bool):
+        self.gradebook, self.out, self.checks = gradebook, out, checks
+        self.planned = {entry.student: entry for entry in todo}
+        self.summary, self.progress, self.with_reports = summary, progress, with_reports
+
+    def record(self, outcome: GradeOutcome) -> None:
+        summary = self.summary
+        result = GradingResult.from_dict(outcome.result)
+        entry = self.planned[outcome.student]
+        if outcome.report_html is not None:
+            write_atomic(report_path(self.out, outcome.student), outcome.report_html)
+            report = "written"
+        elif self.with_reports and outcome.report_problem:
+            report = f"failed: {outcome.report_problem}"
+            if summary.report_failures < 3:
+                self.progress.note(f"warning: no report for {outcome.student}: {outcome.report_problem}")
+            summary.report_failures += 1
+        else:
+            report = "unavailable"
+        self.gradebook.record(result, entry=entry.path.name, content_hash=entry.content_hash,
+                              checks_hash="" if outcome.crashed else self.checks, report=report)
+        summary.graded.append(outcome.student)
+        if result.status == "error":
+            summary.failed.append(outcome.student)
+        summary.grade_seconds += outcome.grade_seconds
+        summary.report_seconds += outcome.report_seconds
+        summary.cpu_seconds += outcome.cpu_seconds
+        if outcome.worker:
+            summary.workers.add(outcome.worker)
+        summary.worker_peak_rss_kb = max(summary.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
+        self.progress.advance(result.student, result.status, result.score, result.max_score,
+                              result.execution_time, result.error)
 
 
 def _report_wanted(gradebook: Gradebook, out: Path, student: str) -> bool:

@@ -47,9 +47,9 @@ class GradeOutcome:
     report_problem: str = ""  # why there is no report, when asked for one
     grade_seconds: float = 0.0  # wall-clock time of grading in the worker
     report_seconds: float = 0.0  # wall-clock time of rendering the report
+    cpu_seconds: float = 0.0  # CPU time of the worker and its sandboxes for this job
     worker: str = ""  # host:pid, for the log and the benchmark
     worker_peak_rss_kb: int = 0  # this worker process's peak resident memory so far
-    sandbox_peak_rss_kb: int = 0  # the largest sandbox child it has waited for so far
 
 
 def warm_up() -> None:
@@ -62,8 +62,15 @@ def warm_up() -> None:
         pass
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children that have been waited for (the sandboxes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def grade_job(job: GradeJob) -> GradeOutcome:
     with _GRADING_LOCK:
+        cpu_started = _cpu_seconds()
         started = time.monotonic()
         try:
             grade = job.grade_fn or _real_grade
@@ -82,9 +89,9 @@ def grade_job(job: GradeJob) -> GradeOutcome:
             rendering = time.monotonic()
             outcome.report_html, outcome.report_problem = render_report(result, job.assignment)
             outcome.report_seconds = time.monotonic() - rendering
+        outcome.cpu_seconds = _cpu_seconds() - cpu_started
     outcome.worker = f"{os.uname().nodename}:{os.getpid()}"
     outcome.worker_peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    outcome.sandbox_peak_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return outcome
 
 
