@@ -3,7 +3,7 @@ fast enough to grade dozens of deliberately wrong versions of the reference in a
 
 The student side goes through the same value encoding as the sandbox (InProcessModule
 normalises every answer) and a raising function becomes an error outcome, as the worker
-reports it.
+reports it; a function raising TimeoutError stands for one that hangs (a timeout outcome).
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def student_probes(module: InProcessModule) -> StudentProbes:
     def run(name, kwargs, timeout):
         try:
             return _Outcome("ok", module.probe(name, **kwargs))
+        except TimeoutError:  # stands for a hang: the sandbox would report a timeout
+            return _Outcome("timeout", message="your code did not finish within the time limit")
         except Exception as exc:  # what the worker would report as an error reply
             return _Outcome("error", message=str(exc), exc_type=type(exc).__name__)
     return StudentProbes(run)

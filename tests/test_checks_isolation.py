@@ -219,3 +219,20 @@ def test_each_mutant_fails_its_own_function_and_no_unrelated_one(assignment_id, 
     assert internal_errors(records) == []
     assert mutant.functions[0] in lost
     assert set(lost) <= set(mutant.functions)
+
+
+HANGING = {
+    "optimizers": ["adam_step", "minibatches", "gd_step", "train", "minibatch_sgd"],
+    "sigmoid_neuron": ["sigmoid", "grad_b", "gradient_descent"],
+}
+
+
+@pytest.mark.parametrize("assignment_id,function", [(a, f) for a in sorted(HANGING) for f in HANGING[a]])
+def test_a_hanging_function_costs_only_its_own_points(assignment_id, function):
+    """A function that never returns (simulated: it raises TimeoutError, which the harness
+    reports as a timeout) times out its own checks; the functions built on it pass with fakes."""
+    assignment = COURSE.get(assignment_id)
+    hang = f"\n\ndef {function}(*args, **kwargs):\n    raise TimeoutError\n"
+    records = run_source(assignment, reference_source(assignment) + hang)
+    assert set(lost_points(records)) == {function}
+    assert {r.status for r in records if r.function == function} == {"timeout"}

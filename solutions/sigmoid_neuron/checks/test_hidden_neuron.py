@@ -26,9 +26,7 @@ def plain_or_faked(student, reference, probe, kwargs, compare, show=None):
     want = reference.probe(probe, **kwargs)
     try:
         got = student.probe(probe, **kwargs)
-    except StudentTimeout:
-        raise
-    except StudentError as exc:
+    except (StudentError, StudentTimeout) as exc:
         if show:
             show(None, want)
         failure = exc
