@@ -179,3 +179,12 @@ def test_an_output_folder_of_another_assignment_is_refused(tmp_path, optimizers,
     batch(optimizers, cohort, tmp_path / "out")
     with pytest.raises(CohortError, match="gradebook of assignment 'optimizers'"):
         batch(sigmoid_neuron, cohort, tmp_path / "out")
+
+
+def test_an_output_folder_inside_the_cohort_is_refused(tmp_path, optimizers):
+    cohort = make_cohort(tmp_path / "cohort")
+    with pytest.raises(CohortError, match="inside the cohort folder"):
+        batch(optimizers, cohort, cohort / "out")
+    with pytest.raises(CohortError, match="inside the cohort folder"):
+        batch(optimizers, cohort, cohort)
+    assert not (cohort / "out").exists()

@@ -62,6 +62,9 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CohortError(f"--out {out} exists and is not a folder")
+    if out.resolve().is_relative_to(Path(cohort).resolve()):
+        raise CohortError(f"--out {out} is inside the cohort folder {cohort}; every entry there is a student, "
+                          f"so put the output folder elsewhere")
     with_reports = reports and importlib.util.find_spec("grader.render.html") is not None
     try:
         gradebook = Gradebook(out, assignment.id)
