@@ -85,7 +85,8 @@ class Mutant:
 def load_catalogue(assignment: Assignment) -> list[Mutant]:
     """The assignment's mutants in catalogue order ([] when it has no catalogue). Raises
     CatalogueError for an unknown key or function, a missing or broken mutant file, a mutant
-    that rewrites nothing of the reference, or a mutant file the catalogue does not list."""
+    that rewrites nothing of the reference, entries of one id with different hints, or a
+    mutant file the catalogue does not list."""
     directory = assignment.mutants_directory
     path = directory / CATALOGUE
     if not path.is_file():
@@ -107,11 +108,15 @@ def load_catalogue(assignment: Assignment) -> list[Mutant]:
                                                str(assignment.reference_path))
     mutants: list[Mutant] = []
     seen_files: set[str] = set()
+    hints: dict[str, str] = {}
     for number, entry in enumerate(entries, start=1):
         mutant = _read_entry(entry, number, path, assignment, reference_functions)
         if mutant.path.name in seen_files:
             raise CatalogueError(f"{path}: mutant #{number} ({mutant.id}): file {mutant.path.name} "
                                  "is already listed by an earlier entry")
+        if hints.setdefault(mutant.id, mutant.hint) != mutant.hint:
+            raise CatalogueError(f"{path}: mutant #{number} ({mutant.id}): its hint differs from an earlier "
+                                 "entry's with the same id (a misconception has one hint, shown wherever it is named)")
         seen_files.add(mutant.path.name)
         mutants.append(mutant)
     unlisted = sorted(p.name for p in directory.glob("*.py") if p.name not in seen_files)

@@ -302,6 +302,7 @@ def test_same_answer(student, other, same):
      "already listed"),
     (lambda c: c.split("[[mutant]]\nid = \"double.breaks\"")[0], "breaks.py not listed in the catalogue"),
     (lambda c: c + "\n[oops\n", "invalid TOML"),
+    (lambda c: c.replace('id = "double.triples"', 'id = "double.adds"'), "its hint differs from an earlier entry's"),
     (lambda c: "title = 'x'\n" + c, "unknown top-level key(s) title"),
 ])
 def test_catalogue_mistakes_are_clear_errors(tmp_path, change, message):
