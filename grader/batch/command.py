@@ -30,7 +30,8 @@ class BatchSummary:
     out: Path
     total: int  # students in the cohort
     graded: list[str] = field(default_factory=list)  # graded in this run
-    skipped: list[str] = field(default_factory=list)  # unchanged since their stored result
+    skipped: list[str] = field(default_factory=list)  # unchanged since their stored result, or not in --only
+    only: bool = False  # a --only run: the skipped were not selected
     failed: list[str] = field(default_factory=list)  # graded in this run with status error
     seconds: float = 0.0  # wall-clock time of the grading phase
     worker_peak_rss_kb: int = 0  # the largest peak resident memory of a worker process
@@ -73,7 +74,7 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
     with gradebook:
         checks = checks_hash(assignment)
         todo, skipped = plan(gradebook, entries, checks, out, force=force, only=only, reports=with_reports)
-        summary = BatchSummary(out=out, total=len(entries), skipped=skipped)
+        summary = BatchSummary(out=out, total=len(entries), skipped=skipped, only=bool(only))
         runner = DaskRunner(scheduler) if scheduler else LocalRunner(workers)
         _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, runner)
         if reports and not with_reports:
@@ -94,7 +95,8 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
         print(f"warning: {summary.report_failures} reports could not be written", file=stream)
     failed = len(summary.failed)
     print(f"graded {len(summary.graded)}" + (f" in {summary.seconds:.1f} s" if summary.graded else "")
-          + (f", {len(summary.skipped)} unchanged (use --force to regrade)" if summary.skipped else "")
+          + (f", {len(summary.skipped)} {_skipped_label(summary)}"
+             + ("" if summary.only else " (use --force to regrade)") if summary.skipped else "")
           + (f"; {failed} could not be graded (see the dashboard)" if failed else ""), file=stream)
     return summary
 
@@ -117,6 +119,10 @@ def plan(gradebook: Gradebook, entries: list[Entry], checks: str, out: Path, *, 
     return todo, skipped
 
 
+def _skipped_label(summary: BatchSummary) -> str:
+    return "not selected by --only" if summary.only else "unchanged"
+
+
 def _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, runner) -> None:
     gone = gradebook.students_outside(students)
     if gone:
@@ -126,7 +132,8 @@ def _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, 
               file=stream)
     print(f"{assignment.id}: {len(students)} submissions in {cohort}; grading {len(todo)}"
           + (f" on {runner.describe()}" if todo else "")
-          + (f" ({len(summary.skipped)} unchanged)" if summary.skipped else ""), file=stream, flush=True)
+          + (f" ({len(summary.skipped)} {_skipped_label(summary)})" if summary.skipped else ""),
+          file=stream, flush=True)
 
 
 @dataclass(frozen=True)
