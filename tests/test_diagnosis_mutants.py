@@ -2,22 +2,20 @@
 points on its own function(s) only; the reference and the stubs get no misconception; a
 mistake outside the catalogue loses points with no id and the honest message.
 
-The fast tests grade in this process (the student module runs here, as `grader build` runs
-the reference against the public checks); one slow test goes through the real sandbox.
+The fast tests grade in this process with the shared harness (tests/checks_harness.py: the
+student module runs here); one slow test goes through the real sandbox.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from grader.checking import GraderPlugin, InProcessModule, StudentProbes, run_checks
+from checks_harness import run_source
 from grader.course import Course
-from grader.diagnosis import UNRECOGNISED, SourceModule, diagnose_result, load_catalogue
-from grader.grade import assemble_result, reference_module, seed_material, trusted_probes
+from grader.diagnosis import UNRECOGNISED, diagnose_result, load_catalogue
+from grader.grade import assemble_result
 from grader.results import GradingResult
 from grader.stubs import stub_for
 
@@ -33,33 +31,12 @@ pytestmark = pytest.mark.skipif(not all(_has_checks(a) for a in ASSIGNMENTS.valu
                                 reason="the assignments' probes and hidden checks are not written yet")
 
 
-@dataclass
-class _Outcome:
-    status: str
-    value: Any = None
-    message: str = ""
-    exc_type: str = ""
-    traceback: str = ""
-
-
 def grade_in_process(assignment, source: str, student: str = "student") -> GradingResult:
-    """Grade `source` against the hidden checks with the student module run in this process,
-    then diagnose: the pipeline of grade.grade_loaded without the sandbox."""
-    module = SourceModule(source, assignment.directory / f"{assignment.module}.py",
-                          trusted_probes(assignment), assignment.module)
-
-    def run(name: str, kwargs: dict, timeout: float | None) -> _Outcome:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the worker's stderr, not ours
-                return _Outcome("ok", module.probe(name, **kwargs))
-        except Exception as exc:  # the student's code raised
-            return _Outcome("error", exc_type=type(exc).__name__, message=str(exc))
-
-    plugin = GraderPlugin(StudentProbes(run), reference_module(assignment),
-                          seed_material(assignment, student, "in-process"))
-    records = run_checks(assignment.hidden_checks, plugin)
-    assert not plugin.collection_errors, plugin.collection_errors
+    """Grade `source` against the hidden checks with the student module run in this process
+    (tests/checks_harness.py), then assemble and diagnose as grade.grade_loaded does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a mutant's divisions by zero: the worker's stderr, not ours
+        records = run_source(assignment, source, student=student)
     internal = [(r.title, r.internal_error) for r in records if r.internal_error]
     assert not internal, internal
     result = assemble_result(assignment, student, records)
