@@ -10,6 +10,7 @@ use is not: each function earns its own points.
 import numpy as np
 
 from grader.checking import StudentError, StudentTimeout, check
+from grader.composites import plain_or_faked
 from grader.expect import as_numeric_array, expect_array, expect_true, expect_tuple
 
 NEURON = {"kind": "sigmoid_neuron", "x": [0.5, 2.5], "y": [0.2, 0.9]}
@@ -18,33 +19,6 @@ RETURNS = {"gd_step": "theta", "momentum_step": "(theta, update)", "nag_step": "
            "adagrad_step": "(theta, v)", "rmsprop_step": "(theta, v)", "adam_step": "(theta, m, v)",
            "line_search_step": "(theta, eta)"}
 QUADRATIC = {"kind": "quadratic", "A": np.array([[3.0, 1.0], [1.0, 2.0]]), "b": np.array([1.0, -1.0])}
-
-
-def plain_or_faked(student, reference, probe, kwargs, compare, show=None):
-    """Run `probe` with `kwargs` on both sides and `compare(got, want)`. Passes when the plain
-    run agrees, or else when the run with fake building blocks agrees with the reference's
-    run with the same fakes. The feedback is always about the plain run."""
-    want = reference.probe(probe, **kwargs)
-    want_faked = reference.probe(probe, **kwargs, fakes=True)
-    try:
-        got = student.probe(probe, **kwargs)
-    except (StudentError, StudentTimeout) as exc:
-        if show:
-            show(None, want)
-        failure = exc
-    else:
-        if show:
-            show(got, want)
-        try:
-            compare(got, want)
-            return
-        except AssertionError as exc:
-            failure = exc
-    try:
-        compare(student.probe(probe, **kwargs, fakes=True), want_faked)
-        return
-    except (AssertionError, StudentError, StudentTimeout):
-        raise failure from None
 
 
 def expect_rows(got, want, function, inputs):

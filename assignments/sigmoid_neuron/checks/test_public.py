@@ -8,41 +8,14 @@ but one of the functions it uses is not: each function earns its own points.
 """
 import numpy as np
 
-from grader.checking import StudentError, StudentTimeout, check
+from grader.checking import check
+from grader.composites import plain_or_faked
 from grader.expect import expect_array, expect_scalar, expect_true, expect_tuple
 
 X_LECTURE = [0.5, 2.5]
 Y_LECTURE = [0.2, 0.9]
 VALUES = dict(rtol=1e-7, atol=1e-12)
 TRAJECTORY = dict(rtol=1e-6, atol=1e-9)
-
-
-def plain_or_faked(student, reference, probe, kwargs, compare, show=None):
-    """Run `probe` with `kwargs` on both sides and `compare(got, want)`. Passes when the plain
-    run agrees, or else when the run with fake building blocks agrees with the reference's
-    run with the same fakes. `show(got_or_None, want)` sees the plain run (for plots); the
-    feedback is always about the plain run."""
-    want = reference.probe(probe, **kwargs)
-    want_faked = reference.probe(probe, **kwargs, fakes=True)
-    try:
-        got = student.probe(probe, **kwargs)
-    except (StudentError, StudentTimeout) as exc:
-        if show:
-            show(None, want)
-        failure = exc
-    else:
-        if show:
-            show(got, want)
-        try:
-            compare(got, want)
-            return
-        except AssertionError as exc:
-            failure = exc
-    try:
-        compare(student.probe(probe, **kwargs, fakes=True), want_faked)
-        return
-    except (AssertionError, StudentError, StudentTimeout):
-        raise failure from None
 
 
 def call_matches(student, reference, function, args, names, expect=None):

@@ -10,6 +10,7 @@ the same fakes, so a broken step function costs only its own points.
 import numpy as np
 
 from grader.checking import StudentError, StudentTimeout, check
+from grader.composites import plain_or_faked, plot_rows
 from grader.expect import as_numeric_array, expect_array, expect_true, expect_tuple
 
 NEURON = {"kind": "sigmoid_neuron", "x": [0.5, 2.5], "y": [0.2, 0.9]}
@@ -21,49 +22,6 @@ STEPS = ["gd_step", "momentum_step", "nag_step", "adagrad_step", "rmsprop_step",
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def plain_or_faked(student, reference, probe, kwargs, compare, show=None, fake_sets=(True,)):
-    """Run `probe` with `kwargs` on both sides and `compare(got, want)`. Passes when the plain
-    run agrees, or else when a run with fake building blocks (each of `fake_sets` in turn)
-    agrees with the reference's run with the same fakes (after a timeout, only the first set
-    is tried). `show(got_or_None, want)` sees the plain run (for plots); the feedback is
-    always about the plain run."""
-    want = reference.probe(probe, **kwargs)
-    try:
-        got = student.probe(probe, **kwargs)
-    except (StudentError, StudentTimeout) as exc:
-        if show:
-            show(None, want)
-        failure = exc
-        if isinstance(exc, StudentTimeout):  # a hanging building block: one run with all of them faked
-            fake_sets = fake_sets[:1]
-    else:
-        if show:
-            show(got, want)
-        try:
-            compare(got, want)
-            return
-        except AssertionError as exc:
-            failure = exc
-    for fakes in fake_sets:
-        try:
-            compare(student.probe(probe, **kwargs, fakes=fakes), reference.probe(probe, **kwargs, fakes=fakes))
-            return
-        except StudentTimeout:
-            break  # the function itself hangs: no more waiting
-        except (AssertionError, StudentError):
-            continue
-    raise failure
-
-
-def plot_rows(value, like):
-    """The student's rows as a float array for a plot, or None when they cannot be drawn."""
-    try:
-        rows = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return rows if rows.shape == np.shape(like) else None
 
 
 def for_plot(problem):

@@ -8,7 +8,8 @@ with the same fakes, so a broken helper costs only its own points.
 """
 import numpy as np
 
-from grader.checking import StudentError, StudentTimeout, check
+from grader.checking import check
+from grader.composites import plain_or_faked, plot_rows
 from grader.expect import expect_array, expect_scalar, expect_true, expect_tuple
 
 X_LECTURE = [0.5, 2.5]
@@ -16,42 +17,6 @@ Y_LECTURE = [0.2, 0.9]
 NEURON = {"kind": "sigmoid_neuron", "x": X_LECTURE, "y": Y_LECTURE}
 VALUES = dict(rtol=1e-7, atol=1e-12)
 TRAJECTORY = dict(rtol=1e-6, atol=1e-9)
-
-
-def plain_or_faked(student, reference, probe, kwargs, compare, show=None):
-    """Run `probe` with `kwargs` on both sides and `compare(got, want)`. Passes when the plain
-    run agrees, or else when the run with fake building blocks agrees with the reference's
-    run with the same fakes. `show(got_or_None, want)` sees the plain run (for plots); the
-    feedback is always about the plain run."""
-    want = reference.probe(probe, **kwargs)
-    try:
-        got = student.probe(probe, **kwargs)
-    except (StudentError, StudentTimeout) as exc:
-        if show:
-            show(None, want)
-        failure = exc
-    else:
-        if show:
-            show(got, want)
-        try:
-            compare(got, want)
-            return
-        except AssertionError as exc:
-            failure = exc
-    try:
-        compare(student.probe(probe, **kwargs, fakes=True), reference.probe(probe, **kwargs, fakes=True))
-        return
-    except (AssertionError, StudentError, StudentTimeout):
-        raise failure from None
-
-
-def plot_rows(value, like):
-    """The student's rows as a float array for a plot, or None when they cannot be drawn."""
-    try:
-        rows = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return rows if rows.shape == np.shape(like) else None
 
 
 def expect_untouched(got, what, inputs):
