@@ -214,28 +214,70 @@ class RecordingReference:
 
 class StudentProbes:
     """The `student` fixture: probes in the sandbox, results recorded on the running check.
-    Raises StudentError / StudentTimeout so the check stops and the plugin records why."""
+    Raises StudentError / StudentTimeout so the check stops and the plugin records why.
 
-    def __init__(self, run: Callable[[str, dict, float | None], Any], deadline: float | None = None):
+    Time is accounted per student function (the function of the running check), so that a
+    function that hangs costs its own checks and never another function's: once one of its
+    probes timed out, its later probes get `retry_timeout` instead of `probe_timeout`, and
+    all its probes together may take `function_budget` seconds; past that its remaining
+    probes are not run.  `deadline` (a time.monotonic() instant) stops every probe."""
+
+    def __init__(self, run: Callable[[str, dict, float | None], Any], deadline: float | None = None, *,
+                 probe_timeout: float | None = None, function_budget: float | None = None,
+                 retry_timeout: float | None = None):
         self._run = run  # (name, kwargs, timeout) -> ProbeOutcome-like
         self.deadline = deadline  # time.monotonic() after which no more probes run
+        self.probe_timeout = probe_timeout  # what the runner uses when given None
+        self.function_budget = function_budget
+        self.retry_timeout = retry_timeout
         self.record: CheckRecord | None = None
         self.timeout: float | None = None
+        self._spent: dict[str, float] = {}
+        self._hung: set[str] = set()
 
     def probe(self, name: str, **kwargs) -> Any:
         if self.deadline is not None and time.monotonic() > self.deadline:
             self._remember(name, kwargs, "timeout")
             raise StudentTimeout("not run: the time budget for this submission was used up by earlier tests")
-        outcome = self._run(name, kwargs, self.timeout)
+        function = self.record.function if self.record is not None else None
+        timeout, note = self._timeout_for(function)
+        if timeout is not None and timeout <= 0:
+            self._remember(name, kwargs, "timeout")
+            raise StudentTimeout(f"not run: earlier tests of {function} used up its time (they did not finish)")
+        started = time.monotonic()
+        outcome = self._run(name, kwargs, timeout)
+        if function is not None:
+            self._spent[function] = self._spent.get(function, 0.0) + time.monotonic() - started
+            if outcome.status == "timeout":
+                self._hung.add(function)
         self._remember(name, kwargs, outcome.status, outcome.value if outcome.status == "ok" else None)
         if outcome.status == "ok":
             return outcome.value
         if outcome.status == "timeout":
-            raise StudentTimeout(outcome.message or "your code did not finish within the time limit (an endless loop?)")
+            raise StudentTimeout((outcome.message or "your code did not finish within the time limit (an endless loop?)")
+                                 + note)
         if outcome.status == "crashed":
             raise StudentError(outcome.message or "your code crashed the process running it "
                                "(os._exit, a signal, or running out of memory?)", exc_type="crash")
         raise StudentError(_student_error_text(outcome), exc_type=outcome.exc_type or "", traceback=outcome.traceback or "")
+
+    def _timeout_for(self, function: str | None) -> tuple[float | None, str]:
+        """The limit for the next probe of `function`'s check (None: the runner's default),
+        and a note for the student when it is shorter than usual."""
+        timeout = self.timeout if self.timeout is not None else self.probe_timeout
+        note = ""
+        if function is None:
+            return self.timeout, note
+        if function in self._hung and self.retry_timeout is not None and (
+                timeout is None or self.retry_timeout < timeout):
+            timeout = self.retry_timeout
+            note = f" (a shorter limit: an earlier test of {function} did not finish either)"
+        if self.function_budget is not None:
+            budget = max(self.function_budget, 2 * (self.timeout or 0.0))
+            left = budget - self._spent.get(function, 0.0)
+            if timeout is None or left < timeout:
+                timeout = left
+        return timeout, note
 
     def _remember(self, name: str, kwargs: dict, status: str, value: Any = None) -> None:
         if self.record is not None:

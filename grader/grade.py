@@ -16,8 +16,15 @@ from grader.load import Submission, SubmissionError, load_submission, student_id
 from grader.results import GradingResult, PartResult, TestResult
 from grader.sandbox import Limits, Sandbox
 
-#: Wall-clock budget for all probes of one submission; past it, remaining checks time out.
-SUBMISSION_BUDGET_SECONDS = 60.0
+#: Wall-clock time all probes of ONE student function's checks may take together, in probe
+#: timeouts; past it that function's remaining checks time out without running.  A function
+#: that hangs thus costs only its own checks, never another function's time (a global
+#: budget let one endless function starve the checks after it), and a submission takes at
+#: most about functions x this x the probe timeout.
+FUNCTION_BUDGET_TIMEOUTS = 4.0
+#: Once a probe of a function timed out, its later probes get this fraction of the timeout
+#: (plenty for a correct probe, which takes milliseconds; a hanging one costs less).
+RETRY_TIMEOUT_FRACTION = 0.2
 #: Correct probes take milliseconds; a probe still running after this many seconds is stuck.
 PROBE_TIMEOUT_SECONDS = 3.0
 PUBLIC_EXPECTED = "public_expected.npz"
@@ -65,7 +72,9 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     limits = limits or Limits(probe_timeout=PROBE_TIMEOUT_SECONDS)
     with Sandbox(submission.source, assignment.module, assignment.probes_path, limits) as sandbox:
         probes = StudentProbes(lambda name, kwargs, timeout: sandbox.run_probe(name, kwargs, timeout),
-                               deadline=time.monotonic() + SUBMISSION_BUDGET_SECONDS)
+                               probe_timeout=limits.probe_timeout,
+                               function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
+                               retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout)
         plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
                               per_student_seed=not public_only)
         records = run_checks(checks_dir, plugin)
