@@ -25,7 +25,6 @@ import sys
 import time
 import tomllib
 import types
-from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +43,7 @@ def load_module(name: str, source: str) -> types.ModuleType:
     return module
 
 
-class Course_:
+class CourseFiles:
     """The optimizers assignment's reference, mutants, probes and hints."""
 
     def __init__(self):
@@ -87,7 +86,7 @@ def plain(problem):
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in problem.items()}
 
 
-def build_result(course: Course_, index: int, inputs_seed: int | None = None) -> GradingResult:
+def build_result(course: CourseFiles, index: int, inputs_seed: int | None = None) -> GradingResult:
     """Student `index`'s result; inputs from `inputs_seed` (default: the student's own seed)."""
     rng = np.random.default_rng(index if inputs_seed is None else inputs_seed)
     mistakes = MISTAKES[index % len(MISTAKES)]
@@ -166,7 +165,7 @@ def build_result(course: Course_, index: int, inputs_seed: int | None = None) ->
                          hints={mid: course.hints[mid] for ids in named.values() for mid in ids})
 
 
-def time_renders(course: Course_, results: list[GradingResult]) -> tuple[list[float], list[float]]:
+def time_renders(course: CourseFiles, results: list[GradingResult]) -> tuple[list[float], list[float]]:
     """Wall-clock and CPU milliseconds of each render (CPU time is the fair figure on a busy
     machine: other processes stretch the wall clock, not this process's work)."""
     wall, cpu = [], []
@@ -182,7 +181,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
-    course = Course_()
+    course = CourseFiles()
     started = time.perf_counter()
     first = build_result(course, 0)
     own_inputs = [build_result(course, i) for i in range(1, args.runs + 1)]

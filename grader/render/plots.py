@@ -523,7 +523,8 @@ def _dots(ux: np.ndarray, uy: np.ndarray, r: int) -> str:
 
 
 def _squares(ux: np.ndarray, uy: np.ndarray, half: int) -> str:
-    return "".join(f"M{x - half},{y - half}h{2 * half}v{2 * half}h-{2 * half}z" for x, y in zip(ux.tolist(), uy.tolist()))
+    side = 2 * half
+    return "".join(f"M{x - half},{y - half}h{side}v{side}h-{side}z" for x, y in zip(ux.tolist(), uy.tolist()))
 
 
 #: A five-pointed star around (0, 0), radius 1 (the reference's end, as in the legend).
@@ -680,8 +681,8 @@ def _draw(curves: _Curves, label: str) -> list[PlotImage]:
                        False, _legend(with_student, True), False)
         overlay = _contour_overlay(curves.kind, problem_key, view, frame) + _path_overlay(frame, curves)
         what = "path on the error surface" if curves.kind == "sigmoid_neuron" else "path on the loss contours"
-        images.append(PlotImage(_svg(frame, overlay), _path_alt(curves, view, leaves),
-                                _caption(label, what, notes + (["your path leaves the plotted area"] if leaves else [])),
+        path_notes = notes + (["your path leaves the plotted area"] if leaves else [])
+        images.append(PlotImage(_svg(frame, overlay), _path_alt(curves, view, leaves), _caption(label, what, path_notes),
                                 frame.width, frame.height, frame))
     student_loss = _loss(curves, curves.student) if with_student else None
     reference_loss = _loss(curves, curves.reference) if curves.reference is not None else None
@@ -719,7 +720,8 @@ def _path_alt(curves: _Curves, view: tuple, leaves: bool) -> str:
             f"and {_num(view[2])} to {_num(view[3])}.")
     r, s = curves.reference, curves.student
     if r is not None:
-        text += f" The reference path (dashed, squares) goes from {_point(r[0])} to {_point(r[-1])} in {len(r) - 1} steps."
+        text += (f" The reference path (dashed, squares) goes from {_point(r[0])} to {_point(r[-1])}"
+                 f" in {len(r) - 1} steps.")
     if s is None:
         text += f" Your path is not shown: {curves.note}."
     elif curves.coincide:
@@ -737,7 +739,8 @@ def _loss_alt(curves: _Curves, student: np.ndarray | None, reference: np.ndarray
     what = _loss_label(curves)
     text = f"Line plot of the {what} against step ({scale} scale)."
     if reference is not None:
-        text += f" The reference (dashed) goes from {_num(reference[0])} to {_num(reference[-1])} in {len(reference) - 1} steps."
+        text += (f" The reference (dashed) goes from {_num(reference[0])} to {_num(reference[-1])}"
+                 f" in {len(reference) - 1} steps.")
     if student is None:
         text += f" Your run is not shown: {curves.note}."
     elif curves.coincide:
