@@ -58,6 +58,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import select
 import struct
 import time
@@ -127,6 +128,18 @@ class TypedArray(np.ndarray):
 
     def __str__(self) -> str:
         return str(self.view(np.ndarray))
+
+
+#: Characters that would act on a terminal or reorder text instead of showing: C0/C1
+#: controls but newline and tab, DEL, and the Unicode bidi and zero-width format characters.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or bidi character written as an escape (``\\x1b``), so
+    that student-controlled text (messages, printed output, reprs) shows as text in a
+    terminal or report and cannot move the cursor, rewrite lines or reorder characters."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def pytype_of(value) -> str:
@@ -299,7 +312,7 @@ def decode_value(json_obj, arrays: dict[str, np.ndarray], *, native: bool = Fals
                 for key, value in items.items()
             }
         if kind == "other":
-            return Opaque(str(json_obj.get("pytype", "?")), str(json_obj.get("repr", "")))
+            return Opaque(printable(str(json_obj.get("pytype", "?"))), printable(str(json_obj.get("repr", ""))))
     except (KeyError, TypeError) as exc:
         raise ProtocolError(f"malformed {kind} value: {exc!r}") from None
     raise ProtocolError(f"unknown value kind {kind!r}")

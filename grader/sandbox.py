@@ -245,7 +245,8 @@ def _contains_opaque(json_obj) -> bool:
 
 
 def _text(value, limit: int) -> str:
-    return value[:limit] if type(value) is str else ""
+    """A string field of an untrusted reply, clipped, with control characters escaped."""
+    return protocol.printable(value[:limit]) if type(value) is str else ""
 
 
 def _crash_message(reply: dict) -> str:

@@ -388,11 +388,16 @@ def _read_token(fd: int) -> bool:
 
 def _become_subreaper() -> None:
     """Orphaned descendants of a probe are re-parented to this process (Linux), so that
-    :func:`_kill_children` finds them even if they left the process group or session."""
+    :func:`_kill_children` finds them even if they left the process group or session.
+    Also make this process (and its forks) non-dumpable: a probe's process running under
+    the same uid cannot then open this one's channel through /proc/<pid>/fd, nor ptrace it
+    (without CAP_SYS_PTRACE; bubblewrap drops that)."""
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+        libc = ctypes.CDLL(None)
+        libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+        libc.prctl(4, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
 

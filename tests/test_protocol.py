@@ -387,3 +387,12 @@ def test_write_to_a_closed_pipe_is_channel_closed():
             protocol.write_frame(write_fd, b"x")
     finally:
         os.close(write_fd)
+
+
+def test_student_text_cannot_drive_a_terminal():
+    hostile = "a\x1b[2J\x1b[1Ab\rc\x07d\x85e\u202ef\u2066g\x00h\tkept\nkept"
+    shown = protocol.printable(hostile)
+    assert shown == "a\\x1b[2J\\x1b[1Ab\\rc\\x07d\\x85e\\u202ef\\u2066g\\x00h\tkept\nkept"
+    assert protocol.printable("plain text, ünïcode and 😀 stay") == "plain text, ünïcode and 😀 stay"
+    opaque = protocol.decode_value({"kind": "other", "pytype": "x\x1b", "repr": "<\x1b[31mred>"}, {})
+    assert opaque == protocol.Opaque("x\\x1b", "<\\x1b[31mred>")
