@@ -47,7 +47,10 @@ def cmd_grade(args) -> int:
     result = grade_submission(assignment, args.submission, student=args.student)
     if args.report:
         from grader.render.html import write_report
-        write_report(result, assignment, Path(args.report))
+        try:
+            write_report(result, assignment, Path(args.report))
+        except OSError as exc:
+            raise UsageError(f"{args.report}: cannot write the report ({exc.strerror or exc})") from None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

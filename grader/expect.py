@@ -107,7 +107,8 @@ def expect_array(got: Any, want: Any, *, name: str, rtol: float = 1e-7, atol: fl
     elif np.isinf(array).any() and not np.isinf(want).any():
         reason = f"{name} contains inf{at} (an overflow?)"
     else:
-        reason = f"{name} is wrong{at}: expected {show(want[where] if where else want)}, got {show(array[where] if where else array)}"
+        # Enough digits that the two numbers shown really differ.
+        reason = f"{name} is wrong{at}: expected {float(want[where]):.12g}, got {float(array[where]):.12g}"
     _fail(f"{reason}; {detail} (tolerance rtol={rtol:g}, atol={atol:g}).\n"
           f"Expected {name} = {show(want)}\nGot      {name} = {show(array)}", inputs)
 

@@ -112,8 +112,11 @@ def render_text(result: GradingResult, hidden_checks: int | None = None) -> str:
         lines.append(f"warning: {warning}")
     lines.append("")
     for part in result.parts:
-        lines.append(f"{part.function:<24} {points(part.score)} / {points(part.max_score)}")
+        lines.append(f"{part.function:<24} {points(part.score)} / {points(part.max_score)}  "
+                     f"({part_summary(result, part)})")
         for test in result.tests_for(part.function):
+            if test.status == "passed" and not result.public_only:
+                continue  # a grade lists what went wrong; a self-check lists every check
             lines.append(f"  [{_MARK.get(test.status, test.status)}] {test.name}")
             output = test_output(test)
             if output:
