@@ -145,3 +145,23 @@ def test_check_is_public_only_and_announces_hidden_checks(optimizers, tmp_path):
     assert "all tests passed" not in completed.stdout.lower()
     completed = run_grader("check", "optimizers", str(optimizers.reference_path))
     assert completed.returncode == 0, completed.stdout
+
+
+def test_unwritable_report_is_a_one_line_error(optimizers):
+    completed = run_grader("grade", "optimizers", str(optimizers.reference_path), "--report", "/proc/no/report.html")
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("grader: error: /proc/no/report.html: cannot write the report")
+    assert "Traceback" not in completed.stderr
+
+
+def test_terminal_summary_lists_only_what_went_wrong(optimizers, tmp_path):
+    source = replace_function(optimizers.reference_path.read_text(), "inverse_time_decay", '''
+def inverse_time_decay(eta0, k, t):
+    return eta0 / (1 + k) * t
+''')
+    path = tmp_path / "optimizers.py"
+    path.write_text(source)
+    completed = run_grader("grade", "optimizers", str(path))
+    assert completed.returncode == 1
+    listed = [line for line in completed.stdout.splitlines() if line.startswith("  [")]
+    assert listed and all("inverse_time_decay" in line and "[ok" not in line for line in listed)
