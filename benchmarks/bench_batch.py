@@ -1,12 +1,16 @@
 """Batch grading throughput: a synthetic cohort of N submissions, graded with full HTML reports.
 
-    python benchmarks/bench_batch.py N [--workers W] [--no-reports] [--keep]
+    python benchmarks/bench_batch.py N [--workers W] [--no-reports] [--stand-in] [--keep]
 
 The cohort is N copies of a few realistic variants from the demo cohort (correct in three
 styles, a notebook, four common mistakes, a partly done one), each made distinct by a
 comment so no two submissions share a content hash. Prints submissions per second, seconds
 per submission, where the time goes in a worker (grading vs the report), and the peak
 resident memory of a worker process (ru_maxrss) and of the largest sandbox it ran.
+
+`--stand-in` replaces grading by copying one real result (graded once, up front), to measure
+what the batch machinery itself costs per submission (cohort scan, hashing, process pool,
+gradebook transactions, reports without plots, CSV, JSON files, dashboard) at large N.
 
 Targets (issue 6), on the 2-core reference machine: >= 20 submissions/s at N = 500, < 300 MB
 per worker, and flat throughput from N = 50 to N = 2000.
@@ -30,6 +34,18 @@ VARIANTS = ["amara_okafor.py", "ben_carter.py", "chen_wei.py", "eva_novak.ipynb"
             "hana_sato.py", "nadia_rahman.py", "priya_nair.py", "sam_taylor.py"]
 TARGET_RATE = 20.0
 TARGET_WORKER_MB = 300.0
+
+
+STAND_IN_RESULT = "stand-in-result.json"
+
+
+def stand_in_grade(assignment, path, student):
+    """A copy of the result stored next to the cohort (see --stand-in), renamed."""
+    from grader.results import GradingResult
+
+    data = json.loads((Path(path).parent.parent / STAND_IN_RESULT).read_text())
+    data["student"] = student
+    return GradingResult.from_dict(data)
 
 
 def _own_cpu() -> float:
@@ -65,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int, help="number of submissions")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the cores)")
     parser.add_argument("--no-reports", action="store_true", help="skip the HTML reports")
+    parser.add_argument("--stand-in", action="store_true",
+                        help="copy one real result instead of grading: the batch machinery's own cost")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
     args = parser.parse_args(argv)
 
@@ -75,12 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
     try:
         build_cohort(scratch / "cohort", args.n)
+        grade_fn = None
+        if args.stand_in:
+            from grader.grade import grade_submission
+
+            real = grade_submission(assignment, DEMO / VARIANTS[4], student="template")
+            (scratch / STAND_IN_RESULT).write_text(json.dumps(real.to_dict()))
+            grade_fn = stand_in_grade
         log = io.StringIO()
         parent_cpu = _own_cpu()
         machine_busy = _machine_busy_seconds()
         started = time.perf_counter()
         summary = run_batch(assignment, scratch / "cohort", scratch / "out", workers=args.workers,
-                            reports=not args.no_reports, stream=log, progress_bar=False)
+                            reports=not args.no_reports, grade_fn=grade_fn, stream=log, progress_bar=False)
         total = time.perf_counter() - started
         parent_cpu = _own_cpu() - parent_cpu
         machine_busy = _machine_busy_seconds() - machine_busy
@@ -90,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         workers = len(summary.workers)
         rate = args.n / total
         per_worker_mb = summary.worker_peak_rss_kb / 1024
-        print(f"N = {args.n}, {workers} workers, {'with' if not args.no_reports else 'without'} HTML reports "
+        print(f"N = {args.n}, {workers} workers, {'stand-in results, ' if args.stand_in else ''}"
+              f"{'with' if not args.no_reports else 'without'} HTML reports "
               f"({reports} written), {os.cpu_count()} cores")
         print(f"  total {total:.1f} s (grading {summary.seconds:.1f} s, outputs and dashboard "
               f"{total - summary.seconds:.1f} s)")
