@@ -37,7 +37,7 @@ class BatchSummary:
     worker_peak_rss_kb: int = 0  # the largest peak resident memory of a worker process
     grade_seconds: float = 0.0  # summed over submissions, in the workers
     report_seconds: float = 0.0  # summed over submissions, in the workers
-    cpu_seconds: float = 0.0  # summed over submissions: workers and their sandboxes
+    cpu_seconds: float = 0.0  # summed over submissions: the workers' CPU outside the sandboxes
     workers: set[str] = field(default_factory=set)  # host:pid of every worker that returned a job
     report_failures: int = 0  # reports the renderer failed to write
 

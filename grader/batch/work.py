@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.course import Assignment
-from grader.results import GradingResult, PartResult
+from grader.results import GradingResult
 
 #: (assignment, path, student) -> GradingResult; grader.grade.grade_submission by default.
 GradeFunction = Callable[[Assignment, Path, str], GradingResult]
@@ -47,7 +47,7 @@ class GradeOutcome:
     report_problem: str = ""  # why there is no report, when asked for one
     grade_seconds: float = 0.0  # wall-clock time of grading in the worker
     report_seconds: float = 0.0  # wall-clock time of rendering the report
-    cpu_seconds: float = 0.0  # CPU time of the worker and its sandboxes for this job
+    cpu_seconds: float = 0.0  # CPU time of the worker for this job (see _cpu_seconds)
     worker: str = ""  # host:pid, for the log and the benchmark
     worker_peak_rss_kb: int = 0  # this worker process's peak resident memory so far
 
@@ -63,7 +63,9 @@ def warm_up() -> None:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its children that have been waited for (the sandboxes)."""
+    """CPU time of this process and of the children it has waited for. The sandboxed
+    processes themselves are mostly missing from it (bubblewrap's PID namespace is killed,
+    not waited for), so this is the trusted side's cost."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
@@ -114,7 +116,6 @@ def render_report(result: GradingResult, assignment: Assignment) -> tuple[bytes 
 
 def crash_result(assignment: Assignment, student: str, reason: str, seconds: float = 0.0) -> GradingResult:
     """An error result for a submission whose grading could not finish (not a grade)."""
-    parts = [PartResult(function=p.function, score=0.0, max_score=p.points) for p in assignment.parts]
-    return GradingResult(assignment=assignment.id, student=student, status="error", score=0.0,
-                         max_score=assignment.max_score, execution_time=seconds, parts=parts,
-                         tests=[], error=reason)
+    from grader.grade import error_result
+
+    return error_result(assignment, student, reason, time.monotonic() - seconds)
