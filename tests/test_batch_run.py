@@ -188,3 +188,14 @@ def test_an_output_folder_inside_the_cohort_is_refused(tmp_path, optimizers):
     with pytest.raises(CohortError, match="inside the cohort folder"):
         batch(optimizers, cohort, cohort)
     assert not (cohort / "out").exists()
+
+
+def test_two_batches_into_one_folder_at_once_are_refused(tmp_path, optimizers):
+    from grader.batch.command import exclusive
+
+    cohort = make_cohort(tmp_path / "cohort")
+    with exclusive(tmp_path / "out"):  # as if another batch were running
+        with pytest.raises(CohortError, match="another batch is writing to"):
+            batch(optimizers, cohort, tmp_path / "out")
+    summary, _ = batch(optimizers, cohort, tmp_path / "out")  # released: runs
+    assert len(summary.graded) == 5

@@ -2,11 +2,13 @@
 record every outcome in the gradebook as it arrives, then rebuild the output folder."""
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import sys
 import tempfile
 import time
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +23,7 @@ from grader.batch.work import GradeFunction, GradeJob, GradeOutcome
 from grader.course import Assignment, Course, CourseError
 from grader.results import GradingResult
 
+LOCK_NAME = ".lock"
 DEMO_DIR = "demo"
 DEMO_CONFIG = "demo.toml"
 
@@ -67,11 +70,7 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
         raise CohortError(f"--out {out} is inside the cohort folder {cohort}; every entry there is a student, "
                           f"so put the output folder elsewhere")
     with_reports = reports and importlib.util.find_spec("grader.render.html") is not None
-    try:
-        gradebook = Gradebook(out, assignment.id)
-    except GradebookError as exc:
-        raise CohortError(str(exc)) from None
-    with gradebook:
+    with exclusive(out), open_gradebook(out, assignment) as gradebook:
         checks = checks_hash(assignment)
         todo, skipped = plan(gradebook, entries, checks, out, force=force, only=only, reports=with_reports)
         summary = BatchSummary(out=out, total=len(entries), skipped=skipped, only=bool(only))
@@ -91,6 +90,32 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
                 runner.close()
         summary.seconds = time.monotonic() - started
         write_outputs(gradebook, assignment, out, sorted(students))
+    _print_summary(stream, summary)
+    return summary
+
+
+@contextmanager
+def exclusive(out: Path):
+    """Hold OUT_DIR/.lock for the run: a second batch into the same folder stops with a
+    one-line error instead of grading everything twice. The kernel drops the lock when the
+    process ends, however it ends."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CohortError(f"another batch is writing to {out} right now; wait for it or use another --out") from None
+        yield
+
+
+def open_gradebook(out: Path, assignment: Assignment) -> Gradebook:
+    try:
+        return Gradebook(out, assignment.id)
+    except GradebookError as exc:
+        raise CohortError(str(exc)) from None
+
+
+def _print_summary(stream: TextIO, summary: BatchSummary) -> None:
     if summary.report_failures > 3:
         print(f"warning: {summary.report_failures} reports could not be written", file=stream)
     failed = len(summary.failed)
@@ -98,7 +123,6 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
           + (f", {len(summary.skipped)} {_skipped_label(summary)}"
              + ("" if summary.only else " (use --force to regrade)") if summary.skipped else "")
           + (f"; {failed} could not be graded (see the dashboard)" if failed else ""), file=stream)
-    return summary
 
 
 def plan(gradebook: Gradebook, entries: list[Entry], checks: str, out: Path, *, force: bool = False,
