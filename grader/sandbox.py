@@ -53,11 +53,21 @@ import numpy as np
 
 from grader import protocol
 
-#: Shown to the user whenever student code runs without bubblewrap.
+#: Shown to the user whenever student code runs without bubblewrap (and without Landlock).
 RLIMITS_WARNING = (
     "bubblewrap is not available: student code ran with resource limits only, "
     "without filesystem or network isolation"
 )
+
+
+def landlock_warning(abi: int) -> str:
+    """Shown instead of RLIMITS_WARNING when the rlimits fallback could add Landlock rules."""
+    missing = [what for what, since in (("TCP", 4), ("signals", 6)) if abi < since]
+    kept = "files outside the Python runtime and its scratch folder" + (
+        "" if missing else ", TCP connections and signals to other processes")
+    return (f"bubblewrap is not available: student code ran with resource limits and Landlock "
+            f"(ABI {abi}: no access to {kept}), without PID or network namespaces"
+            + (f"; this kernel's Landlock does not restrict {' or '.join(missing)}" if missing else ""))
 ISOLATION_ENV = "GRADER_SANDBOX"
 
 _HERE = Path(__file__).resolve().parent
@@ -137,6 +147,26 @@ def _namespace_args() -> list[str]:
     return args + ["--die-with-parent", "--new-session"]
 
 
+_SYSTEM_LIBRARIES = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", "/libx32")
+_LOADER_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+
+
+def _python_dirs() -> list[str]:
+    """The Python installation and NumPy's site-packages, shortest paths first."""
+    numpy_site = os.path.dirname(os.path.dirname(np.__file__))
+    python_dirs = {
+        sys.base_prefix,
+        sys.prefix,
+        sys.base_exec_prefix,
+        sys.exec_prefix,
+        os.path.dirname(sys.executable),
+        os.path.dirname(os.path.realpath(sys.executable)),
+        numpy_site,
+    }
+    return sorted({os.path.abspath(p) for p in python_dirs if p}, key=len)
+
+
 @functools.cache
 def _runtime_mount_args() -> tuple[str, ...]:
     """Read-only mounts of what the interpreter and NumPy need, and nothing else."""
@@ -155,7 +185,7 @@ def _runtime_mount_args() -> tuple[str, ...]:
                 args.extend(["--perms", "0755", "--dir", parent])
                 made.add(parent)
 
-    for path in ["/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", "/libx32"]:
+    for path in _SYSTEM_LIBRARIES:
         if os.path.islink(path):
             args.extend(["--symlink", os.readlink(path), path])
             mounted.append(path)
@@ -163,23 +193,13 @@ def _runtime_mount_args() -> tuple[str, ...]:
             make_parents(path)
             args.extend(["--ro-bind", path, path])
             mounted.append(path)
-    for path in ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"]:
+    for path in _LOADER_FILES:
         if os.path.exists(path):
             make_parents(path)
             args.extend(["--ro-bind", path, path])
             mounted.append(path)
 
-    numpy_site = os.path.dirname(os.path.dirname(np.__file__))
-    python_dirs = {
-        sys.base_prefix,
-        sys.prefix,
-        sys.base_exec_prefix,
-        sys.exec_prefix,
-        os.path.dirname(sys.executable),
-        os.path.dirname(os.path.realpath(sys.executable)),
-        numpy_site,
-    }
-    for path in sorted({os.path.abspath(p) for p in python_dirs if p}, key=len):
+    for path in _python_dirs():
         if covered(path) or not os.path.isdir(path):
             continue
         make_parents(path)
@@ -379,6 +399,9 @@ class Sandbox:
         self.module_name = module_name
         self.isolation = _choose_isolation(limits)
         self.warning: str | None = RLIMITS_WARNING if self.isolation == "rlimits" else None
+        #: The Landlock ABI the rlimits-mode worker confined itself with (0: none); known once
+        #: a worker has started, which also refines :attr:`warning`.
+        self.landlock = 0
         self._probe_names = _probe_names(probes_path)
         self._import_error: ProbeOutcome | None = None
         self._next_id = 0
@@ -507,6 +530,14 @@ class Sandbox:
             "module": self.module_name,
             "uid": (1 << 30) + secrets.randbelow(1 << 29) if self._drops_privileges else None,
         }
+        if self.isolation == "rlimits":  # bubblewrap's mounts do this job otherwise
+            config["landlock"] = {
+                # /proc/self is the worker's own /proc/<pid> (the rule is made there): it lists
+                # its children; another process's environ or maps stay out of reach.
+                "read": [*_SYSTEM_LIBRARIES, *_LOADER_FILES, *_python_dirs(), runtime, "/proc/self"],
+                "write": [str(self._scratch)],
+                "devices": list(_DEVICES),
+            }
         return config
 
     def _environment(self, home: str) -> dict[str, str]:
@@ -612,6 +643,10 @@ class Sandbox:
             raise self._startup_failure(f"{type(exc).__name__}: {exc}") from None
         if hello.get("status") != "started":
             raise self._startup_failure(_text(hello.get("message"), 2000) or str(hello)[:200])
+        if self.isolation == "rlimits":
+            abi = hello.get("landlock")
+            self.landlock = abi if type(abi) is int and abi > 0 else 0
+            self.warning = landlock_warning(self.landlock) if self.landlock else RLIMITS_WARNING
         started = time.monotonic()
         try:  # phase 2: the student's module is imported; from here on, replies are untrusted
             reply, _ = protocol.recv_message(worker.rep_fd, started + self.limits.probe_timeout)

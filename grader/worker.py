@@ -8,9 +8,11 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
 2. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), ask to be
    killed with the grader (rlimits mode), become a child subreaper, import the probes
    module (or send ``{"status": "fatal", ...}`` if it is broken);
-3. point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
+3. in rlimits mode, confine itself with Landlock where the kernel has it (read-only Python
+   runtime, writable scratch folder, no TCP, no signals out; see :func:`_landlock`);
+   point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
    the first ``output_bytes`` characters of each probe's printed output, then send
-   ``{"status": "started"}``.  No student code has run so far, so the student cannot forge
+   ``{"status": "started", "landlock": ABI or 0}``.  No student code has run so far, so the student cannot forge
    these first messages;
 4. import the student module and send ``{"status": "ready"}`` or ``{"status":
    "import_error", ...}`` (then exit);
@@ -110,14 +112,105 @@ def _set_limit(which: int, soft: int, hard: int | None = None) -> None:
     resource.setrlimit(which, (soft, hard))
 
 
-def _apply_limits(limits: dict) -> None:
+def _apply_limits(limits: dict, own_uid: bool) -> None:
+    """``own_uid``: the worker will run under a uid of its own (bubblewrap as root), so the
+    process limit counts only its processes.  Otherwise the kernel counts every process of
+    the user, and the limit is set that far above the user's current count (root is exempt
+    from it anyway: documented)."""
     _set_limit(resource.RLIMIT_CORE, 0)
     # Soft limit sends SIGXCPU (kills), the hard one a second later SIGKILL.
     _set_limit(resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 1)
     _set_limit(resource.RLIMIT_AS, limits["memory_bytes"])
     _set_limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
-    _set_limit(resource.RLIMIT_NPROC, limits["processes"])
+    processes = limits["processes"]
+    if not own_uid:
+        running = _processes_of_user()
+        processes = None if running is None else running + processes
+    if processes is not None:
+        _set_limit(resource.RLIMIT_NPROC, processes)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _processes_of_user() -> int | None:
+    """Processes (threads included, as the kernel counts them) of this real uid, or None
+    without /proc."""
+    uid, count = str(os.getuid()), 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if fields.get("Uid", "").split()[:1] == [uid]:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
+
+
+# Landlock (Linux >= 5.13): unprivileged, per-process access control, for the rlimits mode.
+_LANDLOCK_FS_RIGHTS = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}
+_LANDLOCK_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read file, read dir
+_LANDLOCK_DEVICE = (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # write, read, truncate, ioctl
+
+
+def _landlock(read: list[str], write: list[str], devices: list[str]) -> int:
+    """Confine this process and its future children: read-only ``read`` trees, full access
+    to ``write`` trees, read/write ``devices``, nothing else of the filesystem; no TCP bind
+    or connect (ABI >= 4); no signals to, nor abstract-socket connections with, processes
+    outside (ABI >= 6).  Landlock also denies ptrace (and so /proc/<pid>/fd, cwd, root,
+    environ, mem) of processes outside.  Returns the ABI applied, 0 if unavailable."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        syscall = libc.syscall
+        syscall.restype = ctypes.c_long
+        abi = syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # LANDLOCK_CREATE_RULESET_VERSION
+        if abi < 1:
+            return 0
+        handled_fs = _LANDLOCK_FS_RIGHTS[min(abi, 5)]
+        attr = (ctypes.c_uint64 * 3)(handled_fs, 0b11 if abi >= 4 else 0, 0b11 if abi >= 6 else 0)
+        size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+        ruleset = syscall(444, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+        if ruleset < 0:
+            return 0
+
+        class PathBeneath(ctypes.Structure):
+            _pack_ = 1
+            _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+        def allow(path: str, rights: int) -> None:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                return
+            try:
+                if not os.path.isdir(path):
+                    rights &= _LANDLOCK_DEVICE | _LANDLOCK_READ
+                rule = PathBeneath(rights & handled_fs, fd)
+                syscall(445, ruleset, 1, ctypes.byref(rule), ctypes.c_uint32(0))  # PATH_BENEATH
+            finally:
+                os.close(fd)
+
+        for path in read:
+            allow(path, _LANDLOCK_READ)
+        for path in devices:
+            allow(path, _LANDLOCK_DEVICE)
+        for path in write:
+            allow(path, handled_fs)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required by Landlock
+            return 0
+        if syscall(446, ruleset, ctypes.c_uint32(0)) != 0:  # landlock_restrict_self
+            return 0
+        os.close(ruleset)
+        return abi
+    except (OSError, AttributeError, ValueError):
+        return 0
 
 
 def _redirect_stdio(capture: _Capture) -> None:
@@ -214,7 +307,7 @@ def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
     req_fd, rep_fd = config["req_fd"], config["rep_fd"]
     sys.dont_write_bytecode = True
-    _apply_limits(config["limits"])
+    _apply_limits(config["limits"], own_uid=config.get("uid") is not None)
 
     # Until "started", only trusted code runs and its errors go to the grader's startup log.
     protocol = _load_module("_grader_protocol", config["protocol"])
@@ -229,9 +322,13 @@ def main(argv: list[str]) -> None:
         message = "the probes module failed to import:\n" + traceback.format_exc()[-3000:]
         protocol.send_message(rep_fd, {"status": "fatal", "message": message})
         os._exit(3)
+    landlock = 0
+    if config.get("landlock"):
+        rules = config["landlock"]
+        landlock = _landlock(rules["read"], rules["write"], rules["devices"])
     capture = _Capture(config["limits"]["output_bytes"])
     _redirect_stdio(capture)
-    protocol.send_message(rep_fd, {"status": "started"})
+    protocol.send_message(rep_fd, {"status": "started", "landlock": landlock})
 
     student_path = config["source"]
     sys.path.insert(0, os.path.dirname(student_path))

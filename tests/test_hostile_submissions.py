@@ -43,7 +43,7 @@ import pytest
 from conftest import ROOT, run_grader
 from grader.course import Course
 from grader.grade import grade_submission
-from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, isolation_available
+from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, isolation_available, landlock_warning
 
 HAS_BWRAP = isolation_available() == "bubblewrap"
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap does not work here")
@@ -115,14 +115,52 @@ def sandbox_processes(monkeypatch):
 
 @pytest.fixture(params=["bubblewrap", "rlimits"])
 def mode(request, monkeypatch):
-    """The isolation, chosen the way a user does: GRADER_SANDBOX (or nothing: auto)."""
-    if request.param == "bubblewrap":
+    """The isolation, chosen the way a user does: GRADER_SANDBOX (or nothing: auto).  The
+    rlimits fallback adds Landlock rules where the kernel has Landlock."""
+    return _choose(request.param, monkeypatch)
+
+
+@pytest.fixture(params=["bubblewrap", "rlimits", "bare rlimits"])
+def confinement(request, monkeypatch):
+    """As `mode`, plus the fallback without Landlock (an older kernel, or macOS): what only
+    namespaces or Landlock stop is then expected to work, and the warning must say so."""
+    return _choose(request.param, monkeypatch)
+
+
+def _choose(param: str, monkeypatch) -> str:
+    if param == "bubblewrap":
         if not HAS_BWRAP:
             pytest.skip("bubblewrap does not work here")
         monkeypatch.delenv("GRADER_SANDBOX", raising=False)
-    else:
-        monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
-    return request.param
+        return param
+    monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
+    if param == "bare rlimits":
+        original = Sandbox._worker_config
+
+        def without_landlock(self, runtime):
+            config = original(self, runtime)
+            config.pop("landlock", None)
+            return config
+
+        monkeypatch.setattr(Sandbox, "_worker_config", without_landlock)
+    elif not LANDLOCK_ABI:
+        param = "bare rlimits"  # the fallback on this machine has no Landlock
+    return param
+
+
+def _landlock_abi() -> int:
+    """The Landlock ABI the rlimits fallback gets on this machine (0: none)."""
+    probes = Path(__file__).resolve().parents[1] / "assignments" / "optimizers" / "probes.py"
+    with Sandbox("x = 1\n", "optimizers", probes, Limits(isolation="rlimits")) as sandbox:
+        sandbox.import_error  # starts the worker, which reports what it applied
+        return sandbox.landlock
+
+
+LANDLOCK_ABI = _landlock_abi() if sys.platform.startswith("linux") else 0
+
+
+def fallback_warning(confinement: str) -> str:
+    return landlock_warning(LANDLOCK_ABI) if confinement == "rlimits" else RLIMITS_WARNING
 
 
 # --------------------------------------------------------------------------- helpers
@@ -445,8 +483,8 @@ def test_attack_in_one_function_costs_only_that_function(name, mode, assignment,
     attack, statuses = RESOURCE_ATTACKS[name]
     graded = grade(assignment, tmp_path, submission_source(reference_source, attack))
     assert_only_target_lost(graded, statuses=statuses)
-    assert graded.result.isolation == mode
-    assert (RLIMITS_WARNING in graded.result.warnings) == (mode == "rlimits")
+    assert graded.result.isolation == mode.split()[-1]
+    assert graded.result.warnings == ([] if mode == "bubblewrap" else [fallback_warning(mode)])
     unharmed(graded)
     if name.startswith("printing"):
         report = json.dumps(graded.result.to_dict())
@@ -510,10 +548,11 @@ def test_killing_anyone_kills_at_most_the_probe(victim, monkeypatch, assignment,
     unharmed(graded)
 
 
-def test_killing_the_grader_without_bubblewrap_is_a_documented_risk(course_copy, reference_source, tmp_path):
-    """With rlimits only the worker runs under the grader's uid, and can kill the grader (the
-    README says so).  Run through the CLI so that only that child process is at risk; the
-    attack signals only its parent chain (never -1 or 1 here)."""
+def test_killing_the_grader_without_bubblewrap(course_copy, reference_source, tmp_path):
+    """Without namespaces the worker runs under the grader's uid.  Landlock (ABI >= 6)
+    scopes its signals to its own processes; without that it can kill the grader (the
+    README says so).  Through the CLI, so that only that child process is at risk; the
+    attack signals only the grader (never -1 or 1 here)."""
     attack = """
         def exponential_decay(eta0, k, t):
             import os, signal
@@ -529,8 +568,13 @@ def test_killing_the_grader_without_bubblewrap_is_a_documented_risk(course_copy,
     completed = run_grader("grade", "optimizers", str(path), "--json", timeout=120,
                            env={"GRADER_COURSE": str(course_copy), "GRADER_SANDBOX": "rlimits",
                                 "TMPDIR": str(scratch)})
-    assert completed.returncode == -signal.SIGKILL, (completed.returncode, completed.stdout[-500:])
-    assert_no_stray_processes([(str(scratch), None)])  # the workers died with the grader
+    if LANDLOCK_ABI >= 6:
+        assert completed.returncode == 1, completed.stderr[-2000:]
+        result = json.loads(completed.stdout)
+        assert result["score"] == 58.0 and result["warnings"] == [landlock_warning(LANDLOCK_ABI)]
+    else:  # documented risk of the bare fallback
+        assert completed.returncode == -signal.SIGKILL, (completed.returncode, completed.stdout[-500:])
+    assert_no_stray_processes([(str(scratch), None)])  # no worker outlived its grader
 
 
 # --------------------------------------------------------------------------- monkeypatching
@@ -758,7 +802,11 @@ def exponential_decay(eta0, k, t):
             return
         if any(walk_up(value) for value in os.environ.values() if value.startswith("/")):
             return
-        for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            pids = [p for p in os.listdir("/proc") if p.isdigit()]
+        except OSError:  # Landlock: no /proc; try the pids we can guess
+            pids = [str(pid) for pid in range(1, 100)] + [str(os.getppid())]
+        for pid in pids:
             for name in ("environ", "cmdline"):
                 for item in (read(f"/proc/{pid}/{name}") or "").replace("=", "\\0").split("\\0"):
                     if "SECRET" in item:
@@ -812,8 +860,8 @@ def hunt_attack(*known: Path) -> str:
 
 
 @pytest.mark.parametrize("when", ["call", "import"])
-def test_reading_the_reference_hidden_checks_mutants_or_secret_fails(when, mode, monkeypatch, assignment, course_copy,
-                                                                     reference_source, tmp_path, unharmed):
+def test_reading_the_reference_hidden_checks_mutants_or_secret_fails(when, confinement, monkeypatch, assignment,
+                                                                     course_copy, reference_source, tmp_path, unharmed):
     monkeypatch.setenv("GRADER_SECRET", "hostile-suite-secret")
     cwd = tmp_path / "grader-cwd"  # the grader's working directory: inside the course's parent
     cwd.mkdir()
@@ -828,11 +876,11 @@ def test_reading_the_reference_hidden_checks_mutants_or_secret_fails(when, mode,
     secret = (course_copy / "solutions/optimizers/secret.txt").read_text().strip()
     everything = json.dumps(result.to_dict())
     assert "hostile-suite-secret" not in everything and secret not in everything
-    if mode == "bubblewrap":
+    if confinement != "bare rlimits":
         assert_only_target_lost(graded, statuses={"failed"})
-    else:  # documented: without bubblewrap the worker reads whatever the grader's user can read
-        assert RLIMITS_WARNING in result.warnings
-        assert graded.parts[TARGET] == (2.0, 2.0), "expected: the hunt succeeds under rlimits"
+    else:  # documented: bare rlimits, the worker reads whatever the grader's user can read
+        assert result.warnings == [RLIMITS_WARNING]
+        assert graded.parts[TARGET] == (2.0, 2.0), "expected: the hunt succeeds with bare rlimits"
         assert {f: s for f, s in graded.parts.items() if s[0] != s[1]} == {}
     unharmed(graded)
 
@@ -855,7 +903,7 @@ def exponential_decay(eta0, k, t):
             with open(f"/proc/{pid}/stat") as handle:
                 pid = int(handle.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):
-            break
+            pid = os.getppid() if pid == os.getpid() else 1  # Landlock hides /proc/self
     targets += EXTRA_TARGETS
     for path in targets:
         try:
@@ -898,27 +946,27 @@ def forge_attack(known, write_only=(), extra=()) -> str:
 
 
 @pytest.mark.parametrize("when", ["call", "import"])
-def test_forging_results_and_deleting_files_outside_changes_nothing(when, mode, monkeypatch, assignment, course_copy,
-                                                                    canary, reference_source, tmp_path, unharmed):
+def test_forging_results_and_deleting_files_outside_changes_nothing(when, confinement, monkeypatch, assignment,
+                                                                    course_copy, canary, reference_source, tmp_path,
+                                                                    unharmed):
     cwd = tmp_path / "grader-cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    extra = GLOBAL_TARGETS if mode == "bubblewrap" else []
+    extra = [] if confinement == "bare rlimits" else GLOBAL_TARGETS
     existed = {path: os.path.exists(path) for path in GLOBAL_TARGETS}
     attack = forge_attack([course_copy, canary], [cwd], extra)
     if when == "import":
         attack = attack.replace("def exponential_decay(eta0, k, t):", "def _forge():", 1)
         attack += "\n_forge()\ndef exponential_decay(eta0, k, t):\n    return float('nan')\n"
-    if mode == "bubblewrap":
-        graded = grade(assignment, tmp_path, submission_source(reference_source, attack))
+    graded = grade(assignment, tmp_path, submission_source(reference_source, attack))
+    if confinement != "bare rlimits":
         assert_only_target_lost(graded, statuses={"failed"})
         assert list(cwd.iterdir()) == []
         for path, was in existed.items():
             assert os.path.exists(path) == was, f"the attack created {path}"
         unharmed(graded)
-    else:  # documented: the worker can write wherever the grader's user can
-        graded = grade(assignment, tmp_path, submission_source(reference_source, attack))
-        assert RLIMITS_WARNING in graded.result.warnings
+    else:  # documented: bare rlimits, the worker can write wherever the grader's user can
+        assert graded.result.warnings == [RLIMITS_WARNING]
         assert (cwd / "results.json").exists()
         assert not (canary / "canary.txt").exists()
 
@@ -928,9 +976,8 @@ def test_a_fake_json_result_on_stdout_does_not_reach_grade_json(isolation, cours
     """`grader grade --json` prints exactly the real result, whatever the student prints, at
     import time and in a function, through print, sys.__stdout__, fds 1 and 2, /dev/stdout,
     /proc/self/fd/1, /dev/tty, and /proc/<pid>/fd/1 of its ancestors up to the grader.
-    Without bubblewrap the grader's fd 1 is reachable, but while student code runs it is
-    pytest's capture file (the checks run under pytest), so the fake is swallowed; the README
-    still lists "writes to the grader's stdout" as a risk of the fallback."""
+    (With bare rlimits the grader's fd 1 is reachable, but while student code runs it is
+    pytest's capture file, so the fake is swallowed; the README still lists it as a risk.)"""
     if isolation == "bubblewrap" and not HAS_BWRAP:
         pytest.skip("bubblewrap does not work here")
     fake = '{"score": 60.0, "max_score": 60.0, "status": "graded", "tests": [], "forged": true}'
@@ -974,7 +1021,7 @@ _shout()
     result = json.loads(completed.stdout)  # exactly one JSON document: nothing else on stdout
     assert result["score"] == 58.0 and result["status"] == "graded"
     assert '"forged"' not in completed.stdout
-    assert (result.get("warnings") == [RLIMITS_WARNING]) == (isolation == "rlimits")
+    assert result.get("warnings", []) == ([fallback_warning("rlimits")] if isolation == "rlimits" else [])
 
 
 # --------------------------------------------------------------------------- the fallback
@@ -985,9 +1032,11 @@ def test_the_rlimits_fallback_says_so_in_text_and_json(course_copy, reference_so
     path.write_text(submission_source(reference_source))
     env = {"GRADER_COURSE": str(course_copy), "GRADER_SANDBOX": "rlimits"}
     text = run_grader("grade", "optimizers", str(path), env=env, timeout=120)
-    assert f"warning: {RLIMITS_WARNING}" in text.stdout, text.stdout[:2000]
+    warning = fallback_warning("rlimits")
+    assert f"warning: {warning}" in text.stdout, text.stdout[:2000]
+    assert "bubblewrap is not available" in warning
     as_json = json.loads(run_grader("grade", "optimizers", str(path), "--json", env=env, timeout=120).stdout)
-    assert as_json["isolation"] == "rlimits" and as_json["warnings"] == [RLIMITS_WARNING]
+    assert as_json["isolation"] == "rlimits" and as_json["warnings"] == [warning]
     if HAS_BWRAP:
         quiet = json.loads(run_grader("grade", "optimizers", str(path), "--json",
                                       env={"GRADER_COURSE": str(course_copy)}, timeout=120).stdout)
