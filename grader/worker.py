@@ -12,8 +12,8 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
    runtime, writable scratch folder, no TCP, no signals out; see :func:`_landlock`);
    point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
    the first ``output_bytes`` characters of each probe's printed output, then send
-   ``{"status": "started", "landlock": ABI or 0}``.  No student code has run so far, so the student cannot forge
-   these first messages;
+   ``{"status": "started", "landlock": ABI or 0}``.  No student code has run so far, so
+   the student cannot forge these first messages;
 4. import the student module and send ``{"status": "ready"}`` or ``{"status":
    "import_error", ...}`` (then exit);
 5. serve as a *zygote*: for each ``{"op": "probe", "id": n, "name": ..., "kwargs": ...}``
@@ -36,6 +36,7 @@ student's code runs in these processes and can therefore tamper with anything he
 including the reply pipe: the trusted side treats every reply as untrusted data.
 """
 
+import gc
 import importlib.util
 import io
 import json
@@ -364,6 +365,7 @@ def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_
             os._exit(0)
         request_id = request.get("id")
         reply_read, reply_write = os.pipe()
+        gc.freeze()  # the child's garbage collections then leave our objects (pages) alone
         try:
             child = os.fork()
         except OSError as exc:  # e.g. the process limit, used up by the module's own import

@@ -736,7 +736,7 @@ GD_LIES = {
 
 @pytest.mark.parametrize("lie", list(LIES))
 def test_lying_return_values_lose_their_points(lie, assignment, reference_source, tmp_path, unharmed):
-    graded = grade(assignment, tmp_path, submission_source(reference_source, LIES[lie]), diagnose=True)
+    graded = grade(assignment, tmp_path, submission_source(reference_source, LIES[lie]))
     assert_only_target_lost(graded, statuses={"failed", "error"})
     unharmed(graded)
 
@@ -744,7 +744,7 @@ def test_lying_return_values_lose_their_points(lie, assignment, reference_source
 @pytest.mark.parametrize("lie", list(GD_LIES))
 def test_a_lying_building_block_costs_only_itself(lie, assignment, reference_source, tmp_path, unharmed):
     source = submission_source(reference_source, GD_LIES[lie], target="gd_step")
-    graded = grade(assignment, tmp_path, source, diagnose=True)
+    graded = grade(assignment, tmp_path, source, diagnose=True)  # diagnosis replays these values
     assert_only_target_lost(graded, target="gd_step", statuses={"failed", "error"})
     unharmed(graded)
 
