@@ -2,10 +2,12 @@
 
 A :class:`Sandbox` owns one warm worker (``worker.py``) that has imported the student's
 module and the assignment's probes; :meth:`Sandbox.run_probe` sends it one request and
-waits for the reply with a wall-clock timeout.  When a probe times out, crashes the worker
-or sends anything but a well-formed reply, the worker is killed and a fresh one is
-started (and re-imports the student module) on the next probe, so one broken function
-costs only its own probes.
+waits for the reply with a wall-clock timeout.  The worker runs each probe in a fresh fork
+of itself (see :mod:`grader.worker`), so nothing one probe does reaches the next; a probe
+that dies is reported as ``"crashed"`` and the worker carries on.  When a probe times out,
+the worker dies or sends anything but a well-formed reply, the worker is killed with its
+whole process tree and a fresh one is started (and re-imports the student module) on the
+next probe, so one broken function costs only its own probes.
 
 Isolation (:func:`isolation_available`):
 
@@ -22,8 +24,10 @@ Isolation (:func:`isolation_available`):
     Fallback when bubblewrap is missing or does not work (or ``GRADER_SANDBOX=rlimits`` /
     ``Limits(isolation="rlimits")``): the same worker with the same rlimits in its own
     session, with a clean environment, closed inherited fds and a private scratch
-    directory, but it can read whatever the grader's user can read.  :attr:`Sandbox.warning`
-    then says so; callers must show it to the user.
+    directory.  Where Linux has Landlock the worker confines itself to the Python runtime
+    (read-only) and its scratch directory, without TCP or signals out (by ABI); without
+    Landlock it can read and write whatever the grader's user can.  :attr:`Sandbox.warning`
+    says which (:data:`RLIMITS_WARNING` or :func:`landlock_warning`); callers must show it.
 
 In both modes the worker has rlimits on CPU seconds, address space, file size, processes
 and core dumps, its stdin is /dev/null, its stdout/stderr are captured per probe up to

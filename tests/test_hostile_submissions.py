@@ -478,8 +478,20 @@ IMPORT_ATTACKS = {
 }
 
 
+#: Attacks whose outcome could depend on the isolation (process tree, fds, /proc, signals);
+#: the others are plain Python behaviour and run under bubblewrap only.
+RESOURCE_ATTACKS_BOTH_MODES = {
+    "infinite loop", "busy loop spawning threads", "unbounded memory", "fork bomb (at most 256 processes), all hang",
+    "fork bomb (at most 300 children) left running after the call", "children that return into the worker",
+    "os._exit()", "closing every inherited fd (the channel)", "garbage written to every fd",
+    "a thread that outlives its call and sabotages later probes", "printing hundreds of MB to stdout and stderr",
+}
+
+
 @pytest.mark.parametrize("name", list(RESOURCE_ATTACKS))
 def test_attack_in_one_function_costs_only_that_function(name, mode, assignment, reference_source, tmp_path, unharmed):
+    if mode != "bubblewrap" and name not in RESOURCE_ATTACKS_BOTH_MODES:
+        pytest.skip("plain Python behaviour: the same in both modes")
     attack, statuses = RESOURCE_ATTACKS[name]
     graded = grade(assignment, tmp_path, submission_source(reference_source, attack))
     assert_only_target_lost(graded, statuses=statuses)
@@ -491,9 +503,16 @@ def test_attack_in_one_function_costs_only_that_function(name, mode, assignment,
         assert len(report) < 200_000, "the printed output must be capped"
 
 
+#: Import-time attacks whose outcome could depend on the isolation (processes, fds, exits).
+IMPORT_ATTACKS_BOTH_MODES = {"infinite loop", "fork bomb (at most 256 processes)", "os._exit()",
+                             "closing every inherited fd", "import of a module that does not exist"}
+
+
 @pytest.mark.parametrize("name", list(IMPORT_ATTACKS))
 def test_attack_at_import_time_costs_every_test_but_the_grade_finishes(name, mode, assignment, reference_source,
                                                                        tmp_path, unharmed):
+    if mode != "bubblewrap" and name not in IMPORT_ATTACKS_BOTH_MODES:
+        pytest.skip("plain Python behaviour: the same in both modes")
     code, statuses = IMPORT_ATTACKS[name]
     graded = grade(assignment, tmp_path, submission_source(reference_source, at_import=code))
     result = graded.result
@@ -630,7 +649,7 @@ if _probes is not None:
 
 
 @pytest.mark.parametrize("when", ["import", "call"])
-def test_monkeypatching_numpy_builtins_pytest_and_the_grader_changes_nothing(when, mode, assignment, reference_source,
+def test_monkeypatching_numpy_builtins_pytest_and_the_grader_changes_nothing(when, assignment, reference_source,
                                                                              tmp_path, unharmed):
     """Comparisons happen in the grader's own process, on plain data: patching NumPy,
     builtins, pytest or the grader's modules inside the sandbox cannot make a wrong answer
@@ -734,8 +753,26 @@ GD_LIES = {
 }
 
 
-@pytest.mark.parametrize("lie", list(LIES))
-def test_lying_return_values_lose_their_points(lie, assignment, reference_source, tmp_path, unharmed):
+def test_lying_return_values_lose_their_points(assignment, reference_source, tmp_path, unharmed):
+    """Every lie of LIES in one grade: each call of exponential_decay returns the next one
+    (a check makes about 20 calls), so every check meets all of them."""
+    parts = []
+    for number, lie in enumerate(LIES.values()):
+        parts.append(textwrap.dedent(lie).replace("def exponential_decay(", f"def _lie_{number}("))
+    rotate = (f"_LIES = [{', '.join(f'_lie_{n}' for n in range(len(LIES)))}]\n_calls = []\n"
+              "def exponential_decay(eta0, k, t):\n    _calls.append(1)\n"
+              "    return _LIES[len(_calls) % len(_LIES)](eta0, k, t)\n")
+    graded = grade(assignment, tmp_path, submission_source(reference_source, "\n".join(parts) + "\n" + rotate),
+                   diagnose=True)
+    assert_only_target_lost(graded, statuses={"failed", "error"})
+    assert not any(w.startswith("internal") for w in graded.result.warnings), graded.result.warnings
+    assert "could not run this check" not in graded.outputs()  # no check tripped over a lie
+    unharmed(graded)
+
+
+@pytest.mark.parametrize("lie", ["__eq__ always True", "__array__, __float__, __len__, __iter__ and __repr__ that raise",
+                                 "a 160 MB array"])
+def test_a_lie_on_its_own_loses_its_points(lie, assignment, reference_source, tmp_path, unharmed):
     graded = grade(assignment, tmp_path, submission_source(reference_source, LIES[lie]))
     assert_only_target_lost(graded, statuses={"failed", "error"})
     unharmed(graded)
@@ -862,6 +899,8 @@ def hunt_attack(*known: Path) -> str:
 @pytest.mark.parametrize("when", ["call", "import"])
 def test_reading_the_reference_hidden_checks_mutants_or_secret_fails(when, confinement, monkeypatch, assignment,
                                                                      course_copy, reference_source, tmp_path, unharmed):
+    if confinement == "bare rlimits" and when == "import":
+        pytest.skip("the documented risk is shown once, at call time")
     monkeypatch.setenv("GRADER_SECRET", "hostile-suite-secret")
     cwd = tmp_path / "grader-cwd"  # the grader's working directory: inside the course's parent
     cwd.mkdir()
@@ -949,6 +988,8 @@ def forge_attack(known, write_only=(), extra=()) -> str:
 def test_forging_results_and_deleting_files_outside_changes_nothing(when, confinement, monkeypatch, assignment,
                                                                     course_copy, canary, reference_source, tmp_path,
                                                                     unharmed):
+    if confinement == "bare rlimits" and when == "import":
+        pytest.skip("the documented risk is shown once, at call time")
     cwd = tmp_path / "grader-cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)

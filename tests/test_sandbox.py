@@ -337,14 +337,20 @@ def test_huge_output_neither_hangs_nor_fills_the_disk(probes, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_environment_and_file_descriptors_are_clean(probes, mode, monkeypatch):
+def test_environment_and_file_descriptors_are_clean(probes, mode, monkeypatch, tmp_path):
     monkeypatch.setenv("GRADER_SECRET", "hunter2")
+    leaky = os.open(tmp_path / "gradebook.csv", os.O_RDWR | os.O_CREAT)  # an fd the grader holds
+    os.set_inheritable(leaky, True)  # even one marked inheritable is closed for the worker
     with make(probes, mode) as sandbox:
         env = call(sandbox, "environment").value
         assert "GRADER_SECRET" not in env
         assert not any("hunter2" in str(value) for value in env.values())
         fds = [int(fd) for fd in call(sandbox, "open_fds").value]
         assert len(fds) <= 4, fds  # 0, 1, 2 and the probe's private reply pipe
+        assert call(sandbox, "overwrite", f"/proc/self/fd/{leaky}").value in (
+            "FileNotFoundError", "PermissionError")
+    os.close(leaky)
+    assert (tmp_path / "gradebook.csv").read_text() == ""
 
 
 def test_import_errors_are_sticky_outcomes(probes):
