@@ -302,12 +302,14 @@ class GraderPlugin:
     check into a CheckRecord."""
 
     def __init__(self, student: StudentProbes, reference: Any, seed_material: str,
-                 per_student_seed: bool = True, default_timeout: float | None = None):
+                 per_student_seed: bool = True, default_timeout: float | None = None,
+                 only_functions=None):
         self.student_probes = student
         self.reference_probes = reference
         self.seed_material = seed_material
         self.per_student_seed = per_student_seed
         self.default_timeout = default_timeout
+        self.only_functions = set(only_functions) if only_functions is not None else None
         self.records: list[CheckRecord] = []
         self._by_nodeid: dict[str, CheckRecord] = {}
         self.collection_errors: list[str] = []
@@ -344,7 +346,12 @@ class GraderPlugin:
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1] if report.longreprtext else 'collection failed'}")
 
-    def pytest_collection_modifyitems(self, items):
+    def pytest_collection_modifyitems(self, config, items):
+        if self.only_functions is not None:
+            keep = [i for i in items if (m := i.get_closest_marker(MARKER)) is None
+                    or m.kwargs.get("function") in self.only_functions]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
         for item in items:
             marker = item.get_closest_marker(MARKER)
             if marker is None:

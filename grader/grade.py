@@ -6,6 +6,7 @@ result with status "error" and a one-line reason; a broken function costs its ow
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from grader.checking import (BakedReference, CheckRecord, GraderPlugin, InProces
 from grader.course import Assignment
 from grader.load import Submission, SubmissionError, load_submission, student_id_for
 from grader.results import GradingResult, PartResult, TestResult
-from grader.sandbox import Limits, Sandbox
+from grader.sandbox import Limits, Sandbox, SandboxError
 
 #: Wall-clock time all probes of ONE student function's checks may take together, in probe
 #: timeouts; past it that function's remaining checks time out without running.  A function
@@ -47,7 +48,9 @@ def seed_material(assignment: Assignment, student: str, content_hash: str) -> st
 
 def grade_submission(assignment: Assignment, path: str | Path, student: str | None = None, *,
                      public_only: bool = False, limits: Limits | None = None,
-                     diagnose: bool = True) -> GradingResult:
+                     diagnose: bool = True, functions: Collection[str] | None = None) -> GradingResult:
+    """Grade the submission at `path`. `functions` limits the checks to those student
+    functions (a self-check of one function); the other parts then show no tests."""
     started = time.monotonic()
     student = student or student_id_for(path)
     try:
@@ -55,13 +58,14 @@ def grade_submission(assignment: Assignment, path: str | Path, student: str | No
     except SubmissionError as exc:
         return error_result(assignment, student, str(exc), started, public_only)
     result = grade_loaded(assignment, submission, student, public_only=public_only, limits=limits,
-                          diagnose=diagnose)
+                          diagnose=diagnose, functions=functions)
     result.execution_time = time.monotonic() - started
     return result
 
 
 def grade_loaded(assignment: Assignment, submission: Submission, student: str, *, public_only: bool = False,
-                 limits: Limits | None = None, diagnose: bool = True) -> GradingResult:
+                 limits: Limits | None = None, diagnose: bool = True,
+                 functions: Collection[str] | None = None) -> GradingResult:
     if public_only or not assignment.has_solutions:
         checks_dir = assignment.public_checks
         reference = BakedReference(checks_dir / PUBLIC_EXPECTED)
@@ -76,10 +80,14 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
                                function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
                                retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout)
         plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
-                              per_student_seed=not public_only)
+                              per_student_seed=not public_only, only_functions=functions)
         records = run_checks(checks_dir, plugin)
         isolation = sandbox.isolation
         warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []
+    broken = next((r.internal_error for r in records if r.internal_error.startswith(SandboxError.__name__)), None)
+    if broken:  # the grader's own fault: never a 0 for the student, and say so once
+        return error_result(assignment, student, f"the grader's sandbox failed: {broken}", time.monotonic(),
+                            public_only)
     if plugin.collection_errors:
         warnings += [f"internal: {e}" for e in plugin.collection_errors]
     result = assemble_result(assignment, student, records, public_only=public_only)

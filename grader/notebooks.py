@@ -359,7 +359,8 @@ def check(function: str | None = None, assignment=None) -> "GradingResult":
     with tempfile.TemporaryDirectory(prefix="grader-self-check-") as folder:
         path = Path(folder) / f"{target.module}.py"
         path.write_text(source, encoding="utf-8")
-        result = grade_submission(target, path, student="self-check", public_only=True)
+        result = grade_submission(target, path, student="self-check", public_only=True,
+                                  functions=[function] if function else None)
     result.public_only = True
     if function is not None:
         result = narrow_result(result, function)

@@ -165,3 +165,33 @@ def inverse_time_decay(eta0, k, t):
     assert completed.returncode == 1
     listed = [line for line in completed.stdout.splitlines() if line.startswith("  [")]
     assert listed and all("inverse_time_decay" in line and "[ok" not in line for line in listed)
+
+
+def test_functions_limit_the_checks_to_those_parts(optimizers):
+    result = grade_submission(optimizers, optimizers.reference_path, public_only=True, functions=["adam_step"])
+    assert result.tests and {t.function for t in result.tests} == {"adam_step"}
+    assert all(t.status == "passed" for t in result.tests)
+
+
+def test_a_sandbox_that_cannot_start_is_the_graders_error_not_a_zero(optimizers, monkeypatch):
+    import grader.grade as grade_module
+
+    class BrokenSandbox:
+        isolation, warning = "bubblewrap", None
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def run_probe(self, *args, **kwargs):
+            raise grade_module.SandboxError("the sandbox worker failed to start: bwrap: execvp python")
+
+    monkeypatch.setattr(grade_module, "Sandbox", BrokenSandbox)
+    result = grade_submission(optimizers, optimizers.reference_path)
+    assert result.status == "error"
+    assert "sandbox failed" in result.error and "execvp" in result.error
