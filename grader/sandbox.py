@@ -95,8 +95,9 @@ class SandboxError(RuntimeError):
 class Limits:
     """Resource limits of one worker.
 
-    ``cpu_seconds`` is the CPU budget of one worker process (it is warm across probes; a
-    replacement gets a fresh budget), ``probe_timeout`` the wall-clock limit of one probe
+    ``cpu_seconds``, ``memory_bytes`` (address space), ``file_bytes`` and ``processes`` are
+    rlimits of each process (every probe runs in a fresh fork, with a fresh CPU budget; the
+    process limit counts the worker's uid), ``probe_timeout`` the wall-clock limit of one probe
     and of the student module's import, ``output_bytes`` how much printed output is kept
     per probe.  ``scratch_bytes`` sizes the tmpfs ``/scratch`` and ``/tmp`` under
     bubblewrap.  ``isolation`` is ``"auto"`` (bubblewrap when it works, unless the
