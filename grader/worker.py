@@ -165,6 +165,8 @@ def _landlock(read: list[str], write: list[str], devices: list[str]) -> int:
     or connect (ABI >= 4); no signals to, nor abstract-socket connections with, processes
     outside (ABI >= 6).  Landlock also denies ptrace (and so /proc/<pid>/fd, cwd, root,
     environ, mem) of processes outside.  Returns the ABI applied, 0 if unavailable."""
+    if not sys.platform.startswith("linux"):  # the syscall numbers below are Linux's (all architectures)
+        return 0
     try:
         import ctypes
 
