@@ -27,6 +27,7 @@ test_load_hostile.py; the sandbox's own unit tests are in test_sandbox.py.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -143,24 +144,24 @@ def _choose(param: str, monkeypatch) -> str:
             return config
 
         monkeypatch.setattr(Sandbox, "_worker_config", without_landlock)
-    elif not LANDLOCK_ABI:
+    elif not landlock_abi():
         param = "bare rlimits"  # the fallback on this machine has no Landlock
     return param
 
 
-def _landlock_abi() -> int:
+@functools.cache
+def landlock_abi() -> int:
     """The Landlock ABI the rlimits fallback gets on this machine (0: none)."""
-    probes = Path(__file__).resolve().parents[1] / "assignments" / "optimizers" / "probes.py"
+    if not sys.platform.startswith("linux"):
+        return 0
+    probes = ROOT / "assignments" / "optimizers" / "probes.py"
     with Sandbox("x = 1\n", "optimizers", probes, Limits(isolation="rlimits")) as sandbox:
         sandbox.import_error  # starts the worker, which reports what it applied
         return sandbox.landlock
 
 
-LANDLOCK_ABI = _landlock_abi() if sys.platform.startswith("linux") else 0
-
-
 def fallback_warning(confinement: str) -> str:
-    return landlock_warning(LANDLOCK_ABI) if confinement == "rlimits" else RLIMITS_WARNING
+    return landlock_warning(landlock_abi()) if confinement == "rlimits" else RLIMITS_WARNING
 
 
 # --------------------------------------------------------------------------- helpers
@@ -587,10 +588,10 @@ def test_killing_the_grader_without_bubblewrap(course_copy, reference_source, tm
     completed = run_grader("grade", "optimizers", str(path), "--json", timeout=120,
                            env={"GRADER_COURSE": str(course_copy), "GRADER_SANDBOX": "rlimits",
                                 "TMPDIR": str(scratch)})
-    if LANDLOCK_ABI >= 6:
+    if landlock_abi() >= 6:
         assert completed.returncode == 1, completed.stderr[-2000:]
         result = json.loads(completed.stdout)
-        assert result["score"] == 58.0 and result["warnings"] == [landlock_warning(LANDLOCK_ABI)]
+        assert result["score"] == 58.0 and result["warnings"] == [landlock_warning(landlock_abi())]
     else:  # documented risk of the bare fallback
         assert completed.returncode == -signal.SIGKILL, (completed.returncode, completed.stdout[-500:])
     assert_no_stray_processes([(str(scratch), None)])  # no worker outlived its grader
