@@ -48,7 +48,6 @@ from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, isolation_available
 
 HAS_BWRAP = isolation_available() == "bubblewrap"
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap does not work here")
-IS_ROOT = os.geteuid() == 0
 
 #: The suite's limits: a probe of the reference takes < 20 ms, so 1 s is a wide margin and
 #: keeps the suite fast; memory and CPU are lowered so that the bombs go off quickly.
