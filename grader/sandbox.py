@@ -575,9 +575,11 @@ class Sandbox:
             command = [shutil.which("bwrap"), *_namespace_args(), "--clearenv"]
             for key, value in env.items():
                 command += ["--setenv", key, value]
-            command += [*_runtime_mount_args(), "--ro-bind", str(self._root / "runtime"), runtime]
+            # The tmpfs mounts come first: a Python runtime that lives under /tmp (a venv made
+            # there) is then bound on top of the empty /tmp instead of being hidden by it.
             command += ["--perms", "1777", "--size", size, "--tmpfs", "/scratch"]
             command += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+            command += [*_runtime_mount_args(), "--ro-bind", str(self._root / "runtime"), runtime]
             command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch", "--", *python]
             popen_env, cwd = {"PATH": env["PATH"]}, str(self._root)
         else:
