@@ -195,3 +195,18 @@ def test_a_sandbox_that_cannot_start_is_the_graders_error_not_a_zero(optimizers,
     result = grade_submission(optimizers, optimizers.reference_path)
     assert result.status == "error"
     assert "sandbox failed" in result.error and "execvp" in result.error
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(optimizers, tmp_path):
+    import subprocess
+    import sys
+
+    stub = tmp_path / "optimizers.py"
+    stub.write_text(stub_for(optimizers))
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", "optimizers", str(stub), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(1)  # like `| head -c 1`
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
