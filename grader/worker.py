@@ -16,17 +16,20 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
    the student cannot forge these first messages;
 4. import the student module and send ``{"status": "ready"}`` or ``{"status":
    "import_error", ...}`` (then exit);
-5. serve as a *zygote*: for each ``{"op": "probe", "id": n, "name": ..., "kwargs": ...}``
-   request, fork a child that runs the probe and replies ``{"status": "ok", "id": n,
-   "value": ..., "output": ...}`` or ``{"status": "error", "id": n, "exc_type": ...,
-   "message": ..., "traceback": ..., "output": ...}``; if the child dies without replying,
-   the zygote replies ``{"status": "crashed", "id": n, "exit_code": c}`` (or ``"signal":
-   s``).  After each probe the zygote kills whatever processes the probe left behind.
+5. serve as a *zygote*: for each ``{"op": "probe", "id": n, "name": ..., "kwargs": ...,
+   "group": optional str}`` request, run the probe in a forked child that replies
+   ``{"status": "ok", "id": n, "value": ..., "output": ..., "alone": bool}`` or
+   ``{"status": "error", "id": n, "exc_type": ..., "message": ..., "traceback": ...,
+   "output": ...}``; if the child dies without replying, the zygote replies ``{"status":
+   "crashed", "id": n, "exit_code": c}`` (or ``"signal": s``).  After each probe the zygote
+   kills whatever processes the probe left behind.
 
-A fresh child per probe means nothing a student function does outlives its own probe:
-monkeypatching NumPy or builtins, changing module globals or signal handlers, closing or
-scribbling on fds, threads and processes left running.  Each probe starts from the module
-as its import left it (the trusted side also runs each reference probe on a fresh module).
+A child serves one probe, or consecutive probes of one group (one student function) while
+each succeeds and leaves nothing running (see :func:`_serve`).  So nothing a student
+function does at call time reaches the probes of another function: monkeypatching NumPy or
+builtins, changing module globals or signal handlers, closing or scribbling on fds, threads
+and processes left running.  Each child starts from the module as its import left it (the
+trusted side also runs each reference probe on a fresh module).
 
 Tracebacks keep only frames from the student's file (named by its base name): the probe
 and worker frames never reach a student's feedback.  Everything the student's code raises,
@@ -346,49 +349,75 @@ def main(argv: list[str]) -> None:
     _serve(protocol, probes, student, student_path, capture, req_fd, rep_fd)
 
 
-def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_fd: int, rep_fd: int) -> None:
-    """The zygote loop: each request runs in a fresh fork of this process, so whatever a
-    probe's student code changes (module globals, NumPy, builtins, signal handlers, threads
-    it leaves running, fds it closes, processes it starts) is gone before the next probe:
-    every probe sees the module exactly as its import left it, as the trusted side sees a
-    fresh reference module per probe.
+class _Child:
+    """A forked probe process kept for the next probe of the same group."""
 
-    The child never holds the real channel: it closes both ends before any student code runs
-    and writes its reply frame on a private pipe.  This process reads that one frame, kills
-    whatever the probe left running, and only then forwards the frame, so nothing a student
-    process does can reach the grader between or during later probes.  A child that ends
-    without a whole frame gets a ``{"status": "crashed"}`` reply from here instead."""
+    def __init__(self, pid: int, request_fd: int | None, reply_fd: int, group: str | None):
+        self.pid, self.request_fd, self.reply_fd, self.group = pid, request_fd, reply_fd, group
+
+    def end(self) -> None:
+        """Close its pipes, then kill and reap it and everything it or its probes left."""
+        for fd in (self.request_fd, self.reply_fd):
+            if fd is not None:
+                os.close(fd)
+        _kill_children()
+
+
+def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_fd: int, rep_fd: int) -> None:
+    """The zygote loop: each request runs in a fork of this process, so whatever a probe's
+    student code changes (module globals, NumPy, builtins, signal handlers, threads it
+    leaves running, fds it closes, processes it starts) is gone before the probes of any
+    other student function: they see the module exactly as its import left it, as the
+    trusted side sees a fresh reference module per probe.
+
+    A request without a ``"group"`` gets a fresh fork that ends with its probe.  Consecutive
+    requests of the same group (one student function's probes) may share one fork, which
+    saves a fork per probe: the fork is kept only while the group is unchanged, its last
+    probe replied ``ok`` to the right id, and it is visibly clean (one thread, no process
+    of its own, no orphan re-parented here).  Anything else (another group, an error, a
+    crash, a leftover thread or process) ends it and the next probe gets a fresh fork.
+
+    The fork never holds the real channel: it closes both ends before any student code runs,
+    reads requests from, and writes replies to, private pipes.  This process reads one reply
+    frame, kills whatever the probe left running (all of it, unless the fork is kept clean),
+    and only then forwards the frame, so nothing a student process does can reach the grader
+    between or during later probes.  A fork that ends without a whole frame gets a
+    ``{"status": "crashed"}`` reply from here instead."""
     os.set_inheritable(req_fd, False)
     os.set_inheritable(rep_fd, False)
+    kept: _Child | None = None
     while True:
         try:
-            request, arrays = protocol.recv_message(req_fd)
+            request_payload = protocol.read_frame(req_fd)
         except protocol.ChannelClosed:
             os._exit(0)
+        request, arrays = protocol.unpack_message(request_payload)
         request_id = request.get("id")
-        reply_read, reply_write = os.pipe()
-        gc.freeze()  # the child's garbage collections then leave our objects (pages) alone
-        try:
-            child = os.fork()
-        except OSError as exc:  # e.g. the process limit, used up by the module's own import
-            os.close(reply_read)
-            os.close(reply_write)
+        group = request.get("group")
+        group = group if type(group) is str else None
+        if kept is not None and (group is None or group != kept.group):
+            kept.end()
+            kept = None
+        if kept is not None:
+            try:
+                protocol.write_frame(kept.request_fd, request_payload)
+            except protocol.ChannelClosed:  # it ended between probes: start afresh
+                kept.end()
+                kept = None
+        child = kept or _fork_probe(protocol, probes, student, student_path, capture, request, arrays,
+                                    group, (req_fd, rep_fd))
+        if child is None:
             protocol.send_message(rep_fd, {
-                "status": "error", "id": request_id, "exc_type": _type_name(exc), "traceback": "",
-                "message": f"no process could be started to run the probe ({_safe_str(exc, 200)})",
+                "status": "error", "id": request_id, "exc_type": "OSError", "traceback": "",
+                "message": "no process could be started to run the probe (the process limit?)",
                 "output": ""})
             continue
-        if child == 0:
-            try:
-                for fd in (req_fd, rep_fd, reply_read):
-                    os.close(fd)
-                _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write)
-            finally:
-                os._exit(0)
-        os.close(reply_write)
-        payload, status = _collect_reply(reply_read, child, protocol.MAX_FRAME)
-        os.close(reply_read)
-        _kill_children()
+        payload, status = _collect_reply(child.reply_fd, child.pid, protocol.MAX_FRAME)
+        if payload is not None and group is not None and _reusable(protocol, payload, request_id, child.pid):
+            kept = child
+        else:
+            child.end()
+            kept = None
         if payload is None:
             reply = {"status": "crashed", "id": request_id}
             if status is not None and os.WIFSIGNALED(status):
@@ -400,6 +429,75 @@ def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_
             protocol.write_frame(rep_fd, payload)
         except protocol.ChannelClosed:
             os._exit(0)
+
+
+def _fork_probe(protocol, probes, student, student_path, capture, request, arrays, group, channel) -> _Child | None:
+    """Fork a process that runs ``request`` (and, with a group, later requests sent on its
+    private request pipe).  None if no process could be started."""
+    reply_read, reply_write = os.pipe()
+    request_read = request_write = None
+    if group is not None:
+        request_read, request_write = os.pipe()
+    gc.freeze()  # the child's garbage collections then leave our objects (pages) alone
+    try:
+        pid = os.fork()
+    except OSError:  # e.g. the process limit, used up by the module's own import
+        for fd in (reply_read, reply_write, request_read, request_write):
+            if fd is not None:
+                os.close(fd)
+        return None
+    if pid == 0:
+        try:
+            for fd in (*channel, reply_read, request_write):
+                if fd is not None:
+                    os.close(fd)
+            _die_with_parent(os.getppid())
+            while True:
+                _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write)
+                if request_read is None:
+                    break
+                request, arrays = protocol.recv_message(request_read)
+        finally:
+            os._exit(0)
+    os.close(reply_write)
+    if request_read is not None:
+        os.close(request_read)
+    return _Child(pid, request_write, reply_read, group)
+
+
+def _reusable(protocol, payload: bytes, request_id, pid: int) -> bool:
+    """Whether the fork that sent ``payload`` may run the next probe of its group: the probe
+    succeeded, the reply answers this request, the fork found itself alone (``"alone"``,
+    see :func:`_alone`; student code could forge that, but only to share its own group's
+    fork), and no orphan of it was re-parented here."""
+    try:
+        reply, _ = protocol.unpack_message(payload)
+    except protocol.ProtocolError:
+        return False
+    if reply.get("status") != "ok" or reply.get("id") != request_id or reply.get("alone") is not True:
+        return False
+    return _children() == [pid]
+
+
+def _alone() -> bool:
+    """In a probe's fork after its probe: no other thread, no child process (running or not
+    yet reaped).  Unreadable facts count as no."""
+    try:
+        import _thread
+
+        if _thread._count() != 0:
+            return False
+        os.waitpid(-1, os.WNOHANG)  # returns (0, 0) for a running child, a pid for a zombie
+        return False
+    except ChildProcessError:  # no child at all
+        pass
+    except BaseException:
+        return False
+    try:
+        with open("/proc/self/status") as handle:  # threads started outside Python count too
+            return "Threads:\t1\n" in handle.read()
+    except OSError:  # Landlock in the fallback mode hides the fork's own /proc entry
+        return True
 
 
 def _collect_reply(fd: int, child: int, max_frame: int) -> tuple[bytes | None, int | None]:
@@ -440,7 +538,6 @@ def _collect_reply(fd: int, child: int, max_frame: int) -> tuple[bytes | None, i
 
 def _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_fd) -> None:
     """In the forked child: run one probe and write its reply frame on ``reply_fd``."""
-    _die_with_parent(os.getppid())
     me = os.getpid()
     result = kwargs = None
     try:
@@ -455,6 +552,8 @@ def _run_probe(protocol, probes, student, student_path, capture, request, arrays
         reply = {"status": "ok", "value": value}
     if os.getpid() != me:  # a fork of the student's returned into this function
         os._exit(0)
+    if reply["status"] == "ok":
+        reply["alone"] = _alone()
     reply["id"] = request.get("id")
     reply["output"] = capture.take()
     del result, kwargs
@@ -465,7 +564,6 @@ def _run_probe(protocol, probes, student, student_path, capture, request, arrays
                  "message": "the probe's result could not be sent back", "traceback": ""}
         payload = protocol.pack_message(reply)
     protocol.write_frame(reply_fd, payload)
-    os._exit(0)
 
 
 def _wait_for(pid: int) -> int:

@@ -305,6 +305,53 @@ def test_threads_a_probe_leaves_running_die_with_its_process(probes, fn):
         assert call(sandbox, "double", 5).value == 10
 
 
+GROUPED = STUDENT + '''
+_calls = [0]
+
+def count():
+    _calls[0] += 1
+    return _calls[0]
+
+def count_and_fail():
+    count()
+    raise ValueError("no")
+
+def count_and_leave_a_thread():
+    import threading
+    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+    return count()
+
+def count_and_leave_a_process():
+    if os.fork() == 0:
+        time.sleep(5)
+        os._exit(0)
+    return count()
+'''
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_probes_of_one_group_may_share_a_process_that_no_other_probe_sees(probes, mode):
+    with make(probes, mode, source=GROUPED) as sandbox:
+        def grouped(fn, group):
+            outcome = sandbox.run_probe("call", {"fn": fn}, group=group)
+            return outcome.value if outcome.status == "ok" else outcome.status
+
+        assert [grouped("count", "f") for _ in range(3)] == [1, 2, 3]  # one process, its state kept
+        assert grouped("count", "g") == 1  # another group: a fresh process
+        assert grouped("count", "f") == 1  # and back: fresh again
+        assert [call(sandbox, "count").value for _ in range(2)] == [1, 1]  # no group: always fresh
+        # after an error, a thread or a process left running, the next probe starts afresh
+        assert grouped("count", "h") == 1
+        assert grouped("count_and_fail", "h") == "error"
+        assert [grouped("count", "h") for _ in range(2)] == [1, 2]
+        assert grouped("count_and_leave_a_thread", "h") == 3
+        assert [grouped("count", "h") for _ in range(2)] == [1, 2]
+        assert grouped("count_and_leave_a_process", "h") == 3
+        assert [grouped("count", "h") for _ in range(2)] == [1, 2]
+        with pytest.raises(TypeError):
+            sandbox.run_probe("call", {"fn": "count"}, group=3)
+
+
 IMPORT_TIME_SABOTAGE = STUDENT + '''
 import threading
 if not os.path.exists("sabotaged"):  # the scratch folder outlives the worker (rlimits mode)
