@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -320,6 +321,9 @@ def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Pat
         raise ValueError(f"{notebook_path}: not a readable notebook ({type(exc).__name__})") from None
     exporter = HTMLExporter(
         template_name="lab", sanitize_html=True, embed_images=True,
+        # nbconvert looks for its templates under sys.prefix; a venv made with
+        # --system-site-packages has them under the base installation instead.
+        extra_template_basedirs=[str(Path(sys.base_prefix) / "share" / "jupyter" / "nbconvert" / "templates")],
         # every asset the template would fetch from a CDN: blanked here, scripts removed below
         mathjax_url="", require_js_url="", jquery_url="", mermaid_js_url="", mermaid_layout_elk_js_url="",
         widget_renderer_url="", jupyter_widgets_base_url="",
