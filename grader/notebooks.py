@@ -296,6 +296,9 @@ _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTAL
 _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE)
 
 
+_BASE_TEMPLATES = str(Path(sys.base_prefix) / "share" / "jupyter" / "nbconvert" / "templates")
+
+
 def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Path:
     """Write the instructor's record of a submitted notebook: its cells and stored outputs
     exactly as submitted (nothing is executed), as one self-contained HTML file.
@@ -323,7 +326,7 @@ def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Pat
         template_name="lab", sanitize_html=True, embed_images=True,
         # nbconvert looks for its templates under sys.prefix; a venv made with
         # --system-site-packages has them under the base installation instead.
-        extra_template_basedirs=[str(Path(sys.base_prefix) / "share" / "jupyter" / "nbconvert" / "templates")],
+        extra_template_basedirs=[_BASE_TEMPLATES], extra_template_paths=[_BASE_TEMPLATES],
         # every asset the template would fetch from a CDN: blanked here, scripts removed below
         mathjax_url="", require_js_url="", jquery_url="", mermaid_js_url="", mermaid_layout_elk_js_url="",
         widget_renderer_url="", jupyter_widgets_base_url="",
