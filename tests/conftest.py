@@ -33,3 +33,10 @@ def run_grader(*args: str, cwd: Path | None = None, env: dict | None = None, tim
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd or ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def load_reference(assignment_id: str, module: str):
+    """The reference solutions/<id>/<module>.py, imported under a private name (not via sys.path)."""
+    from grader.checking import load_module_from
+
+    return load_module_from(ROOT / "solutions" / assignment_id / f"{module}.py", f"_reference_{module}")

@@ -1,27 +1,16 @@
 """The reference solution of `optimizers` follows the handout's update rules and properties."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_reference
 
 
-def _load(assignment, module):
-    """Import solutions/<assignment>/<module>.py under a private name (not via sys.path)."""
-    path = ROOT / "solutions" / assignment / f"{module}.py"
-    spec = importlib.util.spec_from_file_location(f"_reference_{module}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref = _load("optimizers", "optimizers")
+ref = load_reference("optimizers", "optimizers")
 
 OPTIMIZERS = ["gd", "momentum", "nag", "adagrad", "rmsprop", "adam"]
 

@@ -1,27 +1,16 @@
 """The reference solution of `sigmoid_neuron` reproduces the handout and the lecture's numbers."""
 
-import importlib.util
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_reference
 
 
-def _load(assignment, module):
-    """Import solutions/<assignment>/<module>.py under a private name (not via sys.path)."""
-    path = ROOT / "solutions" / assignment / f"{module}.py"
-    spec = importlib.util.spec_from_file_location(f"_reference_{module}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref = _load("sigmoid_neuron", "sigmoid_neuron")
+ref = load_reference("sigmoid_neuron", "sigmoid_neuron")
 
 # The lecture's two data points.
 X = np.array([0.5, 2.5])

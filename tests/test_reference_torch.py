@@ -16,28 +16,18 @@ Where the conventions differ:
   the last test shows.
 """
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_reference
+
 torch = pytest.importorskip("torch", reason="torch is an optional test dependency (pip install torch==2.13.0)")
 
-ROOT = Path(__file__).resolve().parents[1]
 STEPS = 50
 
 
-def _load(assignment, module):
-    """Import solutions/<assignment>/<module>.py under a private name (not via sys.path)."""
-    path = ROOT / "solutions" / assignment / f"{module}.py"
-    spec = importlib.util.spec_from_file_location(f"_reference_{module}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref = _load("optimizers", "optimizers")
+ref = load_reference("optimizers", "optimizers")
 
 
 @pytest.fixture
