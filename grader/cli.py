@@ -47,11 +47,7 @@ def cmd_grade(args) -> int:
 
     result = grade_submission(assignment, args.submission, student=args.student)
     if args.report:
-        from grader.render.html import write_report
-        try:
-            write_report(result, assignment, Path(args.report))
-        except OSError as exc:
-            raise UsageError(f"{args.report}: cannot write the report ({exc.strerror or exc})") from None
+        write_report_with_notebook(result, assignment, Path(args.submission), Path(args.report))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -60,6 +56,24 @@ def cmd_grade(args) -> int:
         print(f"grader: error: {result.error}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL
+
+
+def write_report_with_notebook(result, assignment, submission: Path, report: Path) -> None:
+    """The HTML report; for a notebook submission also its record (`<report>.notebook.html`,
+    linked from the report), the instructor's copy of exactly what was submitted."""
+    from grader.notebooks import export_notebook_html, submitted_notebook
+    from grader.render.html import write_report
+
+    links = {}
+    notebook = submitted_notebook(submission, assignment.module) if result.status == "graded" else None
+    try:
+        if notebook is not None:
+            record = report.with_name(report.stem + ".notebook.html")
+            export_notebook_html(notebook, record)
+            links["The notebook as submitted"] = record.name
+        write_report(result, assignment, report, links=links)
+    except OSError as exc:
+        raise UsageError(f"{report}: cannot write the report ({exc.strerror or exc})") from None
 
 
 def cmd_check(args) -> int:

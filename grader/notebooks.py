@@ -300,8 +300,33 @@ _BASE_TEMPLATES = str(Path(sys.base_prefix) / "share" / "jupyter" / "nbconvert" 
 
 
 def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Path:
-    """Write the instructor's record of a submitted notebook: its cells and stored outputs
-    exactly as submitted (nothing is executed), as one self-contained HTML file.
+    """Write `notebook_record_html(notebook_path)` to `out_html`."""
+    out_html = Path(out_html)
+    body = notebook_record_html(notebook_path)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    out_html.write_text(body, encoding="utf-8")
+    return out_html
+
+
+def submitted_notebook(path: str | Path, module_name: str) -> Path | None:
+    """The notebook file a submission was graded from (a notebook, or a folder holding one),
+    or None (a module, a zip, an unreadable entry)."""
+    from grader.load import SubmissionError, load_submission
+
+    path = Path(path)
+    if path.suffix == ".ipynb":
+        return path
+    if not path.is_dir():
+        return None
+    try:
+        return load_submission(path, module_name).notebook_path
+    except SubmissionError:
+        return None
+
+
+def notebook_record_html(notebook_path: str | Path) -> str:
+    """The instructor's record of a submitted notebook: its cells and stored outputs
+    exactly as submitted (nothing is executed), as one self-contained HTML page.
 
     Student HTML and Markdown are sanitised by nbconvert (scripts and active content are
     escaped, not run); the page has no script at all and loads nothing from the network, so
@@ -311,7 +336,7 @@ def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Pat
 
     from grader.load import MAX_NOTEBOOK_BYTES
 
-    notebook_path, out_html = Path(notebook_path), Path(out_html)
+    notebook_path = Path(notebook_path)
     try:
         size = notebook_path.stat().st_size
     except OSError as exc:
@@ -332,10 +357,7 @@ def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Pat
         widget_renderer_url="", jupyter_widgets_base_url="",
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": notebook_path.stem}})
-    body = _EXTERNAL_LINK.sub("", _SCRIPT.sub("", body))
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(body, encoding="utf-8")
-    return out_html
+    return _EXTERNAL_LINK.sub("", _SCRIPT.sub("", body))
 
 
 # --- the in-notebook self-check ------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import TextIO
 from grader.batch.cohort import CohortError, Entry, discover_cohort
 from grader.batch.fingerprint import checks_hash, entry_hash
 from grader.batch.gradebook import Gradebook, GradebookError
-from grader.batch.outputs import DASHBOARD_NAME, report_path, write_atomic, write_outputs
+from grader.batch.outputs import DASHBOARD_NAME, notebook_record_path, report_path, write_atomic, write_outputs
 from grader.batch.progress import Progress
 from grader.batch.runner import DaskRunner, LocalRunner, run_jobs
 from grader.batch.work import GradeFunction, GradeJob, GradeOutcome
@@ -179,6 +179,8 @@ class Recorder:
         summary = self.summary
         result = GradingResult.from_dict(outcome.result)
         entry = self.planned[outcome.student]
+        if outcome.notebook_html is not None:  # before the report that links to it
+            write_atomic(notebook_record_path(self.out, outcome.student), outcome.notebook_html)
         if outcome.report_html is not None:
             write_atomic(report_path(self.out, outcome.student), outcome.report_html)
             report = "written"

@@ -4,11 +4,12 @@ complete after a resumed or partial run):
     OUT_DIR/grades.csv              student, score, max_score, one column per part, status, error
     OUT_DIR/results/<student>.json  the Gradescope-style result (GradingResult.to_dict())
     OUT_DIR/reports/<student>.html  the student's feedback report (written as grading goes)
+    OUT_DIR/notebooks/<student>.html  a notebook submission as submitted (linked from its report)
     OUT_DIR/index.html              the dashboard (grader.batch.dashboard)
 
 Every file is written atomically (a temporary file in the same folder, then os.replace), so
 a reader or a killed run never sees half a file. Files of students no longer in the cohort
-are removed from results/ and reports/.
+are removed from results/, reports/ and notebooks/.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from grader.course import Assignment
 CSV_NAME = "grades.csv"
 RESULTS_DIR = "results"
 REPORTS_DIR = "reports"
+NOTEBOOKS_DIR = "notebooks"
 DASHBOARD_NAME = "index.html"
 
 
@@ -45,6 +47,10 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 
 def report_path(out: Path, student: str) -> Path:
     return out / REPORTS_DIR / f"{student}.html"
+
+
+def notebook_record_path(out: Path, student: str) -> Path:
+    return out / NOTEBOOKS_DIR / f"{student}.html"
 
 
 def result_path(out: Path, student: str) -> Path:
@@ -81,7 +87,7 @@ def write_outputs(gradebook: Gradebook, assignment: Assignment, out: Path, stude
     for result in gradebook.results():
         write_atomic(result_path(out, result.student), json.dumps(result.to_dict(), indent=2) + "\n")
     keep = set(students)
-    for folder, suffix in ((RESULTS_DIR, ".json"), (REPORTS_DIR, ".html")):
+    for folder, suffix in ((RESULTS_DIR, ".json"), (REPORTS_DIR, ".html"), (NOTEBOOKS_DIR, ".html")):
         for stale in (out / folder).glob(f"*{suffix}") if (out / folder).is_dir() else ():
             if stale.name[: -len(suffix)] not in keep:
                 stale.unlink()

@@ -44,6 +44,7 @@ class GradeOutcome:
     result: dict  # GradingResult.to_dict()
     crashed: bool = False  # grading itself failed (not the student's code): retry next run
     report_html: bytes | None = None
+    notebook_html: bytes | None = None  # the record of a notebook submission, linked from the report
     report_problem: str = ""  # why there is no report, when asked for one
     grade_seconds: float = 0.0  # wall-clock time of grading in the worker
     report_seconds: float = 0.0  # wall-clock time of rendering the report
@@ -89,7 +90,9 @@ def grade_job(job: GradeJob) -> GradeOutcome:
                                grade_seconds=time.monotonic() - started)
         if job.with_report:
             rendering = time.monotonic()
-            outcome.report_html, outcome.report_problem = render_report(result, job.assignment)
+            outcome.notebook_html = notebook_record(job, result)
+            links = {"The notebook as submitted": notebook_link(job.student)} if outcome.notebook_html else None
+            outcome.report_html, outcome.report_problem = render_report(result, job.assignment, links)
             outcome.report_seconds = time.monotonic() - rendering
         outcome.cpu_seconds = _cpu_seconds() - cpu_started
     outcome.worker = f"{os.uname().nodename}:{os.getpid()}"
@@ -102,14 +105,35 @@ def _real_grade(assignment: Assignment, path: Path, student: str) -> GradingResu
     return grade_submission(assignment, path, student=student)
 
 
-def render_report(result: GradingResult, assignment: Assignment) -> tuple[bytes | None, str]:
+def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
+    """The HTML record of a graded notebook submission, or None (not a notebook, or it
+    cannot be exported: the report then simply has no link)."""
+    if result.status != "graded":
+        return None
+    try:
+        from grader.notebooks import notebook_record_html, submitted_notebook
+
+        notebook = submitted_notebook(job.path, job.assignment.module)
+        return notebook_record_html(notebook).encode("utf-8") if notebook else None
+    except (ImportError, ValueError):
+        return None
+
+
+def notebook_link(student: str) -> str:
+    """Where a report (in reports/) finds its student's notebook record (in notebooks/)."""
+    from grader.batch.outputs import NOTEBOOKS_DIR
+
+    return f"../{NOTEBOOKS_DIR}/{student}.html"
+
+
+def render_report(result: GradingResult, assignment: Assignment, links: dict | None = None) -> tuple[bytes | None, str]:
     """(the HTML report's bytes, "") or (None, why not)."""
     try:
         from grader.render.html import render_report as render_html
     except ImportError as exc:
         return None, f"HTML reports are not available ({exc})"
     try:
-        return render_html(result, assignment).encode("utf-8"), ""
+        return render_html(result, assignment, links=links).encode("utf-8"), ""
     except Exception as exc:  # one report failing must not lose the grade
         return None, f"report failed: {type(exc).__name__}: {exc}"
 
