@@ -78,6 +78,7 @@ class CheckRecord:
     output: str = ""
     duration: float = 0.0
     internal_error: str = ""  # a bug in the check itself, never blamed on the student
+    timeout: float | None = None  # the check's own per-probe limit (@check(timeout=...))
     probe_calls: list[ProbeCall] = field(default_factory=list)
     tolerances: list[tuple[float, float]] = field(default_factory=list)
     traces: list[Trace] = field(default_factory=list)
@@ -365,7 +366,7 @@ class GraderPlugin:
             title = meta.get("title") or (doc[0] if doc else item.name)
             record = CheckRecord(nodeid=item.nodeid, function=meta["function"], points=meta["points"],
                                  title=f"{meta['function']}: {title}", visibility=meta.get("visibility", "visible"))
-            record.timeout = meta.get("timeout")  # type: ignore[attr-defined]
+            record.timeout = meta.get("timeout")
             self.records.append(record)
             self._by_nodeid[item.nodeid] = record
 
@@ -374,7 +375,7 @@ class GraderPlugin:
         record = self._by_nodeid.get(item.nodeid)
         token = TOLERANCES.set(record.tolerances if record else None)
         self.student_probes.record = record
-        self.student_probes.timeout = getattr(record, "timeout", None) or self.default_timeout
+        self.student_probes.timeout = (record.timeout if record else None) or self.default_timeout
         try:
             yield
         finally:
