@@ -33,7 +33,7 @@ def bake_public_answers(assignment: Assignment, path: Path | None = None) -> Pat
 
     reference = reference_module(assignment)
     recorder = RecordingReference(reference)
-    student = StudentProbes(lambda name, kwargs, timeout: _Outcome("ok", reference.probe(name, **kwargs)))
+    student = StudentProbes(lambda name, kwargs, timeout, group: _Outcome("ok", reference.probe(name, **kwargs)))
     plugin = GraderPlugin(student, recorder, seed_material="public", per_student_seed=False)
     records = run_checks(assignment.public_checks, plugin)
     broken = [f"{r.title}: {r.status} {r.output or r.internal_error}" for r in records if r.status != "passed"]

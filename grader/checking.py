@@ -223,13 +223,13 @@ class StudentProbes:
     all its probes together may take `function_budget` seconds; past that its remaining
     probes are not run.  `deadline` (a time.monotonic() instant) stops every probe."""
 
-    def __init__(self, run: Callable[[str, dict, float | None], Any], deadline: float | None = None, *,
+    def __init__(self, run: Callable[[str, dict, float | None, str | None], Any], deadline: float | None = None, *,
                  probe_timeout: float | None = None, function_budget: float | None = None,
-                 retry_timeout: float | None = None, pass_group: bool = False):
-        self._run = run  # (name, kwargs, timeout[, group]) -> ProbeOutcome-like
-        # With pass_group, `run` also gets the student function of the running check as a
-        # group: probes of one function may then share a sandbox process (see Sandbox.run_probe).
-        self.pass_group = pass_group
+                 retry_timeout: float | None = None):
+        # (name, kwargs, timeout, group) -> ProbeOutcome-like. The group is the student function
+        # of the running check: probes of one function may share a sandbox process
+        # (see Sandbox.run_probe).
+        self._run = run
         self.deadline = deadline  # time.monotonic() after which no more probes run
         self.probe_timeout = probe_timeout  # what the runner uses when given None
         self.function_budget = function_budget
@@ -249,7 +249,7 @@ class StudentProbes:
             self._remember(name, kwargs, "timeout")
             raise StudentTimeout(f"not run: earlier tests of {function} used up its time (they did not finish)")
         started = time.monotonic()
-        outcome = self._run(name, kwargs, timeout, function) if self.pass_group else self._run(name, kwargs, timeout)
+        outcome = self._run(name, kwargs, timeout, function)
         if function is not None:
             self._spent[function] = self._spent.get(function, 0.0) + time.monotonic() - started
             if outcome.status == "timeout":

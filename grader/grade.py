@@ -76,7 +76,6 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     limits = limits or Limits(probe_timeout=PROBE_TIMEOUT_SECONDS)
     with Sandbox(submission.source, assignment.module, assignment.probes_path, limits) as sandbox:
         probes = StudentProbes(lambda name, kwargs, timeout, group: sandbox.run_probe(name, kwargs, timeout, group),
-                               pass_group=True,
                                probe_timeout=limits.probe_timeout,
                                function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
                                retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout)

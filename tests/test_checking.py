@@ -60,7 +60,7 @@ def toy(tmp_path):
 
 
 def in_process_student(module: InProcessModule) -> StudentProbes:
-    def run(name, kwargs, timeout):
+    def run(name, kwargs, timeout, group):
         try:
             return _Outcome("ok", module.probe(name, **kwargs))
         except NotImplementedError:
@@ -114,7 +114,7 @@ def test_timeout_and_crash_map_to_statuses(toy):
     _, checks, probes, files = toy
     reference = InProcessModule(files["good"], probes, "mod")
     for status, expected in (("timeout", "timeout"), ("crashed", "error")):
-        student = StudentProbes(lambda name, kwargs, timeout, s=status: _Outcome(s))
+        student = StudentProbes(lambda name, kwargs, timeout, group, s=status: _Outcome(s))
         records = run_checks(checks, GraderPlugin(student, reference, seed_material="x"))
         assert records[0].status == expected
 

@@ -1126,7 +1126,7 @@ def test_time_is_accounted_per_function():
 
     asked = []
 
-    def run(name, kwargs, timeout):
+    def run(name, kwargs, timeout, group):
         asked.append((kwargs["function"], timeout))
         time.sleep(timeout if kwargs.get("hang") else 0)
         return Outcome("timeout" if kwargs.get("hang") else "ok", 1)
