@@ -306,13 +306,11 @@ class GraderPlugin:
     check into a CheckRecord."""
 
     def __init__(self, student: StudentProbes, reference: Any, seed_material: str,
-                 per_student_seed: bool = True, default_timeout: float | None = None,
-                 only_functions=None):
+                 per_student_seed: bool = True, only_functions=None):
         self.student_probes = student
         self.reference_probes = reference
         self.seed_material = seed_material
         self.per_student_seed = per_student_seed
-        self.default_timeout = default_timeout
         self.only_functions = set(only_functions) if only_functions is not None else None
         self.records: list[CheckRecord] = []
         self._by_nodeid: dict[str, CheckRecord] = {}
@@ -375,7 +373,7 @@ class GraderPlugin:
         record = self._by_nodeid.get(item.nodeid)
         token = TOLERANCES.set(record.tolerances if record else None)
         self.student_probes.record = record
-        self.student_probes.timeout = (record.timeout if record else None) or self.default_timeout
+        self.student_probes.timeout = record.timeout if record else None
         try:
             yield
         finally:
