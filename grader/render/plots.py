@@ -77,20 +77,50 @@ _LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
-class Frame:
-    """A plot's frame drawn once by matplotlib: a PNG and where its axes area is."""
+class Backdrop:
+    """What matplotlib draws once per look (title, axis labels, legend, the axes' box): a PNG
+    and where its axes area is. Ticks, tick labels and grid lines depend on the limits and
+    are SVG (see `Frame.axes_svg`), so one backdrop serves every view and loss range."""
 
     png: bytes
     width: int
     height: int
     box: tuple[float, float, float, float]  # axes area in image pixels: left, top, right, bottom
-    xlim: tuple[float, float]
-    ylim: tuple[float, float]
-    ylog: bool = False
 
     @cached_property
     def png_base64(self) -> str:
         return base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A plot's frame: a backdrop with these limits (its ticks, labels and grid in SVG)."""
+
+    backdrop: Backdrop = field(repr=False)
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    ylog: bool = False
+    grid: bool = False
+
+    @property
+    def png(self) -> bytes:
+        return self.backdrop.png
+
+    @property
+    def png_base64(self) -> str:
+        return self.backdrop.png_base64
+
+    @property
+    def width(self) -> int:
+        return self.backdrop.width
+
+    @property
+    def height(self) -> int:
+        return self.backdrop.height
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return self.backdrop.box
 
     def to_units(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Data coordinates -> overlay units (UNITS per image pixel, y down, whole numbers),
@@ -99,19 +129,39 @@ class Frame:
         (x0, x1), (y0, y1) = self.xlim, self.ylim
         if self.ylog:
             y, y0, y1 = np.log10(np.maximum(y, 1e-300)), math.log10(y0), math.log10(y1)
-        px = left + (np.asarray(x, dtype=float) - x0) / (x1 - x0) * (right - left)
-        py = bottom - (np.asarray(y, dtype=float) - y0) / (y1 - y0) * (bottom - top)
+        px = left + (np.asarray(x, dtype=float) - x0) * ((right - left) / (x1 - x0))
+        py = bottom - (np.asarray(y, dtype=float) - y0) * ((bottom - top) / (y1 - y0))
         limit = 10 * max(self.width, self.height)
         return (np.rint(np.clip(px, -limit, limit) * UNITS).astype(np.int64),
                 np.rint(np.clip(py, -limit, limit) * UNITS).astype(np.int64))
 
+    @cached_property
+    def svg_head(self) -> str:
+        """The picture up to its overlay: backdrop, grid, ticks and tick labels, then the
+        overlay's own coordinate system clipped to the axes area."""
+        left, top, right, bottom = self.box
+        x, y, w, h = (_fmt(v) for v in (left, top, right - left, bottom - top))
+        units = " ".join(_fmt(v * UNITS) for v in (left, top, right - left, bottom - top))
+        return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{self.width}' height='{self.height}' "
+                f"viewBox='0 0 {self.width} {self.height}'>"
+                f"<image width='{self.width}' height='{self.height}' href='data:image/png;base64,{self.png_base64}'/>"
+                f"{_axes_svg(self)}<svg x='{x}' y='{y}' width='{w}' height='{h}' viewBox='{units}'>")
+
+    @cached_property
+    def uri_head(self) -> str:
+        return _uri_encode(self.svg_head)
+
+
+SVG_TAIL = "</svg></svg>"
+
 
 @dataclass(frozen=True)
 class PlotImage:
-    """One picture: an SVG document (a matplotlib frame with vector overlay), what it shows
-    (alt text) and a visible caption."""
+    """One picture: an SVG document (a matplotlib backdrop with vector ticks and overlay),
+    what it shows (alt text) and a visible caption. The overlay is kept in layers (e.g. the
+    shared contours, then this run's paths) so that shared layers are URI-encoded once."""
 
-    svg: str
+    layers: tuple[str, ...]
     alt: str
     caption: str
     width: int
@@ -119,17 +169,45 @@ class PlotImage:
     frame: Frame = field(repr=False, compare=False)
 
     @cached_property
+    def svg(self) -> str:
+        return self.frame.svg_head + "".join(self.layers) + SVG_TAIL
+
+    @cached_property
     def data_uri(self) -> str:
         """The SVG as a data: URI, percent-encoded where URLs need it (base64 and numbers,
         the bulk of it, need nothing)."""
-        return "data:image/svg+xml," + _URI_UNSAFE.sub(_percent, self.svg)
+        return ("data:image/svg+xml," + self.frame.uri_head + "".join(_uri_encode_layer(layer) for layer in self.layers)
+                + _URI_TAIL)
 
 
-_URI_UNSAFE = re.compile(r"[^A-Za-z0-9+/=,.\-_:;!*()~@$?]")  # quotes too: safe in any HTML attribute
+_URI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=,.-_:;!*()~@$?")
+#: every other ASCII character -> %XX (quotes too: safe in any HTML attribute); str.translate
+#: does this in C, which a regex with a Python callback per match did not
+_URI_TABLE = {code: f"%{code:02X}" for code in range(128) if chr(code) not in _URI_SAFE}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _percent(match: re.Match) -> str:
     return "".join(f"%{byte:02X}" for byte in match.group().encode())
+
+
+def _uri_encode(text: str) -> str:
+    encoded = text.translate(_URI_TABLE)
+    return encoded if encoded.isascii() else _NON_ASCII.sub(_percent, encoded)
+
+
+@lru_cache(maxsize=256)
+def _uri_encode_shared(layer: str) -> str:
+    return _uri_encode(layer)
+
+
+def _uri_encode_layer(layer: str) -> str:
+    # shared layers (contours) are interned by _contour_overlay's cache: encode those once
+    return _uri_encode_shared(layer) if len(layer) > 4096 and layer.startswith(_CONTOUR_MARK) else _uri_encode(layer)
+
+
+_URI_TAIL = _uri_encode(SVG_TAIL)
+_CONTOUR_MARK = "<g class='contours'>"
 
 
 @dataclass
@@ -398,60 +476,118 @@ def _legend_handles(entries: tuple[str, ...]) -> list:
     return [Line2D([], [], **styles[entry]) for entry in entries]
 
 
-@dataclass
-class _Family:
-    """A figure kept for frames of one look (title, labels, scale, legend): a new frame only
-    moves the axes' limits and redraws, which saves building axes, ticks and legend again."""
-
-    figure: Any
-    canvas: Any
-    ax: Any
-
-
 @lru_cache(maxsize=16)
-def _family(title: str, xlabel: str, ylabel: str, ylog: bool, legend: tuple[str, ...], grid: bool) -> _Family:
+def _backdrop(title: str, xlabel: str, ylabel: str, legend: tuple[str, ...]) -> Backdrop:
+    """Title, axis labels, legend and the axes' box, drawn by matplotlib's Agg renderer (no
+    pyplot, no global backend switch) without ticks: once per look, whatever the limits."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+    from PIL import Image  # matplotlib's own dependency
 
-    figure = Figure(figsize=FIG_SIZE, dpi=DPI)
-    canvas = FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.17, right=0.96, top=0.87, bottom=0.28)  # fixed: no layout pass
-    ax = figure.add_subplot()
-    if ylog:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(numticks=7))
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter(FuncFormatter(_decade_label))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    if grid:
-        ax.grid(True, color="#dddddd", linewidth=0.6)
-    figure.legend(handles=_legend_handles(legend), loc="lower center", ncol=3, fontsize=9, frameon=False)
-    return _Family(figure, canvas, ax)
+    with _LOCK:
+        figure = Figure(figsize=FIG_SIZE, dpi=DPI)
+        canvas = FigureCanvasAgg(figure)
+        figure.subplots_adjust(left=0.17, right=0.96, top=0.87, bottom=0.28)  # fixed: no layout pass
+        ax = figure.add_subplot()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(xlabel, labelpad=TICK_LABEL_ROOM)
+        ax.set_ylabel(ylabel, labelpad=Y_TICK_LABEL_ROOM)
+        ax.set_title(title, fontsize=10)
+        figure.legend(handles=_legend_handles(legend), loc="lower center", ncol=3, fontsize=9, frameon=False)
+        canvas.draw()
+        width, height = canvas.get_width_height()
+        bbox = ax.get_window_extent()
+        rgba = bytes(canvas.buffer_rgba())
+    buffer = io.BytesIO()
+    Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB").save(
+        buffer, format="PNG", compress_level=6)
+    return Backdrop(buffer.getvalue(), width, height, (bbox.x0, height - bbox.y1, bbox.x1, height - bbox.y0))
 
 
 @lru_cache(maxsize=256)
 def _frame(title: str, xlabel: str, ylabel: str, xlim: tuple[float, float], ylim: tuple[float, float],
            ylog: bool, legend: tuple[str, ...], grid: bool) -> Frame:
-    """Axes, ticks, labels, title and legend with these limits, drawn once and kept as a PNG
-    with the place of the axes area."""
-    from PIL import Image  # matplotlib's own dependency
+    """The frame of one layout: the look's backdrop with these limits (cheap: no drawing)."""
+    return Frame(_backdrop(title, xlabel, ylabel, legend), xlim, ylim, ylog, grid)
 
-    with _LOCK:
-        family = _family(title, xlabel, ylabel, ylog, legend, grid)
-        family.ax.set_xlim(*xlim)
-        family.ax.set_ylim(*ylim)
-        family.canvas.draw()
-        width, height = family.canvas.get_width_height()
-        bbox = family.ax.get_window_extent()
-        rgba = bytes(family.canvas.buffer_rgba())
-    buffer = io.BytesIO()
-    Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB").save(
-        buffer, format="PNG", compress_level=6)
-    return Frame(buffer.getvalue(), width, height, (bbox.x0, height - bbox.y1, bbox.x1, height - bbox.y0),
-                 xlim, ylim, ylog)
+
+# --- ticks, tick labels and grid lines in SVG ------------------------------------------------
+
+TICK_FONT_PX = 10 * DPI / 72  # matplotlib's default 10 pt tick labels
+TICK_LENGTH_PX = 3.5 * DPI / 72
+TICK_PAD_PX = 3.5 * DPI / 72
+TICK_LABEL_ROOM = 3.5 + 3.5 + 12  # points between the axes and an axis label: ticks, pad, one line of labels
+Y_TICK_LABEL_ROOM = 3.5 + 3.5 + 32  # ... room for labels such as "−0.25" or "10⁻¹²"
+_MINUS = "\u2212"  # as matplotlib writes negative numbers
+
+
+def _linear_ticks(low: float, high: float, most: int = 7) -> tuple[np.ndarray, float]:
+    """Ticks at 1, 2, 2.5 or 5 x 10^k steps inside [low, high], at most `most` + 1 of them."""
+    span = high - low
+    exponent = math.floor(math.log10(span / most))
+    for mantissa in (1.0, 2.0, 2.5, 5.0, 10.0):
+        step = mantissa * 10.0 ** exponent
+        if span / step <= most + 1e-9:
+            break
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    return np.arange(first, last + 1) * step, step
+
+
+def _tick_label(value: float, step: float) -> str:
+    """A linear tick's label, with as many decimals as the step needs."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5 or step < 1e-4:  # m×10ⁿ rather than a row of zeros
+        exponent = math.floor(math.log10(abs(value)))
+        mantissa = f"{value / 10.0 ** exponent:.3g}"
+        return mantissa.replace("-", _MINUS) + "×10" + str(exponent).translate(_SUPERSCRIPT)
+    exponent = math.floor(math.log10(step) + 1e-9)
+    decimals = max(0, -exponent) + (1 if round(step / 10.0 ** exponent, 6) == 2.5 else 0)
+    return f"{value:.{decimals}f}".replace("-", _MINUS)
+
+
+def _log_ticks(low: float, high: float, most: int = 7) -> list[float]:
+    """Decades inside [low, high]: every one, or every k-th when there are more than `most`."""
+    first, last = round(math.log10(low)), round(math.log10(high))
+    every = max(1, math.ceil((last - first + 1) / most))
+    return [10.0 ** e for e in range(first, last + 1) if (e - first) % every == 0]
+
+
+def _axes_svg(frame: Frame) -> str:
+    """Grid lines (if the frame has a grid), tick marks and tick labels, in image pixels."""
+    left, top, right, bottom = frame.box
+    xticks, xstep = _linear_ticks(*frame.xlim)
+    xs = left + (xticks - frame.xlim[0]) * ((right - left) / (frame.xlim[1] - frame.xlim[0]))
+    xlabels = [_tick_label(v, xstep) for v in xticks.tolist()]
+    if frame.ylog:
+        yvalues = _log_ticks(*frame.ylim)
+        y0, y1 = math.log10(frame.ylim[0]), math.log10(frame.ylim[1])
+        ys = [bottom - (math.log10(v) - y0) / (y1 - y0) * (bottom - top) for v in yvalues]
+        ylabels = [_decade_label(v) for v in yvalues]
+    else:
+        yticks, ystep = _linear_ticks(*frame.ylim)
+        ys = (bottom - (yticks - frame.ylim[0]) * ((bottom - top) / (frame.ylim[1] - frame.ylim[0]))).tolist()
+        ylabels = [_tick_label(v, ystep) for v in yticks.tolist()]
+    xs = xs.tolist()
+    parts = []
+    if frame.grid:
+        grid = "".join(f"M{_fmt(x)},{_fmt(top)}V{_fmt(bottom)}" for x in xs)
+        grid += "".join(f"M{_fmt(left)},{_fmt(y)}H{_fmt(right)}" for y in ys)
+        parts.append(f"<path d='{grid}' stroke='#dddddd' stroke-width='0.75' fill='none'/>")
+    marks = "".join(f"M{_fmt(x)},{_fmt(bottom)}v{_fmt(TICK_LENGTH_PX)}" for x in xs)
+    marks += "".join(f"M{_fmt(left)},{_fmt(y)}h-{_fmt(TICK_LENGTH_PX)}" for y in ys)
+    parts.append(f"<path d='{marks}' stroke='{INK}' stroke-width='1'/>")
+    font = f"font-family='DejaVu Sans,Verdana,Arial,sans-serif' font-size='{_fmt(TICK_FONT_PX)}' fill='{INK}'"
+    baseline = bottom + TICK_LENGTH_PX + TICK_PAD_PX + 0.76 * TICK_FONT_PX  # cap height below the pad
+    labels = "".join(f"<text x='{_fmt(x)}' y='{_fmt(baseline)}'>{label}</text>" for x, label in zip(xs, xlabels))
+    parts.append(f"<g {font} text-anchor='middle'>{labels}</g>")
+    right_edge = left - TICK_LENGTH_PX - TICK_PAD_PX
+    labels = "".join(f"<text x='{_fmt(right_edge)}' y='{_fmt(y + 0.38 * TICK_FONT_PX)}'>{label}</text>"
+                     for y, label in zip(ys, ylabels))
+    parts.append(f"<g {font} text-anchor='end'>{labels}</g>")
+    return "".join(parts)
 
 
 # --- overlays: SVG drawn on a frame's axes area ------------------------------------------
@@ -470,17 +606,6 @@ def _point_list(ux: np.ndarray, uy: np.ndarray) -> str:
     keep[1:] = (ux[1:] != ux[:-1]) | (uy[1:] != uy[:-1])
     keep[-1] = True
     return _numbers(np.column_stack([ux[keep], uy[keep]]).ravel())
-
-
-def _svg(frame: Frame, overlay: str) -> str:
-    """The frame as the picture's background and the overlay clipped to its axes area."""
-    left, top, right, bottom = frame.box
-    x, y, w, h = (_fmt(v) for v in (left, top, right - left, bottom - top))
-    units = " ".join(_fmt(v * UNITS) for v in (left, top, right - left, bottom - top))
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{frame.width}' height='{frame.height}' "
-            f"viewBox='0 0 {frame.width} {frame.height}'>"
-            f"<image width='{frame.width}' height='{frame.height}' href='data:image/png;base64,{frame.png_base64}'/>"
-            f"<svg x='{x}' y='{y}' width='{w}' height='{h}' viewBox='{units}'>{overlay}</svg></svg>")
 
 
 @lru_cache(maxsize=64)
@@ -502,14 +627,14 @@ def _contour_overlay(kind: str, problem_key: tuple, view: tuple, frame: Frame) -
     Image.fromarray(np.flipud(grey), mode="L").save(buffer, format="PNG", compress_level=6)
     fill = base64.b64encode(buffer.getvalue()).decode("ascii")
     left, top, right, bottom = (round(v * UNITS) for v in frame.box)
-    parts = [f"<image x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
+    parts = [_CONTOUR_MARK, f"<image x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
              f"preserveAspectRatio='none' href='data:image/png;base64,{fill}'/>"]
     if levels.size >= 2:
         generator = contourpy.contour_generator(X, Y, Z, line_type=contourpy.LineType.Separate)
         lines = ["M" + _point_list(*frame.to_units(line[:, 0], line[:, 1]))
                  for level in levels for line in generator.lines(level) if len(line) >= 2]
         parts.append(f"<path d='{''.join(lines)}' fill='none' stroke='{CONTOUR_COLOUR}' stroke-width='{1.6}'/>")
-    return "".join(parts)
+    return "".join(parts) + "</g>"
 
 
 def _markevery(rows: int) -> int:
@@ -637,7 +762,8 @@ def plots_for_test(test: TestResult) -> list[PlotImage]:
 
 def cache_stats() -> dict[str, int]:
     """Image cache hits and misses, images held, frames drawn (for benchmarks and tests)."""
-    return {**_STATS, "images": len(_IMAGES), "frames": _frame.cache_info().currsize}
+    return {**_STATS, "images": len(_IMAGES), "frames": _frame.cache_info().currsize,
+            "backdrops": _backdrop.cache_info().currsize}
 
 
 def clear_caches() -> None:
@@ -648,7 +774,8 @@ def clear_caches() -> None:
         sigmoid_surface.cache_clear()
         quadratic_surface.cache_clear()
         _frame.cache_clear()
-        _family.cache_clear()
+        _backdrop.cache_clear()
+        _uri_encode_shared.cache_clear()
         _contour_overlay.cache_clear()
 
 
@@ -679,10 +806,10 @@ def _draw(curves: _Curves, label: str) -> list[PlotImage]:
             problem_key = (curves.problem["A"], curves.problem["b"], curves.problem["shift"])
         frame = _frame(_title(title, with_student), xlabel, ylabel, (view[0], view[1]), (view[2], view[3]),
                        False, _legend(with_student, True), False)
-        overlay = _contour_overlay(curves.kind, problem_key, view, frame) + _path_overlay(frame, curves)
+        layers = (_contour_overlay(curves.kind, problem_key, view, frame), _path_overlay(frame, curves))
         what = "path on the error surface" if curves.kind == "sigmoid_neuron" else "path on the loss contours"
         path_notes = notes + (["your path leaves the plotted area"] if leaves else [])
-        images.append(PlotImage(_svg(frame, overlay), _path_alt(curves, view, leaves), _caption(label, what, path_notes),
+        images.append(PlotImage(layers, _path_alt(curves, view, leaves), _caption(label, what, path_notes),
                                 frame.width, frame.height, frame))
     student_loss = _loss(curves, curves.student) if with_student else None
     reference_loss = _loss(curves, curves.reference) if curves.reference is not None else None
@@ -693,7 +820,7 @@ def _draw(curves: _Curves, label: str) -> list[PlotImage]:
     frame = _frame(_title(title, with_student), "step", ylabel + (" (log scale)" if ylog else ""),
                    (0.0, float(max(steps, 1))), ylim, ylog, _legend(with_student, False), True)
     what = "loss against step" if curves.kind != "generic" else "distance to the reference's end against step"
-    images.append(PlotImage(_svg(frame, _loss_overlay(frame, student_loss, reference_loss)),
+    images.append(PlotImage((_loss_overlay(frame, student_loss, reference_loss),),
                             _loss_alt(curves, student_loss, reference_loss, "log" if ylog else "linear"),
                             _caption(label, what, notes), frame.width, frame.height, frame))
     return images
