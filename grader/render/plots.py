@@ -63,7 +63,8 @@ CONTOUR_COLOUR = "#666666"
 LECTURE_X = (0.5, 2.5)
 LECTURE_Y = (0.2, 0.9)
 SIGMOID_EXTENT = (-6.0, 6.0, -6.0, 6.0)  # the lecture's w, b range
-GRID_POINTS = 81  # the surface's grid: smooth enough at this size, cheap for 100-point data
+GRID_POINTS = 81  # the surface's grid: smooth enough at this size
+SURFACE_EVALUATIONS = 2e5  # at most grid points x data points per surface: a 44 x 44 grid for 100 points
 
 FIG_SIZE = (4.8, 4.2)  # inches
 DPI = 90  # 432 x 378 pixels: legible on a phone, small
@@ -184,6 +185,7 @@ _URI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 #: every other ASCII character -> %XX (quotes too: safe in any HTML attribute); str.translate
 #: does this in C, which a regex with a Python callback per match did not
 _URI_TABLE = {code: f"%{code:02X}" for code in range(128) if chr(code) not in _URI_SAFE}
+_URI_TABLE_BUT_PERCENT = {code: value for code, value in _URI_TABLE.items() if code != ord("%")}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -191,9 +193,23 @@ def _percent(match: re.Match) -> str:
     return "".join(f"%{byte:02X}" for byte in match.group().encode())
 
 
+#: what our SVG holds besides URI-safe characters, in the order they must be replaced ("%" first)
+_COMMON_UNSAFE = ("%", " ", "'", "<", ">", "#", "\"", "&")
+_OTHER_UNSAFE = re.compile(r"[^A-Za-z0-9+/=,.\-_:;!*()~@$?%]")
+
+
 def _uri_encode(text: str) -> str:
-    encoded = text.translate(_URI_TABLE)
-    return encoded if encoded.isascii() else _NON_ASCII.sub(_percent, encoded)
+    """Percent-encode every character outside _URI_SAFE (UTF-8 for non-ASCII). The characters
+    our SVG is made of are replaced by str.replace (a fast scan each); anything else, rare,
+    by str.translate and a regex."""
+    for character in _COMMON_UNSAFE:
+        if character in text:
+            text = text.replace(character, _URI_TABLE[ord(character)])
+    if _OTHER_UNSAFE.search(text):
+        text = text.translate(_URI_TABLE_BUT_PERCENT)
+        if not text.isascii():
+            text = _NON_ASCII.sub(_percent, text)
+    return text
 
 
 @lru_cache(maxsize=256)
@@ -240,7 +256,7 @@ def sigmoid_surface(x: tuple[float, ...], y: tuple[float, ...], extent: tuple[fl
                     points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W, B, L) on a points x points grid over extent = (w0, w1, b0, b1). Cached per problem;
     a coarser grid for big data sets, so that the work stays bounded."""
-    points = max(21, min(points, int(math.sqrt(2e7 / max(len(x), 1)))))
+    points = max(21, min(points, int(math.sqrt(SURFACE_EVALUATIONS / max(len(x), 1)))))
     w = np.linspace(extent[0], extent[1], points)
     b = np.linspace(extent[2], extent[3], points)
     W, B = np.meshgrid(w, b)
@@ -630,11 +646,31 @@ def _contour_overlay(kind: str, problem_key: tuple, view: tuple, frame: Frame) -
     parts = [_CONTOUR_MARK, f"<image x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
              f"preserveAspectRatio='none' href='data:image/png;base64,{fill}'/>"]
     if levels.size >= 2:
-        generator = contourpy.contour_generator(X, Y, Z, line_type=contourpy.LineType.Separate)
-        lines = ["M" + _point_list(*frame.to_units(line[:, 0], line[:, 1]))
-                 for level in levels for line in generator.lines(level) if len(line) >= 2]
-        parts.append(f"<path d='{''.join(lines)}' fill='none' stroke='{CONTOUR_COLOUR}' stroke-width='{1.6}'/>")
+        generator = contourpy.contour_generator(X, Y, Z, line_type=contourpy.LineType.ChunkCombinedOffset)
+        lines = [(points, offsets) for level in levels
+                 for points, offsets in zip(*generator.lines(level)) if points is not None]
+        if lines:
+            points = np.concatenate([p for p, _ in lines])
+            bounds = np.concatenate([o[:-1] + start for (_, o), start
+                                     in zip(lines, np.cumsum([0] + [len(p) for p, _ in lines[:-1]]))] + [[len(points)]])
+            parts.append(f"<path d='{_multi_line_path(frame, points, bounds)}' fill='none' "
+                         f"stroke='{CONTOUR_COLOUR}' stroke-width='{1.6}'/>")
     return "".join(parts) + "</g>"
+
+
+def _multi_line_path(frame: Frame, points: np.ndarray, bounds: np.ndarray) -> str:
+    """Path data "Mx,y,x,y..." for many lines at once: `points` (n, 2) in data coordinates,
+    line k being points[bounds[k]:bounds[k + 1]]; repeats of a point (after rounding to
+    overlay units) are dropped, one-point lines left out. One conversion for all lines."""
+    ux, uy = frame.to_units(points[:, 0], points[:, 1])
+    keep = np.ones(len(ux), dtype=bool)
+    keep[1:] = (ux[1:] != ux[:-1]) | (uy[1:] != uy[:-1])
+    keep[bounds[:-1]] = True  # every line's first point ...
+    keep[bounds[1:] - 1] = True  # ... and last
+    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept points before each index
+    starts, ends = kept_before[bounds[:-1]], kept_before[bounds[1:]]
+    numbers = list(map(str, np.column_stack([ux[keep], uy[keep]]).ravel().tolist()))
+    return "".join("M" + ",".join(numbers[2 * a:2 * b]) for a, b in zip(starts.tolist(), ends.tolist()) if b - a >= 2)
 
 
 def _markevery(rows: int) -> int:
