@@ -21,9 +21,23 @@ it, a probe called with `fakes=True` (or a list of names) temporarily swaps thos
 of the module for the stand-ins below and restores them afterwards. The stand-ins are
 deliberately NOT the optimisers of the handout: they only show whether a function calls its
 building blocks correctly (state carried over, t counted, hyper-parameters passed on).
+
+Cost. Every probe runs twice per submission (on your module in the sandbox and on the
+reference), and a batch grades many submissions, so the drivers keep their own work per step
+small: each problem's gradient and loss are built once per probe (the lecture's two-point
+neuron in plain floats, which is several times faster than NumPy on two elements), and
+in-place changes are looked for only on sampled steps (next paragraph).
+
+In-place changes ("mutated"). Copying and comparing every input array on every step would
+cost more than the steps themselves, so `run_steps` and `line_search` snapshot the inputs of
+the first MUTATION_FIRST_STEPS calls and of every MUTATION_EVERY-th call after them only. A
+step function that changes its inputs in place (theta -= ..., v += ...) does so on every call,
+so the first calls already show it; the sample after them catches one that starts later.
+The other probes call the function under test once and compare all of its inputs.
 """
 import contextlib
 import copy
+import math
 
 import numpy as np
 
@@ -34,6 +48,10 @@ def _floats(value):
 
 # --- problems ----------------------------------------------------------------------------
 
+#: Up to this many points the neuron's gradient and loss are summed in plain floats (a NumPy
+#: operation on a two-element array costs more than the arithmetic itself).
+SMALL_DATA = 8
+
 
 def _logistic(z):
     """The logistic function, in its tanh form (which never overflows)."""
@@ -41,11 +59,24 @@ def _logistic(z):
 
 
 def _neuron_gradient(theta, x, y):
-    """Gradient of 1/2 sum_i (f(x_i) - y_i)^2, f(x) = logistic(w x + b), at theta = [w, b]."""
+    """Gradient of 1/2 sum_i (f(x_i) - y_i)^2, f(x) = logistic(w x + b), at theta = [w, b]
+    (x, y arrays of the points)."""
     w, b = _floats(theta)
     out = _logistic(w * x + b)
     slope = (out - y) * out * (1.0 - out)
     return np.array([slope @ x, slope.sum()])
+
+
+def _small_neuron_gradient(theta, points):
+    """_neuron_gradient for a few points, given as a tuple of (x_i, y_i) float pairs."""
+    w, b = _floats(theta).tolist()
+    grad_w = grad_b = 0.0
+    for x, y in points:
+        out = 0.5 * math.tanh(0.5 * (w * x + b)) + 0.5
+        slope = (out - y) * out * (1.0 - out)
+        grad_w += slope * x
+        grad_b += slope
+    return np.array([grad_w, grad_b])
 
 
 def _neuron_loss(theta, x, y):
@@ -53,22 +84,52 @@ def _neuron_loss(theta, x, y):
     return 0.5 * float(np.square(_logistic(w * x + b) - y).sum())
 
 
+def _small_neuron_loss(theta, points):
+    w, b = _floats(theta).tolist()
+    total = 0.0
+    for x, y in points:
+        error = 0.5 * math.tanh(0.5 * (w * x + b)) + 0.5 - y
+        total += error * error
+    return 0.5 * total
+
+
+def _neuron(x, y, small, large):
+    """`small` over (x_i, y_i) pairs for a few points, else `large` over the arrays; both
+    as functions of theta."""
+    x, y = _floats(x), _floats(y)
+    if not (x.ndim == 1 and x.shape == y.shape and x.size <= SMALL_DATA):
+        return lambda theta: large(theta, x, y)
+    points = tuple(zip(x.tolist(), y.tolist()))
+
+    def either(theta):
+        theta = _floats(theta)
+        return small(theta, points) if theta.shape == (2,) else large(theta, x, y)
+    return either
+
+
 def _gradient(problem):
-    """The problem's gradient as a function of (theta, k), k = 0, 1, ... the step number."""
+    """The gradient of a problem whose gradient depends on theta alone (not "sequence"), as a
+    function of theta, built once per probe."""
     kind = problem["kind"]
     if kind == "quadratic":
         A, b = _floats(problem["A"]), _floats(problem["b"])
-        return lambda theta, k: A @ _floats(theta) - b
+        return lambda theta: A @ _floats(theta) - b
     if kind == "diagonal":
         a, c = _floats(problem["a"]), _floats(problem["c"])
-        return lambda theta, k: a * _floats(theta) - c
+        return lambda theta: a * _floats(theta) - c
     if kind == "sigmoid_neuron":
-        x, y = _floats(problem["x"]), _floats(problem["y"])
-        return lambda theta, k: _neuron_gradient(theta, x, y)
-    if kind == "sequence":
+        return _neuron(problem["x"], problem["y"], _small_neuron_gradient, _neuron_gradient)
+    raise ValueError(f"unknown problem kind {kind!r}")
+
+
+def _gradients(problem):
+    """grads(theta, k): the problem's gradient at theta for step k = 0, 1, ... (a "sequence"
+    gives G[k] wherever theta is, as a fresh copy the step function may do anything with)."""
+    if problem["kind"] == "sequence":
         grads = _floats(problem["grads"])
         return lambda theta, k: grads[k].copy()
-    raise ValueError(f"unknown problem kind {kind!r}")
+    gradient = _gradient(problem)
+    return lambda theta, k: gradient(theta)
 
 
 def _loss(problem):
@@ -85,22 +146,37 @@ def _unfloored_loss(problem):
     kind = problem["kind"]
     if kind == "quadratic":
         A, b = _floats(problem["A"]), _floats(problem["b"])
-        return lambda theta: float(0.5 * _floats(theta) @ A @ _floats(theta) - b @ _floats(theta))
+
+        def quadratic(theta):
+            theta = _floats(theta)
+            return float(0.5 * theta @ A @ theta - b @ theta)
+        return quadratic
     if kind == "diagonal":
         a, c = _floats(problem["a"]), _floats(problem["c"])
-        return lambda theta: float(np.sum(0.5 * a * _floats(theta) ** 2 - c * _floats(theta)))
+
+        def diagonal(theta):
+            theta = _floats(theta)
+            return float(np.sum(0.5 * a * theta ** 2 - c * theta))
+        return diagonal
     if kind == "sigmoid_neuron":
-        x, y = _floats(problem["x"]), _floats(problem["y"])
-        return lambda theta: _neuron_loss(theta, x, y)
+        return _neuron(problem["x"], problem["y"], _small_neuron_loss, _neuron_loss)
     raise ValueError(f"problem kind {kind!r} has no loss")
 
 
 def _batch_gradient(kind):
     """grad_fn(theta, X_batch, Y_batch): the gradient of the loss summed over the batch."""
     if kind == "sigmoid_neuron":
-        return lambda theta, X, Y: _neuron_gradient(theta, _floats(X), _floats(Y))
+        def neuron(theta, X, Y):
+            theta, X, Y = _floats(theta), _floats(X), _floats(Y)
+            if theta.shape == (2,) and X.ndim == 1 and X.shape == Y.shape and X.size <= SMALL_DATA:
+                return _small_neuron_gradient(theta, zip(X.tolist(), Y.tolist()))
+            return _neuron_gradient(theta, X, Y)
+        return neuron
     if kind == "linear":
-        return lambda theta, X, Y: _floats(X).T @ (_floats(X) @ _floats(theta) - _floats(Y))
+        def linear(theta, X, Y):
+            X = _floats(X)
+            return X.T @ (X @ _floats(theta) - _floats(Y))
+        return linear
     raise ValueError(f"unknown gradient kind {kind!r}")
 
 
@@ -186,6 +262,27 @@ def _changed(before, after):
                for old, new in zip(before, after))
 
 
+#: `run_steps` and `line_search` look for in-place changes on the first MUTATION_FIRST_STEPS
+#: calls and then on every MUTATION_EVERY-th call (see the module docstring).
+MUTATION_FIRST_STEPS = 3
+MUTATION_EVERY = 25
+
+
+def _sampled(k):
+    """Whether the inputs of call k (0-based) are checked for in-place changes."""
+    return k < MUTATION_FIRST_STEPS or k % MUTATION_EVERY == 0
+
+
+def _array_bytes(values):
+    """(array, its shape, its bytes) for every array among `values`: what `_touched` compares."""
+    return [(v, v.shape, v.tobytes()) for v in values if isinstance(v, np.ndarray)]
+
+
+def _touched(saved):
+    """Whether any array saved by `_array_bytes` has changed since."""
+    return any(v.shape != shape or v.tobytes() != data for v, shape, data in saved)
+
+
 def _rng(seed):
     return None if seed is None else np.random.default_rng(seed)
 
@@ -203,41 +300,51 @@ def run_steps(mod, step, theta0, steps, problem, hyper=None):
     counts from 1; NAG's grad_fn is the problem's gradient at a point).
 
     Returns {"theta": rows (steps + 1, *theta0.shape), row 0 = theta0, "mutated": whether a
-    call changed an input array}; when a call returns something that is not (theta, state...)
-    with theta of theta0's shape, "theta" is None, "returned" is that return value and
-    "step" its 1-based number.
+    sampled call changed an input array}; when a call returns something that is not
+    (theta, state...) with theta of theta0's shape, "theta" is None, "returned" is that return
+    value and "step" its 1-based number.
     """
-    gradient = _gradient(problem)
     hyper = dict(hyper or {})
     function = getattr(mod, step)
+    state_size = STATE_SIZE[step]
     theta = _floats(theta0).copy()
-    state = [np.zeros_like(theta) for _ in range(STATE_SIZE[step])]
-    rows = [theta.copy()]
+    shape = theta.shape
+    state = [np.zeros_like(theta) for _ in range(state_size)]
+    rows = np.empty((steps + 1, *shape))
+    rows[0] = theta
     mutated = False
+    sequence = problem["kind"] == "sequence"
+    if sequence:
+        grads = _floats(problem["grads"])
+    else:
+        gradient = _gradient(problem)
     for k in range(steps):
         if step == "nag_step":
-            args = [theta, lambda point, k=k: gradient(point, k), *state]
-        elif step == "adam_step":
-            args = [theta, gradient(theta, k), *state, k + 1]
+            # A sequence's grad_fn gives this step's gradient wherever it is asked.
+            first = (lambda point, g=grads[k]: g.copy()) if sequence else gradient
         else:
-            args = [theta, gradient(theta, k), *state]
-        before = _snapshot(args)
-        returned = function(*args, **hyper)
-        mutated = mutated or _changed(before, args)
-        if STATE_SIZE[step]:
-            if not isinstance(returned, (tuple, list)) or len(returned) != 1 + STATE_SIZE[step]:
+            first = grads[k].copy() if sequence else gradient(theta)
+        args = (theta, first, *state, k + 1) if step == "adam_step" else (theta, first, *state)
+        if _sampled(k):
+            saved = _array_bytes(args)
+            returned = function(*args, **hyper)
+            mutated = mutated or _touched(saved)
+        else:
+            returned = function(*args, **hyper)
+        if state_size:
+            if not isinstance(returned, (tuple, list)) or len(returned) != 1 + state_size:
                 return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
-            theta, state = returned[0], list(returned[1:])
+            theta, *state = returned
         else:
             theta = returned
         try:
             row = _floats(theta)
         except (TypeError, ValueError):
             row = None
-        if row is None or row.shape != rows[0].shape:
+        if row is None or row.shape != shape:
             return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
-        rows.append(row.copy())
-    return {"theta": np.stack(rows), "returned": None, "step": steps, "mutated": mutated}
+        rows[k + 1] = row
+    return {"theta": rows, "returned": None, "step": steps, "mutated": mutated}
 
 
 def batches(mod, n, batch_size, seed=None):
@@ -282,17 +389,24 @@ def train_run(mod, optimizer, theta0, X, Y, epochs, kind, batch_size=None, seed=
 def line_search(mod, theta0, steps, problem, etas, fakes=False):
     """`steps` calls of line_search_step(theta, grad, loss_fn, etas) from theta0 on `problem`,
     passing back the theta each call returned. Returns {"theta": rows, "etas": the etas
-    chosen, "mutated"}, or "theta" None with "returned" and "step" as in `run_steps`."""
-    gradient, loss = _gradient(problem), _loss(problem)
+    chosen, "mutated"} (in-place changes looked for on sampled calls, as in `run_steps`), or
+    "theta" None with "returned" and "step" as in `run_steps`."""
+    gradients, loss = _gradients(problem), _loss(problem)
     theta = _floats(theta0).copy()
-    rows, chosen = [theta.copy()], []
+    shape = theta.shape
+    rows = np.empty((steps + 1, *shape))
+    rows[0] = theta
+    chosen = []
     mutated = False
     with _faked(mod, "line_search_step", fakes):
         for k in range(steps):
-            args = [theta, gradient(theta, k), loss, list(etas)]
-            before = _snapshot(args)
-            returned = mod.line_search_step(*args)
-            mutated = mutated or _changed(before, args)
+            args = [theta, gradients(theta, k), loss, list(etas)]
+            if _sampled(k):
+                before = _snapshot(args)
+                returned = mod.line_search_step(*args)
+                mutated = mutated or _changed(before, args)
+            else:
+                returned = mod.line_search_step(*args)
             if not isinstance(returned, (tuple, list)) or len(returned) != 2:
                 return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
             theta, eta = returned
@@ -300,11 +414,11 @@ def line_search(mod, theta0, steps, problem, etas, fakes=False):
                 row = _floats(theta)
             except (TypeError, ValueError):
                 row = None
-            if row is None or row.shape != rows[0].shape:
+            if row is None or row.shape != shape:
                 return {"theta": None, "returned": returned, "step": k + 1, "mutated": mutated}
-            rows.append(row.copy())
+            rows[k + 1] = row
             chosen.append(eta)
-    return {"theta": np.stack(rows), "etas": chosen, "returned": None, "step": steps, "mutated": mutated}
+    return {"theta": rows, "etas": chosen, "returned": None, "step": steps, "mutated": mutated}
 
 
 def schedule(mod, function, calls):

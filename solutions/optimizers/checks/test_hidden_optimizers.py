@@ -89,7 +89,7 @@ def near_start(rng):
     return np.array([-2.0, 2.0]) + rng.uniform(-0.2, 0.2, 2)
 
 
-def neuron_run(student, reference, trace, rng, step, hyper, steps=300):
+def neuron_run(student, reference, trace, rng, step, hyper, steps):
     theta0 = near_start(rng)
     label = f"{step}, {steps} steps from ({theta0[0]:.2f}, {theta0[1]:.2f})"
     steps_match(student, reference, step, theta0, steps, NEURON, hyper, trace, label)
@@ -138,9 +138,9 @@ def sparse_points(rng, n=100):
 # --- gd_step (3) ---------------------------------------------------------------------------
 
 
-@check("gd_step", 1, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 1")
+@check("gd_step", 1, title="100 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 1")
 def test_gd_neuron(student, reference, rng, trace):
-    neuron_run(student, reference, trace, rng, "gd_step", {"eta": 1.0})
+    neuron_run(student, reference, trace, rng, "gd_step", {"eta": 1.0}, 100)
 
 
 @check("gd_step", 1, title="50 steps on an ill-conditioned quadratic")
@@ -158,9 +158,9 @@ def test_gd_shapes(student, reference, rng):
 # --- momentum_step (5) ---------------------------------------------------------------------
 
 
-@check("momentum_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 1, gamma = 0.9")
+@check("momentum_step", 2, title="200 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 1, gamma = 0.9")
 def test_momentum_neuron(student, reference, rng, trace):
-    neuron_run(student, reference, trace, rng, "momentum_step", {"eta": 1.0, "gamma": 0.9})
+    neuron_run(student, reference, trace, rng, "momentum_step", {"eta": 1.0, "gamma": 0.9}, 200)
 
 
 @check("momentum_step", 1, title="the first 3 steps from update = 0, with given gradients")
@@ -183,9 +183,9 @@ def test_momentum_0d(student, reference, rng):
 # --- nag_step (6) --------------------------------------------------------------------------
 
 
-@check("nag_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 1, gamma = 0.9")
+@check("nag_step", 2, title="100 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 1, gamma = 0.9")
 def test_nag_neuron(student, reference, rng, trace):
-    neuron_run(student, reference, trace, rng, "nag_step", {"eta": 1.0, "gamma": 0.9})
+    neuron_run(student, reference, trace, rng, "nag_step", {"eta": 1.0, "gamma": 0.9}, 100)
 
 
 @check("nag_step", 2, title="100 steps on an ill-conditioned quadratic")
@@ -207,9 +207,9 @@ def test_nag_0d(student, reference, rng):
 # --- adagrad_step (5) ----------------------------------------------------------------------
 
 
-@check("adagrad_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.5")
+@check("adagrad_step", 2, title="100 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.5")
 def test_adagrad_neuron(student, reference, rng, trace):
-    neuron_run(student, reference, trace, rng, "adagrad_step", {"eta": 0.5})
+    neuron_run(student, reference, trace, rng, "adagrad_step", {"eta": 0.5}, 100)
 
 
 @check("adagrad_step", 1, title="zero gradients while v = 0 (no division by zero), and tiny ones; inputs left unchanged")
@@ -235,11 +235,11 @@ def test_adagrad_sparse(student, reference, rng, trace):
 # --- rmsprop_step (5) ----------------------------------------------------------------------
 
 
-@check("rmsprop_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.05, beta = 0.99")
+@check("rmsprop_step", 2, title="100 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.05, beta = 0.99")
 def test_rmsprop_neuron(student, reference, rng, trace):
     # (With beta = 0.9 RMSProp keeps bouncing around the minimum, and rounding differences
     # between correct implementations grow beyond any sensible tolerance.)
-    neuron_run(student, reference, trace, rng, "rmsprop_step", {"eta": 0.05, "beta": 0.99})
+    neuron_run(student, reference, trace, rng, "rmsprop_step", {"eta": 0.05, "beta": 0.99}, 100)
 
 
 @check("rmsprop_step", 1, title="zero gradients while v = 0 (no division by zero), and tiny ones")
@@ -269,14 +269,14 @@ def test_adam_first_steps(student, reference, rng):
                 {"eta": 0.1})
 
 
-@check("adam_step", 2, title="300 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.1")
+@check("adam_step", 2, title="100 steps on the lecture's sigmoid neuron from near (-2, 2), eta = 0.1")
 def test_adam_neuron(student, reference, rng, trace):
-    neuron_run(student, reference, trace, rng, "adam_step", {"eta": 0.1})
+    neuron_run(student, reference, trace, rng, "adam_step", {"eta": 0.1}, 100)
 
 
-@check("adam_step", 2, title="200 steps on an ill-conditioned quadratic")
+@check("adam_step", 2, title="100 steps on an ill-conditioned quadratic")
 def test_adam_quadratic(student, reference, rng, trace):
-    quadratic_run(student, reference, trace, rng, "adam_step", {"eta": 0.05}, 200, condition=50.0)
+    quadratic_run(student, reference, trace, rng, "adam_step", {"eta": 0.05}, 100, condition=50.0)
 
 
 @check("adam_step", 1, title="eps = 0.01 passed explicitly, small gradients")
@@ -388,11 +388,11 @@ def sgd_match(student, reference, kwargs, trace=None, label="", problem=None, un
                   untouched=untouched)
 
 
-@check("minibatch_sgd", 2, title="the lecture's sigmoid neuron, one point per batch, 150 epochs from near (-2, 2), eta = 3")
+@check("minibatch_sgd", 2, title="the lecture's sigmoid neuron, one point per batch, 75 epochs from near (-2, 2), eta = 3")
 def test_sgd_neuron(student, reference, rng, trace):
-    kwargs = dict(theta0=near_start(rng), X=np.array(NEURON["x"]), Y=np.array(NEURON["y"]), eta=3.0, epochs=150,
+    kwargs = dict(theta0=near_start(rng), X=np.array(NEURON["x"]), Y=np.array(NEURON["y"]), eta=3.0, epochs=75,
                   batch_size=1, kind="sigmoid_neuron")
-    sgd_match(student, reference, kwargs, trace, label="minibatch_sgd, batch_size 1, 150 epochs, eta = 3",
+    sgd_match(student, reference, kwargs, trace, label="minibatch_sgd, batch_size 1, 75 epochs, eta = 3",
               problem=NEURON)
 
 
@@ -431,11 +431,11 @@ def train_match(student, reference, kwargs, trace=None, label="", problem=None, 
                   untouched=untouched)
 
 
-@check("train", 2, title="adam on the lecture's sigmoid neuron, full batch, 300 epochs from near (-2, 2)")
+@check("train", 2, title="adam on the lecture's sigmoid neuron, full batch, 100 epochs from near (-2, 2)")
 def test_train_adam_neuron(student, reference, rng, trace):
     kwargs = dict(optimizer="adam", theta0=near_start(rng), X=np.array(NEURON["x"]), Y=np.array(NEURON["y"]),
-                  epochs=300, kind="sigmoid_neuron", hyper={"eta": 0.1})
-    train_match(student, reference, kwargs, trace, label="train('adam'), full batch, 300 epochs", problem=NEURON)
+                  epochs=100, kind="sigmoid_neuron", hyper={"eta": 0.1})
+    train_match(student, reference, kwargs, trace, label="train('adam'), full batch, 100 epochs", problem=NEURON)
 
 
 @check("train", 1, title="gd with the full batch (batch_size None) and a 2-d theta; inputs left unchanged")
@@ -558,10 +558,10 @@ def search_match(student, reference, theta0, steps, problem, etas, trace=None, l
     plain_or_faked(student, reference, "line_search", kwargs, compare, show)
 
 
-@check("line_search_step", 1, title="100 steps on the lecture's sigmoid neuron from near (-2, 2)")
+@check("line_search_step", 1, title="30 steps on the lecture's sigmoid neuron from near (-2, 2)")
 def test_line_search_neuron(student, reference, rng, trace):
-    search_match(student, reference, near_start(rng), 100, NEURON, [0.1, 0.5, 1.0, 2.0, 5.0, 10.0], trace,
-                 label="line_search_step, 100 steps, etas 0.1 to 10")
+    search_match(student, reference, near_start(rng), 30, NEURON, [0.1, 0.5, 1.0, 2.0, 5.0, 10.0], trace,
+                 label="line_search_step, 30 steps, etas 0.1 to 10")
 
 
 @check("line_search_step", 1, title="a tie between two etas (the loss has a floor): the earliest wins")
