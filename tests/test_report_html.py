@@ -302,3 +302,28 @@ def test_a_mistake_is_named_once(report):
     result.parts[3].misconceptions = []  # named by the test only: shown on the test
     text = Page(render_report(result, assignment(), plots=False)).plain
     assert text.count("Likely mistake: gradient_descent.sequential_update") == 1 and HINT in text
+
+
+def test_passed_checks_show_one_set_of_plots_per_function_failed_checks_all():
+    sigmoid = {"kind": "sigmoid_neuron", "x": X.tolist(), "y": Y.tolist()}
+    quadratic = {"kind": "quadratic", "A": [[10.0, 0.0], [0.0, 1.0]], "b": [1.0, 1.0]}
+    right, wrong = gd_path(1.0), gd_path(1.5)
+
+    def check(name, function, status, problem):
+        student = right if status == "passed" else wrong
+        return results.TestResult(name, function, 1.0 if status == "passed" else 0.0, 1.0, status,
+                                  traces=[Trace(name, student, right, problem=problem)])
+
+    tests = [check("gd: neuron", "gradient_descent", "passed", sigmoid),
+             check("gd: quadratic", "gradient_descent", "passed", quadratic),
+             check("gd: another neuron", "gradient_descent", "failed", sigmoid),
+             check("gd: another quadratic", "gradient_descent", "failed", quadratic),
+             check("grad_w: quadratic", "grad_w", "passed", quadratic)]
+    result = GradingResult("sigmoid_neuron", "dora", "graded", 3, 5, parts=[
+        PartResult("gradient_descent", 2, 4), PartResult("grad_w", 1, 1)], tests=tests)
+    captions = re.findall(r"<figcaption>(.*?): (?:path|loss)", render_report(result, assignment()))
+    # the failed ones (shown first), the first passed check of each function; not "gd: quadratic"
+    assert captions == ["gd: another neuron"] * 2 + ["gd: another quadratic"] * 2 + ["gd: neuron"] * 2 + \
+        ["grad_w: quadratic"] * 2
+    supplied = {t.name: [] for t in tests}  # supplied pictures are shown as given
+    assert "<img" not in render_report(result, assignment(), plots=supplied)

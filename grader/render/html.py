@@ -136,6 +136,28 @@ def _images_for(test: TestResult, plots: Plots) -> tuple[Sequence[PlotImage], st
     return plots.get(test.name, ()), ""
 
 
+def _plots_of(test: TestResult, tests: Sequence[tuple[int, TestResult]], plots: Plots) -> Plots:
+    """What `_test_view` draws for `test`: `plots`, or False for a passed check whose function
+    already shows a passed check's plots (see `_plotted`; supplied pictures are all shown)."""
+    drawing = plots is None or plots is True
+    return False if drawing and not _plotted(test, tests) else plots
+
+
+def _plotted(test: TestResult, tests: Sequence[tuple[int, TestResult]]) -> bool:
+    """Whether the report shows `test`'s plots: always for a check that did not pass; for a
+    passed one only if it is the first passed check of its function with traces.
+
+    A passed check's plots show the student's run on top of the reference's; one such set
+    per function (its first check: the lecture's neuron on the lecture's error surface, in
+    the optimizers assignment) shows the lecture's pictures, and further sets would show
+    more of the same while costing most of a report's rendering time (every student's
+    hidden inputs are new, e.g. their own ill-conditioned quadratic to draw contours of)."""
+    if test.status != "passed":
+        return True
+    first = next((t for _, t in tests if t.status == "passed" and t.traces), None)
+    return first is test
+
+
 def report_context(result: GradingResult, assignment: Assignment | None = None, plots: Plots = None,
                    links: Mapping[str, str] | None = None) -> dict:
     """Everything the template shows, as plain data (strings, numbers, lists, PlotImages)."""
@@ -147,7 +169,8 @@ def report_context(result: GradingResult, assignment: Assignment | None = None, 
     listed += [(PartResult(function=function, score=sum(t.score for _, t in tests),
                            max_score=sum(t.max_score for _, t in tests)), tests)
                for function, tests in by_function.items()]
-    parts = [_part_view(result, part, [_test_view(result, test, index, plots, part.misconceptions)
+    parts = [_part_view(result, part, [_test_view(result, test, index, _plots_of(test, tests, plots),
+                                                  part.misconceptions)
                                        for index, test in tests])
              for part, tests in listed]
     percent = round(100 * result.score / result.max_score) if result.max_score > 0 else 0
@@ -179,7 +202,8 @@ def render_report(result: GradingResult, assignment: Assignment | None = None, p
                   links: Mapping[str, str] | None = None) -> str:
     """The report as one HTML document.
 
-    `plots`: None or True draws the convergence plots of every test's traces (cached, see
+    `plots`: None or True draws the convergence plots of every failed test's traces and of
+    the first passed test of each function (see `_plotted`; cached, see
     `grader.render.plots`); False leaves them out; a mapping from test name to PlotImages
     uses those instead. `links`: label -> href (relative, e.g. the exported notebook's HTML),
     shown near the top."""
