@@ -246,6 +246,36 @@ def _choose_isolation(limits: Limits) -> str:
     return available
 
 
+def _worker_environment(isolation: str, home: str) -> dict[str, str]:
+    """The worker's whole environment (nothing of the grader's)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": "/tmp" if isolation == "bubblewrap" else home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _bwrap_command(limits: Limits, runtime_dir: Path, python: list[str], extra: tuple[str, ...] = ()) -> list[str]:
+    """``bwrap ... -- python ...`` with ``runtime_dir`` read-only at /runtime; ``extra``
+    arguments go last, before the command (e.g. capabilities for the pool)."""
+    size = str(limits.scratch_bytes)
+    command = [shutil.which("bwrap"), *_namespace_args(), "--clearenv"]
+    for key, value in _worker_environment("bubblewrap", "/scratch").items():
+        command += ["--setenv", key, value]
+    # The tmpfs mounts come first: a Python runtime that lives under /tmp (a venv made
+    # there) is then bound on top of the empty /tmp instead of being hidden by it.
+    command += ["--perms", "1777", "--size", size, "--tmpfs", "/scratch"]
+    command += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    command += [*_runtime_mount_args(), "--ro-bind", str(runtime_dir), "/runtime"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch", *extra, "--", *python]
+    return command
+
+
 def _probe_names(probes_path: Path) -> frozenset[str]:
     try:
         tree = ast.parse(Path(probes_path).read_text(encoding="utf-8"))
@@ -297,17 +327,18 @@ class _Worker:
         self.uses_bwrap = uses_bwrap
         self.ready = False
 
+    def exited(self) -> bool:
+        return self.proc.poll() is not None
+
     def death(self) -> str:
         """Describe how the worker ended (waits briefly for it to exit)."""
         try:
             code = self.proc.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
-            return "the worker stopped answering (its reply channel closed or was corrupted)"
+            return _death_message(None, None)
         if self.uses_bwrap and code > 128:
             code = -(code - 128)  # bwrap reports a child killed by signal N as 128 + N
-        if code < 0:
-            return f"the worker process was {_signal_hint(-code)}"
-        return f"the worker process exited with status {code} (e.g. os._exit() or a closed channel)"
+        return _death_message(code, -code if code < 0 else None)
 
     def kill(self) -> None:
         """Kill the worker with everything it started, and reap it."""
@@ -376,11 +407,66 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
-def _remove_tree(path: str, holder: list) -> None:
+def _remove_tree(path: str, holder: list, leases: list = (), pool=None) -> None:
     for worker in holder:
         worker.kill()
     holder.clear()
+    for lease in leases:  # a pool process, its worker now ended: back to the pool
+        pool.release(lease)
+    if leases:
+        leases.clear()
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _death_message(code: int | None, signal_number: int | None) -> str:
+    if signal_number is not None:
+        return f"the worker process was {_signal_hint(signal_number)}"
+    if code is None:
+        return "the worker stopped answering (its reply channel closed or was corrupted)"
+    return f"the worker process exited with status {code} (e.g. os._exit() or a closed channel)"
+
+
+class _PooledWorker:
+    """A submission's worker forked by a pool process (see :mod:`grader.sandbox_pool`)."""
+
+    uses_bwrap = True
+
+    def __init__(self, lease, req_fd: int, rep_fd: int):
+        self.lease = lease
+        self.req_fd = req_fd
+        self.rep_fd = rep_fd
+        self.ready = False
+        self._end: dict | None = None
+        self._ended = False
+
+    def exited(self) -> bool:
+        """Only the pool's death is known here; a worker that ended closed its reply pipe,
+        which the caller polls too."""
+        return not self.lease.alive()
+
+    def death(self) -> str:
+        """Describe how the worker ended (the pool waits briefly for it to exit)."""
+        reply = self._finish(wait=1.0)
+        if reply is None:
+            return "the sandbox's pool process ended while running your code (it was killed)"
+        signal_number, code = reply.get("signal"), reply.get("exit_code")
+        return _death_message(code if type(code) is int else None,
+                              signal_number if type(signal_number) is int else None)
+
+    def kill(self) -> None:
+        """Have the pool kill the worker and clear everything of it away; close our ends."""
+        self._finish(wait=0.0)
+        for fd in (self.req_fd, self.rep_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _finish(self, wait: float) -> dict | None:
+        if not self._ended:
+            self._ended = True
+            self._end = self.lease.end_worker(wait)
+        return self._end
 
 
 class Sandbox:
@@ -397,12 +483,21 @@ class Sandbox:
     also behind bwrap's --die-with-parent), so create it in the thread that uses it.
     """
 
-    def __init__(self, source: str, module_name: str, probes_path: Path, limits: Limits = Limits()):
+    def __init__(self, source: str, module_name: str, probes_path: Path, limits: Limits = Limits(),
+                 pool=None):
         if not module_name.isidentifier() or module_name in _RESERVED_MODULES:
             raise ValueError(f"invalid student module name {module_name!r}")
         self.limits = limits
         self.module_name = module_name
         self.isolation = _choose_isolation(limits)
+        if pool is None:
+            from grader.sandbox_pool import pool_from_environment
+
+            pool = pool_from_environment()
+        # Only bubblewrap gets its workers from a pool (see grader.sandbox_pool for why).
+        self._pool = pool if self.isolation == "bubblewrap" else None
+        self._source = source if self._pool is not None else None
+        self._probes_path = Path(probes_path)
         self.warning: str | None = RLIMITS_WARNING if self.isolation == "rlimits" else None
         #: The Landlock ABI the rlimits-mode worker confined itself with (0: none); known once
         #: a worker has started, which also refines :attr:`warning`.
@@ -417,13 +512,16 @@ class Sandbox:
         self._drops_privileges = self.isolation == "bubblewrap" and _is_root()
 
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
-        self._workers: list[_Worker] = []  # zero or one; a list so the finalizer sees it
-        self._finalizer = weakref.finalize(self, _remove_tree, str(self._root), self._workers)
+        self._workers: list[_Worker | _PooledWorker] = []  # zero or one; lists so the finalizer sees them
+        self._leases: list = []  # the pool process this sandbox holds, if any
+        self._finalizer = weakref.finalize(self, _remove_tree, str(self._root), self._workers, self._leases,
+                                           self._pool)
         self._scratch = self._root / "scratch"  # the working directory in rlimits mode
         self._log = self._root / "worker-startup.log"
         try:
-            self._write_runtime(source, Path(probes_path))
-            self._spawn()
+            if self._pool is None:
+                self._write_runtime(source, Path(probes_path))
+                self._spawn()
         except BaseException:
             self._finalizer()
             raise
@@ -556,18 +654,12 @@ class Sandbox:
         return config
 
     def _environment(self, home: str) -> dict[str, str]:
-        return {
-            "PATH": "/usr/bin:/bin",
-            "HOME": home,
-            "TMPDIR": "/tmp" if self.isolation == "bubblewrap" else home,
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
+        return _worker_environment(self.isolation, home)
 
     def _spawn(self) -> None:
+        if self._pool is not None:
+            self._spawn_pooled()
+            return
         req_read, req_write = os.pipe()
         rep_read, rep_write = os.pipe()
         if self.isolation == "bubblewrap":
@@ -581,16 +673,7 @@ class Sandbox:
         python = [sys.executable, "-I", "-B", f"{runtime}/worker.py", json.dumps(config)]
         env = self._environment(home)
         if self.isolation == "bubblewrap":
-            size = str(self.limits.scratch_bytes)
-            command = [shutil.which("bwrap"), *_namespace_args(), "--clearenv"]
-            for key, value in env.items():
-                command += ["--setenv", key, value]
-            # The tmpfs mounts come first: a Python runtime that lives under /tmp (a venv made
-            # there) is then bound on top of the empty /tmp instead of being hidden by it.
-            command += ["--perms", "1777", "--size", size, "--tmpfs", "/scratch"]
-            command += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
-            command += [*_runtime_mount_args(), "--ro-bind", str(self._root / "runtime"), runtime]
-            command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch", "--", *python]
+            command = _bwrap_command(self.limits, self._root / "runtime", python)
             popen_env, cwd = {"PATH": env["PATH"]}, str(self._root)
         else:
             command, popen_env, cwd = python, env, home
@@ -617,6 +700,42 @@ class Sandbox:
         os.set_blocking(rep_read, False)
         self._workers.append(_Worker(proc, req_write, rep_read, self.isolation == "bubblewrap"))
 
+    def _spawn_pooled(self) -> None:
+        """A worker forked by a pool process (started or replaced if need be), on fresh
+        pipes; the source goes to that worker only, as the first frame of its requests."""
+        from grader.sandbox_pool import PoolGone
+
+        config = self._worker_config("/runtime")
+        config = {"limits": config["limits"], "module": self.module_name, "uid": config["uid"],
+                  "source": f"/runtime/student/{self.module_name}.py"}
+        for _attempt in range(2):
+            if self._leases and not self._leases[0].alive():
+                self._pool.release(self._leases.pop())
+            if not self._leases:
+                self._leases.append(self._pool.acquire(self._probes_path, self.limits, self.isolation))
+            lease = self._leases[0]
+            req_read, req_write = os.pipe()
+            rep_read, rep_write = os.pipe()
+            try:
+                lease.start_worker(config, [req_read, rep_write])
+            except PoolGone:
+                for fd in (req_write, rep_read):
+                    os.close(fd)
+                continue
+            finally:
+                os.close(req_read)
+                os.close(rep_write)
+            os.set_blocking(req_write, False)
+            os.set_blocking(rep_read, False)
+            self._workers.append(_PooledWorker(lease, req_write, rep_read))
+            try:
+                protocol.send_message(req_write, {"source": self._source}, None,
+                                      time.monotonic() + self.limits.startup_timeout)
+            except (protocol.ProtocolError, protocol.FrameTimeout):
+                pass  # the worker is gone: reading its first message says how
+            return
+        raise SandboxError("the sandbox pool could not start a worker")
+
     def _discard_worker_if_not_idle(self) -> None:
         """Between probes a ready worker must be alive and silent.  One that exited, or wrote
         or closed its channel (a student thread outliving its probe), would make the next
@@ -626,7 +745,7 @@ class Sandbox:
         worker = self._workers[0]
         poller = select.poll()
         poller.register(worker.rep_fd, select.POLLIN)
-        if worker.proc.poll() is not None or poller.poll(0):
+        if worker.exited() or poller.poll(0):
             self._discard_worker()
 
     def _discard_worker(self) -> None:
