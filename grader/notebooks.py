@@ -292,13 +292,6 @@ def build_notebook(assignment: "Assignment") -> Path:
 
 # --- the HTML record of a submitted notebook ---------------------------------------------
 
-_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
-_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE)
-
-
-_BASE_TEMPLATES = str(Path(sys.base_prefix) / "share" / "jupyter" / "nbconvert" / "templates")
-
-
 def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Path:
     """Write `notebook_record_html(notebook_path)` to `out_html`."""
     out_html = Path(out_html)
@@ -328,36 +321,14 @@ def notebook_record_html(notebook_path: str | Path) -> str:
     """The instructor's record of a submitted notebook: its cells and stored outputs
     exactly as submitted (nothing is executed), as one self-contained HTML page.
 
-    Student HTML and Markdown are sanitised by nbconvert (scripts and active content are
-    escaped, not run); the page has no script at all and loads nothing from the network, so
-    LaTeX shows as its source. Raises ValueError (one line) for an unreadable notebook."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
+    Student HTML and Markdown are sanitised (scripts and active content are escaped, not
+    run); the page has no script at all and loads nothing from the network, so LaTeX shows
+    as its source (see `grader.render.notebook_record`: a few milliseconds, where nbconvert's
+    exporter took over a hundred). Raises ValueError (one line) for an unreadable notebook."""
     from grader.load import MAX_NOTEBOOK_BYTES
+    from grader.render.notebook_record import record_from_path
 
-    notebook_path = Path(notebook_path)
-    try:
-        size = notebook_path.stat().st_size
-    except OSError as exc:
-        raise ValueError(f"{notebook_path}: cannot read it ({exc.strerror})") from None
-    if size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"{notebook_path}: too large to export (over {MAX_NOTEBOOK_BYTES} bytes)")
-    try:
-        nb = nbformat.read(notebook_path, as_version=4)
-    except Exception as exc:  # nbformat raises assorted types for broken files
-        raise ValueError(f"{notebook_path}: not a readable notebook ({type(exc).__name__})") from None
-    exporter = HTMLExporter(
-        template_name="lab", sanitize_html=True, embed_images=True,
-        # nbconvert looks for its templates under sys.prefix; a venv made with
-        # --system-site-packages has them under the base installation instead.
-        extra_template_basedirs=[_BASE_TEMPLATES], extra_template_paths=[_BASE_TEMPLATES],
-        # every asset the template would fetch from a CDN: blanked here, scripts removed below
-        mathjax_url="", require_js_url="", jquery_url="", mermaid_js_url="", mermaid_layout_elk_js_url="",
-        widget_renderer_url="", jupyter_widgets_base_url="",
-    )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": notebook_path.stem}})
-    return _EXTERNAL_LINK.sub("", _SCRIPT.sub("", body))
+    return record_from_path(Path(notebook_path), MAX_NOTEBOOK_BYTES)
 
 
 # --- the in-notebook self-check ------------------------------------------------------------

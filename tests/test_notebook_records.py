@@ -51,3 +51,69 @@ def test_batch_writes_and_links_the_record_of_notebook_entries(optimizers, tmp_p
     assert links == ["../notebooks/carol.html"]
     assert not notebook_record_path(out, "bob").exists()
     assert "notebooks/" not in report_path(out, "bob").read_text()
+
+
+# --- what the record shows (grader.render.notebook_record) ---------------------------------
+
+PNG_1x1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+
+
+def hostile_record(tmp_path) -> str:
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+
+    from grader.notebooks import notebook_record_html
+
+    markdown = new_markdown_cell("## Working\n<script>alert('md')</script>\n\n![t](https://tracker.example/x.png) "
+                                 "![mine](attachment:plot.png) [link](javascript:alert%281%29)")
+    markdown.attachments = {"plot.png": {"image/png": PNG_1x1}}
+    nb = new_notebook(cells=[
+        markdown,
+        new_raw_cell("<iframe src='https://evil.example'></iframe>"),
+        new_code_cell("x = 1 < 2 and '&'", execution_count=7, outputs=[
+            new_output("stream", name="stderr", text="a warning\n"),
+            new_output("execute_result", execution_count=7, data={"text/plain": "True"}),
+            new_output("display_data", data={"image/png": PNG_1x1, "text/plain": "<Figure>"}),
+            new_output("display_data", data={"text/html": "<script>alert('h')</script><b>bold</b>"
+                                                          "<img src='https://tracker.example/y.png'>"}),
+            new_output("display_data", data={"application/javascript": "alert('js')"}),
+            new_output("error", ename="ValueError", evalue="bad", traceback=["\x1b[0;31mValueError\x1b[0m: bad"]),
+        ]),
+    ])
+    path = tmp_path / "dana.ipynb"
+    nbformat.write(nb, path)
+    return notebook_record_html(path)
+
+
+def test_the_record_shows_every_cell_and_output_and_runs_nothing(tmp_path):
+    record = hostile_record(tmp_path)
+    assert "<h2>Working</h2>" in record  # Markdown is rendered
+    assert "x = 1 &lt; 2 and '&amp;'" in record  # code is escaped text
+    assert "In [7]:" in record and "Out [7]:" in record  # the stored counts, not re-run
+    assert "a warning" in record and "True" in record and "<b>bold</b>" in record
+    assert "ValueError: bad" in record and "\x1b" not in record  # ANSI colours stripped
+    assert f'src="data:image/png;base64,{PNG_1x1}"' in record  # the image output ...
+    assert record.count(f"data:image/png;base64,{PNG_1x1}") == 2  # ... and the cell's attachment
+    assert "&lt;iframe" in record  # a raw cell is text
+
+
+def test_the_record_has_no_script_and_fetches_nothing(tmp_path):
+    record = hostile_record(tmp_path)
+    assert not re.search(r"<script", record, re.I)
+    assert not re.search(r"<(?:img|iframe|link|script)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", record, re.I)
+    assert ">link</a>" in record and not re.search(r"href\s*=\s*[\"']?\s*javascript:", record, re.I)
+    assert "default-src 'none'" in record  # the CSP forbids scripts and fetches anyway
+    assert "https://tracker.example/x.png" in record  # an outside image is named, not loaded
+
+
+def test_an_unreadable_notebook_is_one_line_naming_the_file(tmp_path):
+    from grader.notebooks import notebook_record_html
+
+    for name, text in (("list.ipynb", "[1, 2]"), ("cut.ipynb", '{"cells": [')):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        try:
+            notebook_record_html(path)
+        except ValueError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        else:
+            raise AssertionError(f"{name} was accepted")
