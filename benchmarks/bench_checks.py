@@ -16,10 +16,15 @@ less the start row), and the slowest probe names.
 Target: the reference side <= 25 ms per optimizers submission (median), sigmoid_neuron
 similarly cheap.
 
-Figures on the 2-core CI machine (median of 30 submissions, reference side):
-  2026-11-25 before:  optimizers      ~0.075 s, 53 probe calls, 3603 steps
-                      sigmoid_neuron  ~0.005 s, 46 probe calls,  660 steps
-  2026-11-25 after:   see the commit that added this comment's "after" line (filled in below)
+Figures on the 2-core machine, 2026-11-25 (median of 21 submissions, reference side, same
+load for both; the machine was shared, so compare ratios rather than absolute times):
+  before (commit 1fdd337):  optimizers      127.4 ms, 90 probe calls, 5408 steps
+                            sigmoid_neuron   19.8 ms, 63 probe calls,  902 steps
+  after:                    optimizers       17.1 ms, 53 probe calls, 1648 steps
+                            sigmoid_neuron    6.4 ms, 32 probe calls,  171 steps
+(The reference's faked runs of composite checks now run only when the student's plain run
+failed, hence fewer reference probe calls; the student's side makes the same 53 / 32 calls as
+before, now over the same shorter runs.)
 """
 from __future__ import annotations
 
