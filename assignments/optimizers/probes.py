@@ -93,11 +93,16 @@ def _small_neuron_loss(theta, points):
     return 0.5 * total
 
 
+def _few_points(x, y):
+    """Whether the points (x, y arrays) are few enough for the plain-float sums."""
+    return x.ndim == 1 and x.shape == y.shape and x.size <= SMALL_DATA
+
+
 def _neuron(x, y, small, large):
     """`small` over (x_i, y_i) pairs for a few points, else `large` over the arrays; both
     as functions of theta."""
     x, y = _floats(x), _floats(y)
-    if not (x.ndim == 1 and x.shape == y.shape and x.size <= SMALL_DATA):
+    if not _few_points(x, y):
         return lambda theta: large(theta, x, y)
     points = tuple(zip(x.tolist(), y.tolist()))
 
@@ -168,7 +173,7 @@ def _batch_gradient(kind):
     if kind == "sigmoid_neuron":
         def neuron(theta, X, Y):
             theta, X, Y = _floats(theta), _floats(X), _floats(Y)
-            if theta.shape == (2,) and X.ndim == 1 and X.shape == Y.shape and X.size <= SMALL_DATA:
+            if theta.shape == (2,) and _few_points(X, Y):
                 return _small_neuron_gradient(theta, zip(X.tolist(), Y.tolist()))
             return _neuron_gradient(theta, X, Y)
         return neuron
