@@ -439,6 +439,11 @@ class _PooledWorker:
         self._end: dict | None = None
         self._ended = False
 
+    @property
+    def proc(self):
+        """The pool's bwrap process: this worker dies with it."""
+        return self.lease.proc
+
     def exited(self) -> bool:
         """Only the pool's death is known here; a worker that ended closed its reply pipe,
         which the caller polls too."""

@@ -114,8 +114,9 @@ class PoolProcess:
             raise SandboxError(f"the sandbox pool failed to start: {message}")
 
     @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+    def proc(self) -> subprocess.Popen | None:
+        """The bwrap process (its PID namespace holds the pool and the worker it runs)."""
+        return self._proc
 
     def alive(self) -> bool:
         return not self._dead and self._proc is not None and self._proc.poll() is None

@@ -764,6 +764,7 @@ def _fork_submission(protocol, probes, config: dict, fds: list[int], control) ->
         _become_subreaper()  # the uid change reset the non-dumpable flag
         capture = _Capture(config["limits"]["output_bytes"])
         _redirect_stdio(capture)
+        sys.argv[1:] = [json.dumps({**config, "req_fd": req_fd, "rep_fd": rep_fd})]  # as without a pool
         protocol.send_message(rep_fd, {"status": "started", "landlock": 0})
         source, _ = protocol.recv_message(req_fd)  # straight from the grader, never via the pool
         text = source.get("source")

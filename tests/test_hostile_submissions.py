@@ -45,6 +45,7 @@ from conftest import ROOT, run_grader
 from grader.course import Course
 from grader.grade import grade_submission
 from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, isolation_available, landlock_warning
+from grader.sandbox_pool import POOL_ENV
 
 HAS_BWRAP = isolation_available() == "bubblewrap"
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap does not work here")
@@ -113,14 +114,16 @@ def sandbox_processes(monkeypatch):
     return seen
 
 
-@pytest.fixture(params=["bubblewrap", "rlimits"])
+@pytest.fixture(params=["bubblewrap", "pool", "rlimits"])
 def mode(request, monkeypatch):
     """The isolation, chosen the way a user does: GRADER_SANDBOX (or nothing: auto).  The
-    rlimits fallback adds Landlock rules where the kernel has Landlock."""
+    rlimits fallback adds Landlock rules where the kernel has Landlock.  "pool" is bubblewrap
+    with workers forked by the thread's warm pool (GRADER_SANDBOX_POOL=1); tests see it as
+    "bubblewrap"."""
     return _choose(request.param, monkeypatch)
 
 
-@pytest.fixture(params=["bubblewrap", "rlimits", "bare rlimits"])
+@pytest.fixture(params=["bubblewrap", "pool", "rlimits", "bare rlimits"])
 def confinement(request, monkeypatch):
     """As `mode`, plus the fallback without Landlock (an older kernel, or macOS): what only
     namespaces or Landlock stop is then expected to work, and the warning must say so."""
@@ -128,11 +131,14 @@ def confinement(request, monkeypatch):
 
 
 def _choose(param: str, monkeypatch) -> str:
-    if param == "bubblewrap":
+    monkeypatch.delenv(POOL_ENV, raising=False)
+    if param in ("bubblewrap", "pool"):
         if not HAS_BWRAP:
             pytest.skip("bubblewrap does not work here")
         monkeypatch.delenv("GRADER_SANDBOX", raising=False)
-        return param
+        if param == "pool":
+            monkeypatch.setenv(POOL_ENV, "1")
+        return "bubblewrap"
     monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
     if param == "bare rlimits":
         original = Sandbox._worker_config
