@@ -229,3 +229,35 @@ def test_no_pyplot_and_no_global_backend_change():
             "assert plots_for_trace(Trace('t', rows, rows, problem={'kind': 'sigmoid_neuron'}))\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def tick_labels(image: plots.PlotImage) -> list[str]:
+    return [t.text for t in svg(image).iter(SVG + "text")]
+
+
+def test_ticks_and_labels_are_svg_over_one_backdrop_per_look():
+    reference = gd_path(1.0)
+    path, loss = plots_for_trace(Trace("gd", gd_path(1.5), reference, problem=SIGMOID))
+    assert tick_labels(path) == ["−6", "−4", "−2", "0", "2", "4", "6"] * 2  # w, then b
+    labels = tick_labels(loss)
+    assert labels[:5] == ["0", "50", "100", "150", "200"]  # steps
+    assert labels[5:] and all(label.startswith("10") for label in labels[5:])  # decades, log scale
+    assert "10⁰" in labels and "10⁻³" in labels
+    # a wider view is a new frame with other ticks, on the same backdrop: no matplotlib drawing
+    backdrops = plots.cache_stats()["backdrops"]
+    far = np.column_stack([np.linspace(-2, 15, 30), np.linspace(2, -9, 30)])
+    wide, _ = plots_for_trace(Trace("gd", far, reference, problem=SIGMOID))
+    assert wide.frame is not path.frame and wide.frame.backdrop is path.frame.backdrop
+    assert plots.cache_stats()["backdrops"] == backdrops
+    assert tick_labels(wide)[:5] == ["−20", "−10", "0", "10", "20"]
+    # each label sits under (or beside) its tick: the x labels are spread over the axes' width
+    left, top, right, bottom = wide.frame.box
+    xs = [float(t.get("x")) for t in svg(wide).iter(SVG + "text")][:5]
+    assert xs == pytest.approx(np.linspace(left, right, 5), abs=0.1)
+
+
+def test_linear_tick_labels():
+    assert plots._linear_ticks(0.0, 1.0)[0].tolist() == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert [plots._tick_label(v, 0.25) for v in (-0.5, 0.25, 1.0)] == ["−0.50", "0.25", "1.00"]
+    assert plots._tick_label(2e6, 5e5) == "2×10⁶"
+    assert plots._log_ticks(1e-12, 1.0) == [1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0]

@@ -18,23 +18,31 @@ What a trace's `problem` dict may say (anything else gets a generic plot):
 `"name"` is accepted as a synonym of `"kind"`.
 
 How a plot is made, and why (the hidden checks give every student other inputs, so most
-trajectories are new; a report with 26 plots must still render in well under 150 ms):
+trajectories, views and loss ranges are new; a batch worker has about 20 ms of CPU for a
+whole report, see benchmarks/bench_report.py):
 
-- The frame (axes, ticks, labels, title, legend) is drawn by matplotlib's Agg renderer
-  (`Figure` + `FigureCanvasAgg`: no pyplot, no global backend switch) into a PNG, once per
-  layout. Layouts come from a small set (views and loss ranges are rounded to "nice" values),
-  so frames are shared by most plots of a cohort.
+- The backdrop (title, axis labels, legend, the axes' box) is drawn by matplotlib's Agg
+  renderer (`Figure` + `FigureCanvasAgg`: no pyplot, no global backend switch) into a
+  palette PNG once per look (a dozen in all), whatever the limits.
+- Ticks, tick labels ("nice" 1, 2, 2.5, 5 x 10^k steps; decades on log axes) and grid lines
+  are SVG drawn per frame (backdrop + limits): a new view or loss range costs microseconds,
+  where a matplotlib draw cost ~50 ms. Views and loss ranges are still rounded to "nice"
+  values, so students share frames.
 - What differs per problem and per student is vector overlay drawn in SVG on the frame's
   axes area: the contour bands (a tiny PNG) and contour lines of the surface, then the paths
   or loss curves with their markers. The picture is one SVG image (`<img>` with a data URI).
 - The contour grid is computed once per problem and view (`sigmoid_surface`,
-  `quadratic_surface`: lru_caches keyed by the problem's data), and so is its overlay.
+  `quadratic_surface`: lru_caches keyed by the problem's data), and so is its overlay; all
+  of an overlay's lines are converted and formatted in one pass. Surfaces of big data sets
+  get a coarser grid (at most SURFACE_EVALUATIONS sigmoid evaluations).
+- Data URIs are percent-encoded by a few str.replace passes; the frame's part and shared
+  contour layers are encoded once.
 - Finished images are cached by a hash of (student path, reference path, problem, label),
   with paths rounded to float32 (far below a pixel): identical and numerically
   indistinguishable trajectories (a cohort's correct parts on shared inputs) are drawn once
   and the very same `PlotImage` object is reused.
 
-A lock serialises the drawing of frames (matplotlib objects are not shared across threads).
+A lock serialises the drawing of backdrops (matplotlib objects are not shared across threads).
 """
 from __future__ import annotations
 
