@@ -288,3 +288,23 @@ def test_the_harness_notices_broken_images_and_errors(browser, tmp_path):
     assert [i["naturalWidth"] for i in facts["images"]] == [0]
     assert not facts["images"][0]["decoded"]
     assert any("deliberate" in e for e in errors) and any(e.startswith("uncaught") for e in errors)
+
+
+def test_notebook_record_opens_offline_on_a_phone(browser, tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from grader.notebooks import export_notebook_html
+
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+    notebook = new_notebook(cells=[
+        new_markdown_cell("# Eva's answers\n\n![outside](https://tracker.example/x.png)"),
+        new_code_cell("def gd_step(theta, grad, eta):\n    return theta - eta * grad  # " + "x" * 300,
+                      execution_count=1, outputs=[new_output("display_data", data={"image/png": png})]),
+    ])
+    nbformat.write(notebook, tmp_path / "eva.ipynb")
+    record = export_notebook_html(tmp_path / "eva.ipynb", tmp_path / "eva.html")
+    facts, errors = open_page(browser, record.as_uri(), PHONE, tmp_path / "record-phone.png")
+    assert errors == [], errors
+    assert [i["decoded"] and i["naturalWidth"] == 1 for i in facts["images"]] == [True]  # nothing fetched
+    assert facts["scrollWidth"] <= facts["clientWidth"] + 1, "the record scrolls sideways on a phone"
