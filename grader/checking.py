@@ -15,12 +15,15 @@ check's source never reaches feedback).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
 import json
 import os
+import queue
 import sys
+import threading
 import time
 import types
 from dataclasses import dataclass, field
@@ -307,6 +310,14 @@ class GraderPlugin:
 
     def __init__(self, student: StudentProbes, reference: Any, seed_material: str,
                  per_student_seed: bool = True, only_functions=None):
+        self.collection_errors: list[str] = []
+        self._collected: list[tuple[str, CheckRecord]] = []  # (nodeid, blank record) per check
+        self.begin(student, reference, seed_material, per_student_seed, only_functions)
+
+    def begin(self, student: StudentProbes, reference: Any, seed_material: str,
+              per_student_seed: bool = True, only_functions=None) -> None:
+        """Aim the plugin at one submission: the fixtures serve these probes and seeds, and
+        `records` starts afresh (a `CheckSession` calls this once per submission)."""
         self.student_probes = student
         self.reference_probes = reference
         self.seed_material = seed_material
@@ -314,7 +325,18 @@ class GraderPlugin:
         self.only_functions = set(only_functions) if only_functions is not None else None
         self.records: list[CheckRecord] = []
         self._by_nodeid: dict[str, CheckRecord] = {}
-        self.collection_errors: list[str] = []
+        for nodeid, blank in self._collected:
+            if self.selects(blank.function):
+                self._add_record(nodeid, blank)
+
+    def selects(self, function: str) -> bool:
+        return self.only_functions is None or function in self.only_functions
+
+    def _add_record(self, nodeid: str, blank: CheckRecord) -> None:
+        record = CheckRecord(nodeid=nodeid, function=blank.function, points=blank.points, title=blank.title,
+                             visibility=blank.visibility, timeout=blank.timeout)
+        self.records.append(record)
+        self._by_nodeid[nodeid] = record
 
     # fixtures ---------------------------------------------------------------------------
     @pytest.fixture
@@ -351,7 +373,7 @@ class GraderPlugin:
     def pytest_collection_modifyitems(self, config, items):
         if self.only_functions is not None:
             keep = [i for i in items if (m := i.get_closest_marker(MARKER)) is None
-                    or m.kwargs.get("function") in self.only_functions]
+                    or self.selects(m.kwargs.get("function"))]
             config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = keep
         for item in items:
@@ -362,11 +384,11 @@ class GraderPlugin:
             meta = marker.kwargs
             doc = (getattr(item.obj, "__doc__", None) or "").strip().splitlines()
             title = meta.get("title") or (doc[0] if doc else item.name)
-            record = CheckRecord(nodeid=item.nodeid, function=meta["function"], points=meta["points"],
-                                 title=f"{meta['function']}: {title}", visibility=meta.get("visibility", "visible"))
-            record.timeout = meta.get("timeout")
-            self.records.append(record)
-            self._by_nodeid[item.nodeid] = record
+            blank = CheckRecord(nodeid=item.nodeid, function=meta["function"], points=meta["points"],
+                                title=f"{meta['function']}: {title}", visibility=meta.get("visibility", "visible"),
+                                timeout=meta.get("timeout"))
+            self._collected.append((item.nodeid, blank))
+            self._add_record(item.nodeid, blank)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
@@ -415,38 +437,153 @@ def _classify(excinfo) -> tuple[str, str, str]:
     return "error", "the grader could not run this check (an internal error, not your fault); your instructor can see the details", internal
 
 
-def run_checks(checks_dir: Path, plugin: GraderPlugin, collect_only: bool = False) -> list[CheckRecord]:
-    """Run every check under `checks_dir` with the plugin; returns the records in file order.
-    pytest's own output is silenced; outcomes are data."""
-    args = ["--collect-only"] * collect_only + [
-        str(checks_dir), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+def _pytest_args(checks_dir: Path, terminal: bool = True) -> list[str]:
+    """`terminal=False`: without pytest's terminal reporter, which prints nothing then
+    (and whose options -q, --no-header and --tb go with it)."""
+    output = ["-q", "--no-header", "--tb=no"] if terminal else ["-p", "no:terminal"]
+    return [
+        str(checks_dir), *output, "-p", "no:cacheprovider", "-p", "no:randomly",
         "--assert=plain", "--import-mode=importlib", "--rootdir", str(checks_dir),
-        "-c", str(_EMPTY_INI), "-W", "ignore", "--no-header", "-p", "no:warnings",
+        "-c", str(_EMPTY_INI), "-W", "ignore", "-p", "no:warnings",
         # These plugins cost ~0.1 s a run (unraisableexception forces gc.collect five
         # times) and guard nothing the trusted checks need.
         "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
         "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:nose", "-p", "no:junitxml",
-        # pytest renders a source-annotated traceback of every failed test (~0.2 s each: a
-        # stub's 50 failures cost 9 s); feedback comes from the CheckRecord, never from it.
-        "--tb=no",
+        # (--tb=no: pytest renders a source-annotated traceback of every failed test, ~0.2 s
+        # each, a stub's 50 failures 9 s; feedback comes from the CheckRecord, never from it.)
+        # Checks print nothing (the student's output comes back in the probe's reply):
+        # per-test log handlers and fd capture cost ~20 ms a submission for nothing.
+        "-p", "no:logging", "--capture=no",
     ]
+
+
+@contextlib.contextmanager
+def _no_plugin_autoload():
+    """Third-party pytest plugins installed beside us (autoloaded by entry point) have no
+    business in grading; pytest reads this variable while it configures itself."""
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+
+
+@contextlib.contextmanager
+def _quiet_pytest():
+    """pytest's own output silenced, without third-party plugins."""
     devnull = open(os.devnull, "w")
     saved = sys.stdout, sys.stderr
-    saved_autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     try:
         sys.stdout = sys.stderr = devnull
-        # Third-party pytest plugins installed beside us have no business in grading.
-        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        pytest.main(args, plugins=[plugin])
+        with _no_plugin_autoload():
+            yield
     finally:
         sys.stdout, sys.stderr = saved
         devnull.close()
-        if saved_autoload is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_autoload
+
+
+def run_checks(checks_dir: Path, plugin: GraderPlugin, collect_only: bool = False) -> list[CheckRecord]:
+    """Run every check under `checks_dir` with the plugin; returns the records in file order.
+    pytest's own output is silenced; outcomes are data."""
+    try:
+        with _quiet_pytest():
+            pytest.main(["--collect-only"] * collect_only + _pytest_args(checks_dir), plugins=[plugin])
+    finally:
         _forget_check_modules(checks_dir)
     return plugin.records
+
+
+class CheckSession:
+    """The checks of `checks_dir`, collected once, run for one submission after another.
+
+    A batch worker grades hundreds of submissions against the same checks, and a pytest
+    session per submission (configuration, plugins, collection: ~40 ms) is a large part of
+    its budget. Here one pytest session lives in a background thread: its runtestloop
+    takes one submission at a time (`run`), aims the plugin at it (`GraderPlugin.begin`) and
+    runs every selected check through pytest's own runtest protocol (fixtures, hooks,
+    reports), exactly as `run_checks` would, minus the session set-up.
+
+    The check modules stay imported for the session's life, so a check must not keep
+    per-submission state at module level (none does; each check gets fresh fixtures).
+    `run` blocks the caller while the checks run in the session's thread: the student
+    probes (a Sandbox) are then used from that thread, one submission at a time. pytest's
+    output is silenced for the session's life (meant for batch workers, whose stdout is
+    not a terminal); close() ends the session. Not for use from several threads at once.
+    """
+
+    def __init__(self, checks_dir: Path):
+        self.checks_dir = Path(checks_dir)
+        self._inbox: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._waiting = threading.Event()  # set once the session's loop waits for submissions
+        self._plugin = GraderPlugin(StudentProbes(_no_probes), None, seed_material="")
+
+    def run(self, student: StudentProbes, reference: Any, seed_material: str, per_student_seed: bool = True,
+            only_functions=None) -> tuple[list[CheckRecord], list[str]]:
+        """(records, collection errors) of one submission, like `run_checks`."""
+        if self._thread is None:
+            self._start()
+        if not self._thread.is_alive():
+            raise RuntimeError(f"the check session of {self.checks_dir} has ended")
+        self._inbox.put((student, reference, seed_material, per_student_seed, only_functions))
+        while True:
+            try:
+                outcome = self._outbox.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    raise RuntimeError(f"the check session of {self.checks_dir} has ended") from None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._inbox.put(None)
+            self._thread.join()
+
+    def _start(self) -> None:
+        # Not _quiet_pytest(): sys.stdout belongs to the whole process and the session
+        # outlives this call; without its terminal reporter pytest prints nothing. The
+        # environment variable matters only while pytest configures itself, so it is
+        # restored as soon as the session is collected and waiting.
+        self._thread = threading.Thread(target=self._serve, name=f"checks:{self.checks_dir}", daemon=True)
+        with _no_plugin_autoload():
+            self._thread.start()
+            self._waiting.wait()
+
+    def _serve(self) -> None:
+        try:
+            pytest.main(_pytest_args(self.checks_dir, terminal=False), plugins=[self._plugin, self])
+        finally:
+            self._waiting.set()  # pytest ended before its loop (it could not start): run() says so
+            _forget_check_modules(self.checks_dir)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        from _pytest.runner import runtestprotocol  # what `pytest_runtest_protocol` runs, minus logging
+
+        items = session.items
+        self._waiting.set()
+        while (job := self._inbox.get()) is not None:
+            try:
+                self._plugin.begin(*job)
+                chosen = [item for item in items if item.nodeid in self._plugin._by_nodeid]
+                for index, item in enumerate(chosen):
+                    runtestprotocol(item, nextitem=chosen[index + 1] if index + 1 < len(chosen) else None, log=False)
+                self._outbox.put((self._plugin.records, list(self._plugin.collection_errors)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, never lost
+                self._outbox.put(exc)
+        return True
+
+
+def _no_probes(name, kwargs, timeout, group):
+    raise RuntimeError("no submission is being checked")
 
 
 def _forget_check_modules(checks_dir: Path) -> None:

@@ -10,8 +10,8 @@ from collections.abc import Collection
 import time
 from pathlib import Path
 
-from grader.checking import (BakedReference, CheckRecord, GraderPlugin, InProcessModule, StudentProbes,
-                             load_module_from, run_checks)
+from grader.checking import (BakedReference, CheckRecord, CheckSession, GraderPlugin, InProcessModule,
+                             StudentProbes, load_module_from, run_checks)
 from grader.course import Assignment
 from grader.load import Submission, SubmissionError, load_submission, student_id_for
 from grader.results import GradingResult, PartResult, TestResult
@@ -40,6 +40,39 @@ def reference_module(assignment: Assignment) -> InProcessModule:
     return InProcessModule(assignment.reference_path, trusted_probes(assignment), assignment.module)
 
 
+class GradingSession:
+    """What a process that grades many submissions of one assignment keeps between them
+    (a batch worker): the checks collected once (a `CheckSession` per checks folder) and
+    the reference compiled once. Grading with a session gives the same result as without;
+    it only skips the set-up. Use from one thread; close() when done."""
+
+    def __init__(self, assignment: Assignment):
+        self.assignment = assignment
+        self._checks: dict[Path, CheckSession] = {}
+        self._reference: InProcessModule | None = None
+
+    def run_checks(self, checks_dir: Path, plugin: GraderPlugin) -> list[CheckRecord]:
+        """Like `grader.checking.run_checks`, on the session's collected checks; the
+        plugin's state (probes, reference, seeds, functions) is what they run with."""
+        if checks_dir not in self._checks:
+            self._checks[checks_dir] = CheckSession(checks_dir)
+        records, errors = self._checks[checks_dir].run(plugin.student_probes, plugin.reference_probes,
+                                                        plugin.seed_material, plugin.per_student_seed,
+                                                        plugin.only_functions)
+        plugin.records, plugin.collection_errors = records, errors
+        return records
+
+    def reference(self) -> InProcessModule:
+        if self._reference is None:
+            self._reference = reference_module(self.assignment)
+        return self._reference
+
+    def close(self) -> None:
+        for checks in self._checks.values():
+            checks.close()
+        self._checks.clear()
+
+
 def seed_material(assignment: Assignment, student: str, content_hash: str) -> str:
     """Per-student seed: a regrade of the same file is reproducible; another student, or an
     edited file, gets other inputs."""
@@ -48,9 +81,11 @@ def seed_material(assignment: Assignment, student: str, content_hash: str) -> st
 
 def grade_submission(assignment: Assignment, path: str | Path, student: str | None = None, *,
                      public_only: bool = False, limits: Limits | None = None,
-                     diagnose: bool = True, functions: Collection[str] | None = None) -> GradingResult:
+                     diagnose: bool = True, functions: Collection[str] | None = None,
+                     session: GradingSession | None = None) -> GradingResult:
     """Grade the submission at `path`. `functions` limits the checks to those student
-    functions (a self-check of one function); the other parts then show no tests."""
+    functions (a self-check of one function); the other parts then show no tests.
+    `session` (of this assignment) keeps set-up between calls; the result is the same."""
     started = time.monotonic()
     student = student or student_id_for(path)
     try:
@@ -58,21 +93,23 @@ def grade_submission(assignment: Assignment, path: str | Path, student: str | No
     except SubmissionError as exc:
         return error_result(assignment, student, str(exc), started, public_only)
     result = grade_loaded(assignment, submission, student, public_only=public_only, limits=limits,
-                          diagnose=diagnose, functions=functions)
+                          diagnose=diagnose, functions=functions, session=session)
     result.execution_time = time.monotonic() - started
     return result
 
 
 def grade_loaded(assignment: Assignment, submission: Submission, student: str, *, public_only: bool = False,
                  limits: Limits | None = None, diagnose: bool = True,
-                 functions: Collection[str] | None = None) -> GradingResult:
+                 functions: Collection[str] | None = None, session: GradingSession | None = None) -> GradingResult:
+    if session is not None and session.assignment.id != assignment.id:
+        raise ValueError(f"a grading session of {session.assignment.id} cannot grade {assignment.id}")
     if public_only or not assignment.has_solutions:
         checks_dir = assignment.public_checks
         reference = BakedReference(checks_dir / PUBLIC_EXPECTED)
         public_only = True
     else:
         checks_dir = assignment.hidden_checks
-        reference = reference_module(assignment)
+        reference = session.reference() if session else reference_module(assignment)
     limits = limits or Limits(probe_timeout=PROBE_TIMEOUT_SECONDS)
     with Sandbox(submission.source, assignment.module, assignment.probes_path, limits) as sandbox:
         probes = StudentProbes(lambda name, kwargs, timeout, group: sandbox.run_probe(name, kwargs, timeout, group),
@@ -81,7 +118,7 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
                                retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout)
         plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
                               per_student_seed=not public_only, only_functions=functions)
-        records = run_checks(checks_dir, plugin)
+        records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)
         isolation = sandbox.isolation
         warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []
     broken = next((r.internal_error for r in records if r.internal_error.startswith(SandboxError.__name__)), None)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grader.build import _Outcome
-from grader.checking import (BakedReference, GraderPlugin, InProcessModule, RecordingReference, StudentProbes,
+from grader.checking import (BakedReference, CheckSession, GraderPlugin, InProcessModule, RecordingReference, StudentProbes,
                              StudentError, StudentTimeout, kwargs_key, load_module_from, run_checks)
 from grader.expect import CheckFailure, expect_array, expect_scalar, expect_tuple
 
@@ -167,3 +167,58 @@ def test_expect_accepts_lists_scalars_and_tuples():
     with pytest.raises(CheckFailure, match="should return a tuple"):
         expect_tuple(np.zeros(2), 2, name="momentum_step")
     assert expect_tuple([1, 2], 2, name="f") == (1, 2)
+
+
+# --- CheckSession: the checks collected once, run for one submission after another ---------
+
+def _essence(records) -> list[tuple]:
+    return [(r.nodeid, r.status, r.score, r.output, r.internal_error,
+             [(c.name, c.status, repr(c.kwargs), repr(c.value)) for c in r.probe_calls]) for r in records]
+
+
+def test_session_runs_submissions_in_turn_like_fresh_pytest_runs(toy):
+    """Alternating students through one session gives, for each, exactly the records of a
+    fresh pytest run: nothing of one submission (records, seeds, probes) leaks into the next."""
+    _, checks, probes, files = toy
+    reference = InProcessModule(files["good"], probes, "mod")
+    session = CheckSession(checks)
+    try:
+        for student_file, seed in (("bad", "alice"), ("good", "bob"), ("raising", "carol"), ("bad", "alice")):
+            student = lambda: in_process_student(InProcessModule(files[student_file], probes, "mod"))  # noqa: E731
+            fresh = run_checks(checks, GraderPlugin(student(), reference, seed_material=seed))
+            records, errors = session.run(student(), reference, seed)
+            assert errors == []
+            assert _essence(records) == _essence(fresh)
+    finally:
+        session.close()
+
+
+def test_session_selects_functions_per_submission_and_leaves_stdout_alone(toy):
+    import sys
+
+    _, checks, probes, files = toy
+    reference = InProcessModule(files["good"], probes, "mod")
+    stdout = sys.stdout
+    session = CheckSession(checks)
+    try:
+        only, _ = session.run(in_process_student(reference), reference, "x", only_functions={"momentum_step"})
+        every, _ = session.run(in_process_student(reference), reference, "x")
+        assert sys.stdout is stdout  # the session outlives calls: it must not hold the process's stdout
+    finally:
+        session.close()
+    assert [r.function for r in only] == ["momentum_step"]
+    assert [r.function for r in every] == ["gd_step", "gd_step", "momentum_step"]
+    with pytest.raises(RuntimeError, match="has ended"):
+        session.run(in_process_student(reference), reference, "x")
+
+
+def test_session_reports_broken_checks_folder(tmp_path):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_broken.py").write_text("def broken(:\n")
+    session = CheckSession(checks)
+    try:
+        records, errors = session.run(StudentProbes(lambda *a: None), None, "x")
+    finally:
+        session.close()
+    assert records == [] and errors and "test_broken.py" in errors[0]

@@ -100,9 +100,18 @@ def grade_job(job: GradeJob) -> GradeOutcome:
     return outcome
 
 
+#: One GradingSession per assignment (and course folder) in this worker process: its checks
+#: stay collected and its reference compiled from one submission to the next.
+_SESSIONS: dict[tuple[str, str], object] = {}
+
+
 def _real_grade(assignment: Assignment, path: Path, student: str) -> GradingResult:
-    from grader.grade import grade_submission
-    return grade_submission(assignment, path, student=student)
+    from grader.grade import GradingSession, grade_submission
+
+    key = (assignment.id, str(assignment.hidden_checks))
+    if key not in _SESSIONS:
+        _SESSIONS[key] = GradingSession(assignment)
+    return grade_submission(assignment, path, student=student, session=_SESSIONS[key])
 
 
 def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
