@@ -34,7 +34,9 @@ before the next runs in the same process tree.
 Threads: pool processes are started by the thread that first needs them, and bwrap's
 ``--die-with-parent`` (PR_SET_PDEATHSIG) kills them when *that thread* ends.  Use a pool
 from one thread only (it is not thread-safe either); :func:`thread_pool` gives each thread
-its own.  Setting the environment variable ``GRADER_SANDBOX_POOL=1`` makes every Sandbox
+its own.  Processes: a pool serves only the process that created it; in a fork of it
+(a multiprocessing worker) it refuses to serve and its finalizer leaves the parent's pool
+processes alone, and :func:`thread_pool` makes the fork a pool of its own.  Setting the environment variable ``GRADER_SANDBOX_POOL=1`` makes every Sandbox
 created without an explicit pool use :func:`thread_pool`.
 """
 from __future__ import annotations
@@ -73,6 +75,7 @@ class PoolProcess:
     def __init__(self, probes_path: Path, limits: Limits):
         self.limits = limits
         self.busy = False  # a submission's worker is running (or not yet cleared)
+        self._owner = os.getpid()  # a fork of the grader must leave this process alone
         self._root = Path(tempfile.mkdtemp(prefix="grader-pool-"))
         self._log = self._root / "pool.log"
         self._proc: subprocess.Popen | None = None
@@ -135,7 +138,7 @@ class PoolProcess:
         """Have the pool wait up to ``wait`` seconds for the worker to end by itself, then
         clear everything of the submission away.  The pool's reply (with the worker's
         ``exit_code`` or ``signal`` if it had ended), or None if the pool is gone (killed)."""
-        if not self.busy:
+        if not self.busy or os.getpid() != self._owner:
             return {}
         self.busy = False
         try:
@@ -149,6 +152,8 @@ class PoolProcess:
 
     def close(self) -> None:
         """Ask the pool to end (it kills what it runs), then make sure of it."""
+        if os.getpid() != self._owner:
+            return
         if self._proc is not None and self._proc.poll() is None and not self._dead:
             try:
                 self._control.shutdown(socket.SHUT_RDWR)
@@ -159,6 +164,8 @@ class PoolProcess:
 
     def kill(self) -> None:
         """Kill the pool with everything in its namespace, and remove its files.  Idempotent."""
+        if os.getpid() != self._owner:
+            return
         self._dead = True
         if self._proc is not None:
             _kill_tree(self._proc.pid)
@@ -209,7 +216,9 @@ class PoolProcess:
         return f"\n{log}" if log else ""
 
 
-def _close_all(processes: list[PoolProcess]) -> None:
+def _close_all(processes: list[PoolProcess], owner: int) -> None:
+    if os.getpid() != owner:  # a fork of the grader: the pool processes are its parent's
+        return
     for process in processes:
         process.close()
     processes.clear()
@@ -224,7 +233,8 @@ class SandboxPool:
     def __init__(self) -> None:
         self._idle: dict[tuple, list[PoolProcess]] = {}
         self._processes: list[PoolProcess] = []
-        self._finalizer = weakref.finalize(self, _close_all, self._processes)
+        self._owner = os.getpid()
+        self._finalizer = weakref.finalize(self, _close_all, self._processes, self._owner)
 
     @property
     def closed(self) -> bool:
@@ -234,6 +244,9 @@ class SandboxPool:
         """An idle, live pool process for this key, started if need be (SandboxError)."""
         if self.closed:
             raise SandboxError("the sandbox pool is closed")
+        if os.getpid() != self._owner:
+            raise SandboxError("a SandboxPool serves the process that created it, not a fork of it "
+                               "(use thread_pool() in each process)")
         key = (hashlib.sha256(Path(probes_path).read_bytes()).hexdigest(), limits, isolation)
         idle = self._idle.setdefault(key, [])
         while idle:
@@ -277,7 +290,7 @@ _thread_state = threading.local()
 def thread_pool() -> SandboxPool:
     """This thread's shared pool, created on first use (closed when the thread ends, or at exit)."""
     pool = getattr(_thread_state, "pool", None)
-    if pool is None or pool.closed:
+    if pool is None or pool.closed or pool._owner != os.getpid():  # none yet, or the parent's (fork)
         pool = _thread_state.pool = SandboxPool()
     return pool
 

@@ -346,3 +346,25 @@ def test_the_rlimits_fallback_ignores_the_pool(probes, pool):
     with Sandbox(SECOND, "student", probes, Limits(isolation="rlimits"), pool=pool) as sandbox:
         assert value(call(sandbox, "uid")) is not None
         assert sandbox._leases == [] and sandbox._workers[0].proc is not None
+
+
+def test_a_fork_of_the_grader_neither_uses_nor_ends_the_parents_pool(probes, pool):
+    with make(SECOND, probes, pool) as sandbox:
+        assert value(call(sandbox, "uid"))
+        bwrap = sandbox._leases[0].proc
+    child = os.fork()
+    if child == 0:  # e.g. a multiprocessing worker forked while the pool exists
+        code = 0
+        try:
+            make(SECOND, probes, pool).import_error
+            code = 1  # it should have refused
+        except Exception as exc:
+            code = 0 if "fork" in str(exc) else 2
+        finally:
+            pool._finalizer()  # what the child's exit would run
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert bwrap.poll() is None  # the parent's pool process lives on and still serves
+    with make(SECOND, probes, pool) as sandbox:
+        assert value(call(sandbox, "uid")) and sandbox._leases[0].proc is bwrap
