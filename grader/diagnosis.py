@@ -82,11 +82,26 @@ class Mutant:
 
 # --- the catalogue -------------------------------------------------------------------------
 
+_CATALOGUES: dict[tuple, tuple[Mutant, ...]] = {}
+
+
 def load_catalogue(assignment: Assignment) -> list[Mutant]:
     """The assignment's mutants in catalogue order ([] when it has no catalogue). Raises
     CatalogueError for an unknown key or function, a missing or broken mutant file, a mutant
     that rewrites nothing of the reference, entries of one id with different hints, or a
-    mutant file the catalogue does not list."""
+    mutant file the catalogue does not list.
+
+    Read once per version of its files in a process (a batch worker diagnoses many
+    students; parsing every mutant costs ~20 ms a time)."""
+    directory = assignment.mutants_directory
+    files = [directory / CATALOGUE, assignment.reference_path, *sorted(directory.glob("*.py"))]
+    key = (assignment.id, *(_file_key(f) if f.is_file() else (str(f),) for f in files))
+    if key not in _CATALOGUES:
+        _CATALOGUES[key] = tuple(_read_catalogue(assignment))
+    return list(_CATALOGUES[key])
+
+
+def _read_catalogue(assignment: Assignment) -> list[Mutant]:
     directory = assignment.mutants_directory
     path = directory / CATALOGUE
     if not path.is_file():
