@@ -29,6 +29,13 @@ Isolation (:func:`isolation_available`):
     Landlock it can read and write whatever the grader's user can.  :attr:`Sandbox.warning`
     says which (:data:`RLIMITS_WARNING` or :func:`landlock_warning`); callers must show it.
 
+Warm pool (:mod:`grader.sandbox_pool`): ``Sandbox(..., pool=SandboxPool())`` (or the
+environment variable ``GRADER_SANDBOX_POOL=1``) gets its worker forked by a long-lived
+bubblewrap process that has already imported NumPy and the probes, instead of starting
+bwrap and Python per submission; from the student's import on the worker is the same, and
+so is everything above (timeouts, crashes, the sticky import error).  Only bubblewrap uses
+a pool; in rlimits mode a Sandbox given one starts its own worker as without it.
+
 In both modes the worker has rlimits on CPU seconds, address space, file size, processes
 and core dumps, its stdin is /dev/null, its stdout/stderr are captured per probe up to
 ``Limits.output_bytes`` (the rest is discarded), and it talks to this process only over
@@ -483,9 +490,15 @@ class Sandbox:
     Raises :class:`SandboxError` when the sandbox cannot run at all (not the student's fault)
     and ``ValueError`` for an unknown probe name or a bad module name.
 
+    With ``pool`` (a :class:`grader.sandbox_pool.SandboxPool`; None: the thread's pool if
+    GRADER_SANDBOX_POOL is set, else none) and bubblewrap isolation, workers are forked by a
+    pool process (started on first use, held until :meth:`close`, then given back for the
+    next Sandbox) and the student's source is sent to each worker on its own request pipe.
+
     Not thread-safe: use one Sandbox from one thread.  The worker is killed when the
     process, or more precisely the *thread*, that started it ends (Linux PR_SET_PDEATHSIG,
-    also behind bwrap's --die-with-parent), so create it in the thread that uses it.
+    also behind bwrap's --die-with-parent), so create it in the thread that uses it; the
+    same holds for a pool's processes and the thread that started them.
     """
 
     def __init__(self, source: str, module_name: str, probes_path: Path, limits: Limits = Limits(),

@@ -24,6 +24,12 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
    "crashed", "id": n, "exit_code": c}`` (or ``"signal": s``).  After each probe the zygote
    kills whatever processes the probe left behind.
 
+In pool mode (``{"pool": true, ...}``, see the section at the end and
+:mod:`grader.sandbox_pool`) the process stops after step 2 (trusted code only) and forks,
+per submission, a worker that applies steps 1-3 to itself (limits, its own uid, stdio),
+receives the student's source as the first frame on its own request pipe, and goes on
+with steps 4-5.
+
 A child serves one probe, or consecutive probes of one group (one student function) while
 each succeeds and leaves nothing running (see :func:`_serve`).  So nothing a student
 function does at call time reaches the probes of another function: monkeypatching NumPy or
