@@ -261,3 +261,12 @@ def test_linear_tick_labels():
     assert [plots._tick_label(v, 0.25) for v in (-0.5, 0.25, 1.0)] == ["−0.50", "0.25", "1.00"]
     assert plots._tick_label(2e6, 5e5) == "2×10⁶"
     assert plots._log_ticks(1e-12, 1.0) == [1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0]
+
+
+def test_warm_up_draws_the_common_backdrops_ahead():
+    plots.warm_up()
+    drawn = plots.cache_stats()["backdrops"]
+    assert drawn >= 4  # path and loss plots of the neuron and of a quadratic
+    reference = gd_path(1.0)
+    plots_for_trace(Trace("gd", gd_path(1.5), reference, problem=SIGMOID))
+    assert plots.cache_stats()["backdrops"] == drawn  # a student's first report draws none

@@ -842,6 +842,18 @@ def clear_caches() -> None:
         _contour_overlay.cache_clear()
 
 
+def warm_up() -> None:
+    """Pay what the first report of a process would: matplotlib's, contourpy's and Pillow's
+    imports and the backdrops of the commonest looks (a batch worker's initializer)."""
+    import contourpy  # noqa: F401
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    for kind in ("sigmoid_neuron", "quadratic"):
+        rows = np.array([[-2.0, 2.0], [-1.0, 1.0], [0.5, 0.2]])
+        plots_for_trace(Trace("warm-up", rows, rows, problem={"kind": kind, "A": [[2.0, 0.0], [0.0, 1.0]]}))
+
+
 def _legend(with_student: bool, marked: bool) -> tuple[str, ...]:
     if not marked:
         return ("student", "reference") if with_student else ("reference",)
