@@ -849,8 +849,12 @@ def warm_up() -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     from matplotlib.figure import Figure  # noqa: F401
 
-    for kind in ("sigmoid_neuron", "quadratic"):
-        rows = np.array([[-2.0, 2.0], [-1.0, 1.0], [0.5, 0.2]])
+    # paths converging to the minimum (the lecture neuron's fits both points exactly): their
+    # losses fall over decades, as most runs' do, so the loss plots get the log-scale look
+    neuron_minimum = np.array([1.7918, -2.2822])
+    decay = 0.8 ** np.arange(60)[:, None]
+    for kind, minimum in (("sigmoid_neuron", neuron_minimum), ("quadratic", np.zeros(2))):
+        rows = minimum + (np.array([-2.0, 2.0]) - minimum) * decay
         plots_for_trace(Trace("warm-up", rows, rows, problem={"kind": kind, "A": [[2.0, 0.0], [0.0, 1.0]]}))
 
 
