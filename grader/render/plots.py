@@ -731,25 +731,26 @@ def _path_overlay(frame: Frame, curves: _Curves) -> str:
     circle) and the ends (student: a cross, reference: a star); sizes in overlay units."""
     parts = []
     s, r = curves.student, curves.reference
-    if s is not None:
-        ux, uy = frame.to_units(s[:, 0], s[:, 1])
-        every = _markevery(len(s))
+    student = frame.to_units(s[:, 0], s[:, 1]) if s is not None else None
+    reference = frame.to_units(r[:, 0], r[:, 1]) if r is not None else None
+    if student is not None:
+        ux, uy = student
+        every = _markevery(len(ux))
         parts += [_line(ux, uy, STUDENT_COLOUR, False),
                   f"<path d='{_dots(ux[::every], uy[::every], 5)}' fill='{STUDENT_COLOUR}'/>"]
-    if r is not None:
-        ux, uy = frame.to_units(r[:, 0], r[:, 1])
-        every = _markevery(len(r))
+    if reference is not None:
+        ux, uy = reference
+        every = _markevery(len(ux))
         parts += [_line(ux, uy, REFERENCE_COLOUR, True),
                   f"<path d='{_squares(ux[::every], uy[::every], 4)}' fill='{REFERENCE_COLOUR}'/>"]
-    first = r if r is not None else s
-    x0, y0 = (int(v[0]) for v in frame.to_units(first[:1, 0], first[:1, 1]))
-    parts.append(f"<circle cx='{x0}' cy='{y0}' r='11' fill='none' stroke='{INK}' stroke-width='3.6'/>")
-    if r is not None:
-        x, y = (int(v[0]) for v in frame.to_units(r[-1:, 0], r[-1:, 1]))
+    ux, uy = reference if reference is not None else student
+    parts.append(f"<circle cx='{int(ux[0])}' cy='{int(uy[0])}' r='11' fill='none' stroke='{INK}' stroke-width='3.6'/>")
+    if reference is not None:
+        x, y = int(reference[0][-1]), int(reference[1][-1])
         star = _numbers(np.rint(_STAR * 15 + [x, y]).astype(np.int64).ravel())
         parts.append(f"<polygon points='{star}' fill='{REFERENCE_COLOUR}' stroke='{INK}' stroke-width='2'/>")
-    if s is not None:  # on top: the smaller mark stays visible where both runs end together
-        x, y = (int(v[0]) for v in frame.to_units(s[-1:, 0], s[-1:, 1]))
+    if student is not None:  # on top: the smaller mark stays visible where both runs end together
+        x, y = int(student[0][-1]), int(student[1][-1])
         cross = f"M{x - 9},{y - 9}l18,18m0,-18l-18,18"
         parts += [f"<path d='{cross}' stroke='{INK}' stroke-width='9' stroke-linecap='round'/>",
                   f"<path d='{cross}' stroke='{STUDENT_COLOUR}' stroke-width='5' stroke-linecap='round'/>"]
