@@ -684,7 +684,7 @@ def _pool_main(config: dict) -> None:
         _control_send(control, {"status": "fatal", "message": message})
         os._exit(3)
     me = os.getpid()
-    pristine = {path: frozenset(_listdir(path)) for path in _SHARED_DEVICES}
+    pristine = {path: _entries(path) for path in _SHARED_DEVICES}
     gc.collect()
     gc.freeze()  # forks then leave these pages shared
     _control_send(control, {"status": "ready"})
@@ -739,6 +739,18 @@ def _control_send(control, message: dict) -> None:
         control.sendall(json.dumps(message).encode())
     except OSError:
         os._exit(0)
+
+
+def _entries(path: str) -> frozenset:
+    """What is in folder ``path``: (name, inode, mode, device) of each entry."""
+    found = set()
+    for name in _listdir(path):
+        try:
+            info = os.lstat(os.path.join(path, name))
+        except OSError:
+            continue
+        found.add((name, info.st_ino, info.st_mode, info.st_rdev))
+    return frozenset(found)
 
 
 def _listdir(path: str) -> list[str]:
@@ -868,6 +880,8 @@ def _clear_submission(uid: int | None, pristine: dict, me: int) -> bool:
     CAP_DAC_OVERRIDE), then check that nothing is left.  False: not clean."""
     if not _kill_all_but(me):
         return False
+    if uid is not None and _is_clean(pristine):  # nothing to remove (its keyrings die with its uid)
+        return True
     try:
         reaper = os.fork()
     except OSError:
@@ -879,18 +893,23 @@ def _clear_submission(uid: int | None, pristine: dict, me: int) -> bool:
             for path in _SHARED_WRITABLE:
                 for name in _listdir(path):
                     _remove_path(os.path.join(path, name))
-            for path, names in pristine.items():
-                for name in set(_listdir(path)) - names:
+            for path, entries in pristine.items():
+                for name in set(_listdir(path)) - {entry[0] for entry in entries}:
                     _remove_path(os.path.join(path, name))
             _remove_ipc_and_keys()
         finally:
             os._exit(0)
     if _await_exit(reaper, 10.0) is None or not _kill_all_but(me):
         return False
+    return _is_clean(pristine)
+
+
+def _is_clean(pristine: dict) -> bool:
+    """No file left in /tmp or /scratch, /dev as the pool found it, no SysV IPC object."""
     if any(_listdir(path) for path in _SHARED_WRITABLE):
         return False
-    if any(frozenset(_listdir(path)) != names for path, names in pristine.items()):
-        return False
+    if any(_entries(path) != entries for path, entries in pristine.items()):
+        return False  # (a device replaced by a file, under a user namespace: a fresh pool then)
     for table in _SYSVIPC:
         try:
             with open(table) as handle:
