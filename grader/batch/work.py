@@ -58,9 +58,11 @@ def warm_up() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     import grader.grade  # noqa: F401  (numpy, pytest, the check plugin, the sandbox)
     try:
-        import grader.render.html  # noqa: F401  (jinja2, matplotlib)
+        import grader.render.html  # noqa: F401  (jinja2)
+        from grader.render.plots import warm_up as warm_up_plots
     except ImportError:
-        pass
+        return
+    warm_up_plots()  # matplotlib and the commonest plot backdrops, before the first report
 
 
 def _cpu_seconds() -> float:
