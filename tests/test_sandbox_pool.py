@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, Sandbox, _descendants, isolation_available
+from grader.sandbox import Limits, Sandbox, SandboxError, _descendants, isolation_available
 from grader.sandbox_pool import SandboxPool
 
 pytestmark = pytest.mark.skipif(isolation_available() != "bubblewrap", reason="bubblewrap does not work here")
@@ -368,3 +368,11 @@ def test_a_fork_of_the_grader_neither_uses_nor_ends_the_parents_pool(probes, poo
     assert bwrap.poll() is None  # the parent's pool process lives on and still serves
     with make(SECOND, probes, pool) as sandbox:
         assert value(call(sandbox, "uid")) and sandbox._leases[0].proc is bwrap
+
+
+def test_a_broken_probes_module_is_a_sandbox_error_at_the_first_probe(tmp_path, pool):
+    broken = tmp_path / "probes.py"
+    broken.write_text("def call(mod):\n    pass\nraise RuntimeError('probe bug')\n")
+    with Sandbox("x = 1\n", "student", broken, Limits(isolation="bubblewrap"), pool=pool) as sandbox:
+        with pytest.raises(SandboxError, match="probe bug"):
+            sandbox.run_probe("call", {})
