@@ -664,8 +664,10 @@ def _kill_children() -> None:
 # objects and keyrings) with a reaper running under the submission's uid, and checks that
 # all of that is gone; if anything is left it exits, and the grader starts a fresh pool.
 
-_SHARED_WRITABLE = ("/tmp", "/scratch")  # emptied after every submission
-_SHARED_DEVICES = ("/dev", "/dev/shm")  # restored to what the pool found at its start
+#: Restored after every submission to what the pool found at its start (usually nothing in
+#: /tmp and /scratch; a Python runtime under /tmp is bound there read-only).
+_SHARED_FOLDERS = ("/tmp", "/scratch", "/dev")
+_SNAPSHOT_DEPTH = 64
 _SYSVIPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
 _KEYCTL = {"x86_64": 250, "aarch64": 219}  # the keyctl syscall, where we know its number
 
@@ -685,7 +687,7 @@ def _pool_main(config: dict) -> None:
         os._exit(3)
     _warm_numpy()
     me = os.getpid()
-    pristine = {path: _entries(path) for path in _SHARED_DEVICES}
+    pristine = {path: _snapshot(path) for path in _SHARED_FOLDERS}
     gc.collect()
     gc.freeze()  # forks then leave these pages shared
     _control_send(control, {"status": "ready"})
@@ -755,15 +757,30 @@ def _control_send(control, message: dict) -> None:
         os._exit(0)
 
 
-def _entries(path: str) -> frozenset:
-    """What is in folder ``path``: (name, inode, mode, device) of each entry."""
+def _snapshot(root: str) -> frozenset:
+    """Everything under folder ``root`` on its file system (other mounts, such as a runtime
+    bound under /tmp or /dev/pts, are entries but not entered): (path, inode, mode, device
+    number) of each.  A tree deeper than _SNAPSHOT_DEPTH shows as a marker: never clean."""
+    try:
+        device = os.lstat(root).st_dev
+    except OSError:
+        return frozenset()
     found = set()
-    for name in _listdir(path):
-        try:
-            info = os.lstat(os.path.join(path, name))
-        except OSError:
-            continue
-        found.add((name, info.st_ino, info.st_mode, info.st_rdev))
+    stack = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        for name in _listdir(folder):
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            found.add((path, info.st_ino, info.st_mode, info.st_rdev))
+            if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+                if depth >= _SNAPSHOT_DEPTH:
+                    found.add((path, "too deep", 0, 0))
+                else:
+                    stack.append((path, depth + 1))
     return frozenset(found)
 
 
@@ -904,12 +921,8 @@ def _clear_submission(uid: int | None, pristine: dict, me: int) -> bool:
         try:
             if uid is not None:
                 _drop_privileges(uid)
-            for path in _SHARED_WRITABLE:
-                for name in _listdir(path):
-                    _remove_path(os.path.join(path, name))
-            for path, entries in pristine.items():
-                for name in set(_listdir(path)) - {entry[0] for entry in entries}:
-                    _remove_path(os.path.join(path, name))
+            for root, entries in pristine.items():
+                _remove_new(root, {entry[0] for entry in entries})
             _remove_ipc_and_keys()
         finally:
             os._exit(0)
@@ -919,11 +932,9 @@ def _clear_submission(uid: int | None, pristine: dict, me: int) -> bool:
 
 
 def _is_clean(pristine: dict) -> bool:
-    """No file left in /tmp or /scratch, /dev as the pool found it, no SysV IPC object."""
-    if any(_listdir(path) for path in _SHARED_WRITABLE):
-        return False
-    if any(_entries(path) != entries for path, entries in pristine.items()):
-        return False  # (a device replaced by a file, under a user namespace: a fresh pool then)
+    """/tmp, /scratch and /dev as the pool found them, and no SysV IPC object left."""
+    if any(_snapshot(root) != entries for root, entries in pristine.items()):
+        return False  # (also a device replaced by a file, under a user namespace: a fresh pool then)
     for table in _SYSVIPC:
         try:
             with open(table) as handle:
@@ -932,6 +943,16 @@ def _is_clean(pristine: dict) -> bool:
         except OSError:
             pass
     return True
+
+
+def _remove_new(folder: str, kept: set, depth: int = 0) -> None:
+    """Remove what is under ``folder`` but not in ``kept`` (paths), entering kept folders."""
+    for name in _listdir(folder):
+        path = os.path.join(folder, name)
+        if path not in kept:
+            _remove_path(path)
+        elif depth < _SNAPSHOT_DEPTH and os.path.isdir(path) and not os.path.islink(path):
+            _remove_new(path, kept, depth + 1)
 
 
 def _remove_path(path: str, depth: int = 0) -> None:
