@@ -2,6 +2,7 @@
 beside its report and linked from it: by `grader grade --report` and by batch grading."""
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -53,7 +54,7 @@ def test_batch_writes_and_links_the_record_of_notebook_entries(optimizers, tmp_p
     assert "notebooks/" not in report_path(out, "bob").read_text()
 
 
-# --- what the record shows (grader.render.notebook_record) ---------------------------------
+# --- what the record shows (nbconvert with grader/render/record_template) -------------------
 
 PNG_1x1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
@@ -84,16 +85,25 @@ def hostile_record(tmp_path) -> str:
     return notebook_record_html(path)
 
 
+def visible_text(record: str) -> str:
+    """The page's text as a reader sees it (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", record))
+
+
 def test_the_record_shows_every_cell_and_output_and_runs_nothing(tmp_path):
     record = hostile_record(tmp_path)
+    text = visible_text(record)
     assert "<h2>Working</h2>" in record  # Markdown is rendered
-    assert "x = 1 &lt; 2 and '&amp;'" in record  # code is escaped text
-    assert "In [7]:" in record and "Out [7]:" in record  # the stored counts, not re-run
-    assert "a warning" in record and "True" in record and "<b>bold</b>" in record
-    assert "ValueError: bad" in record and "\x1b" not in record  # ANSI colours stripped
+    assert "x = 1 < 2 and '&'" in text and "1 < 2" not in record  # code is escaped (and highlighted) text
+    assert re.search(r'class="[^"]*\bhighlight\b', record)  # pygments' classes
+    assert "In\xa0[7]:" in text and "Out[7]:" in text  # the stored counts, not re-run
+    assert "a warning" in text and "True" in text and "<b>bold</b>" in record
+    assert "ValueError: bad" in text and "\x1b" not in record  # ANSI colours made into classes
     assert f'src="data:image/png;base64,{PNG_1x1}"' in record  # the image output ...
     assert record.count(f"data:image/png;base64,{PNG_1x1}") == 2  # ... and the cell's attachment
-    assert "&lt;iframe" in record  # a raw cell is text
+    assert "&lt;iframe" in record and "<iframe" not in record  # a raw cell is text
+    assert "alert('md')" in text and "alert('h')" in text  # hostile markup shown as text, not dropped
+    assert "alert('js')" not in text  # JavaScript outputs are not part of a static record
 
 
 def test_the_record_has_no_script_and_fetches_nothing(tmp_path):
@@ -117,3 +127,42 @@ def test_an_unreadable_notebook_is_one_line_naming_the_file(tmp_path):
             assert str(exc).startswith(str(path)) and "\n" not in str(exc)
         else:
             raise AssertionError(f"{name} was accepted")
+
+
+def test_markdown_without_raw_html_is_not_bleached_and_with_it_keeps_its_structure(tmp_path):
+    """Bleach runs only on Markdown holding raw HTML; both keep Markdown's own tags."""
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from grader.notebooks import notebook_record_html
+
+    cells = [new_markdown_cell("# Plain\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n~~gone~~ $x^2 < 1$"),
+             new_markdown_cell("# Mixed\n\nsome <b>bold</b> and <img src=x onerror=alert(1)>\n\n"
+                               "<div onclick=\"alert(2)\">a block</div>")]
+    nbformat.write(new_notebook(cells=cells), tmp_path / "md.ipynb")
+    record = notebook_record_html(tmp_path / "md.ipynb")
+    assert "<h1>Plain</h1>" in record and "<h1>Mixed</h1>" in record
+    assert "<td>1</td>" in record and "<del>gone</del>" in record
+    assert "$x^2 &lt; 1$" in record  # LaTeX shows as its source
+    assert "<b>bold</b>" in record and "a block</div>" in record
+    assert not re.search(r"<[^>]*\bon(?:error|click)\s*=", record, re.I)  # no event handlers
+    assert not re.search(r"<img\b[^>]*src=\"?x", record)
+
+
+def test_image_metadata_cannot_point_an_image_elsewhere_or_break_out_of_its_tag(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from grader.notebooks import notebook_record_html
+
+    output = new_output("display_data", data={"image/png": PNG_1x1}, metadata={
+        "filenames": {"image/png": "https://tracker.example/z.png"},
+        "image/png": {"width": "1 onerror=alert(1)", "alt": "\"><script>x</script>"}})
+    nbformat.write(new_notebook(cells=[new_code_cell("plot()", outputs=[output])]), tmp_path / "img.ipynb")
+    record = notebook_record_html(tmp_path / "img.ipynb")
+    assert f'src="data:image/png;base64,{PNG_1x1}"' in record and "tracker.example" not in record
+    assert 'width="1 onerror=alert(1)"' in record and "<script" not in record
+
+
+def test_the_exporter_is_built_once_per_process(tmp_path):
+    from grader.render.notebook_record import record_exporter
+
+    assert record_exporter() is record_exporter()
