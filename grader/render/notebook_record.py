@@ -63,6 +63,7 @@ pre.raw{border:1px dashed #bbb}
 .ansi-bold{font-weight:bold}.ansi-red-fg{color:#b22b31}.ansi-green-fg{color:#007427}
 .ansi-yellow-fg{color:#b27d12}.ansi-blue-fg{color:#0065ca}.ansi-magenta-fg{color:#a03196}
 .ansi-cyan-fg{color:#258f8f}
+@media (max-width:40rem){.cell,.input,.output_area{grid-template-columns:minmax(0,1fr)}.prompt{text-align:left;padding:0 .2rem}}
 """
 
 
