@@ -96,7 +96,7 @@ def test_the_record_shows_every_cell_and_output_and_runs_nothing(tmp_path):
     assert "<h2>Working</h2>" in record  # Markdown is rendered
     assert "x = 1 < 2 and '&'" in text and "1 < 2" not in record  # code is escaped (and highlighted) text
     assert re.search(r'class="[^"]*\bhighlight\b', record)  # pygments' classes
-    assert "In\xa0[7]:" in text and "Out[7]:" in text  # the stored counts, not re-run
+    assert "In [7]:" in text and "Out[7]:" in text  # the stored counts, not re-run
     assert "a warning" in text and "True" in text and "<b>bold</b>" in record
     assert "ValueError: bad" in text and "\x1b" not in record  # ANSI colours made into classes
     assert f'src="data:image/png;base64,{PNG_1x1}"' in record  # the image output ...
