@@ -76,6 +76,8 @@ class PoolProcess:
         self.limits = limits
         self.busy = False  # a submission's worker is running (or not yet cleared)
         self._owner = os.getpid()  # a fork of the grader must leave this process alone
+        self.key: tuple | None = None  # set by the SandboxPool that owns it
+        self.released = 0.0  # time.monotonic() when last given back
         self._root = Path(tempfile.mkdtemp(prefix="grader-pool-"))
         self._log = self._root / "pool.log"
         self._proc: subprocess.Popen | None = None
@@ -226,11 +228,13 @@ def _close_all(processes: list[PoolProcess], owner: int) -> None:
 
 class SandboxPool:
     """Warm pool processes, created lazily, one per (probes module content, Limits,
-    isolation) and per Sandbox alive at the same time.  Pass it as ``Sandbox(..., pool=)``.
+    isolation) and per Sandbox alive at the same time; at most ``max_idle`` of them wait
+    idle (the least recently used beyond that are closed).  Pass it as ``Sandbox(..., pool=)``.
     Closed by :meth:`close`, as a context manager, when garbage-collected or at exit.
     Not thread-safe; see the module docstring for threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_idle: int = 4) -> None:
+        self.max_idle = max_idle
         self._idle: dict[tuple, list[PoolProcess]] = {}
         self._processes: list[PoolProcess] = []
         self._owner = os.getpid()
@@ -264,8 +268,13 @@ class SandboxPool:
         """Give back a process a Sandbox is done with (its worker already ended)."""
         if self.closed or not process.alive() or process.busy:
             self._discard(process)
-        else:
-            self._idle.setdefault(process.key, []).append(process)
+            return
+        process.released = time.monotonic()
+        self._idle.setdefault(process.key, []).append(process)
+        idle = [p for waiting in self._idle.values() for p in waiting]
+        for oldest in sorted(idle, key=lambda p: p.released)[: max(0, len(idle) - self.max_idle)]:
+            self._idle[oldest.key].remove(oldest)
+            self._discard(oldest)
 
     def close(self) -> None:
         """Stop every pool process.  Idempotent."""
@@ -273,7 +282,7 @@ class SandboxPool:
         self._finalizer()
 
     def _discard(self, process: PoolProcess) -> None:
-        process.kill()
+        process.close()
         if process in self._processes:
             self._processes.remove(process)
 

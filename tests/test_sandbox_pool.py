@@ -376,3 +376,15 @@ def test_a_broken_probes_module_is_a_sandbox_error_at_the_first_probe(tmp_path, 
     with Sandbox("x = 1\n", "student", broken, Limits(isolation="bubblewrap"), pool=pool) as sandbox:
         with pytest.raises(SandboxError, match="probe bug"):
             sandbox.run_probe("call", {})
+
+
+def test_at_most_max_idle_pool_processes_wait(probes):
+    with SandboxPool(max_idle=2) as pool:
+        bwraps = []
+        for timeout in (1.0, 2.0, 3.0):  # three Limits: three pool processes
+            with make(SECOND, probes, pool, probe_timeout=timeout) as sandbox:
+                assert value(call(sandbox, "uid"))
+                bwraps.append(sandbox._leases[0].proc)
+        assert [proc.poll() is None for proc in bwraps] == [False, True, True]  # the oldest was closed
+        with make(SECOND, probes, pool, probe_timeout=3.0) as sandbox:
+            assert value(call(sandbox, "uid")) and sandbox._leases[0].proc is bwraps[2]
