@@ -117,6 +117,10 @@ class PoolProcess:
             message = str(hello.get("message") or hello)[:3000]
             self.kill()
             raise SandboxError(f"the sandbox pool failed to start: {message}")
+        # Everything the pool needs from its files is loaded now (its bind mount keeps what
+        # it still refers to): nothing is left in /tmp however this process ends, e.g. a
+        # multiprocessing worker that exits without running finalizers.
+        shutil.rmtree(self._root, ignore_errors=True)
 
     @property
     def proc(self) -> subprocess.Popen | None:
