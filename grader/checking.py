@@ -450,6 +450,8 @@ def _classify(excinfo) -> tuple[str, str, str]:
 def _pytest_args(checks_dir: Path, terminal: bool = True) -> list[str]:
     """`terminal=False`: without pytest's terminal reporter, which prints nothing then
     (and whose options -q, --no-header and --tb go with it)."""
+    # --tb=no: pytest renders a source-annotated traceback of every failed test (~0.2 s each,
+    # a stub's 50 failures 9 s); feedback comes from the CheckRecord, never from it.
     output = ["-q", "--no-header", "--tb=no"] if terminal else ["-p", "no:terminal"]
     return [
         str(checks_dir), *output, "-p", "no:cacheprovider", "-p", "no:randomly",
@@ -459,8 +461,6 @@ def _pytest_args(checks_dir: Path, terminal: bool = True) -> list[str]:
         # times) and guard nothing the trusted checks need.
         "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
         "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:nose", "-p", "no:junitxml",
-        # (--tb=no: pytest renders a source-annotated traceback of every failed test, ~0.2 s
-        # each, a stub's 50 failures 9 s; feedback comes from the CheckRecord, never from it.)
         # Checks print nothing (the student's output comes back in the probe's reply):
         # per-test log handlers and fd capture cost ~20 ms a submission for nothing.
         "-p", "no:logging", "--capture=no",
@@ -520,9 +520,9 @@ class CheckSession:
     The check modules stay imported for the session's life, so a check must not keep
     per-submission state at module level (none does; each check gets fresh fixtures).
     `run` blocks the caller while the checks run in the session's thread: the student
-    probes (a Sandbox) are then used from that thread, one submission at a time. pytest's
-    output is silenced for the session's life (meant for batch workers, whose stdout is
-    not a terminal); close() ends the session. Not for use from several threads at once.
+    probes (a Sandbox) are then used from that thread, one submission at a time. The
+    session runs without pytest's terminal reporter, so it prints nothing, and leaves the
+    process's stdout alone. close() ends it. Not for use from several threads at once.
     """
 
     def __init__(self, checks_dir: Path):
