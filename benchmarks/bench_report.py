@@ -33,7 +33,7 @@ from bench_batch import DEMO, VARIANTS  # noqa: E402  (the same cohort mix)
 
 from grader.course import Course  # noqa: E402
 from grader.grade import grade_submission  # noqa: E402
-from grader.notebooks import notebook_record_html, submitted_notebook  # noqa: E402
+from grader.notebooks import notebook_record_html, submitted_notebook_record  # noqa: E402
 from grader.render import plots  # noqa: E402
 from grader.render.html import render_report  # noqa: E402
 
@@ -44,12 +44,8 @@ RECORD_NOTEBOOKS = ("eva_novak.ipynb", "elif_yilmaz.ipynb")
 
 def render_submission(assignment, path: Path, result) -> tuple[int, int]:
     """What a batch worker renders for one submission: (report bytes, notebook record bytes)."""
-    record = ""
-    notebook = submitted_notebook(path, assignment.module) if result.status == "graded" else None
-    links = None
-    if notebook:
-        record = notebook_record_html(notebook)
-        links = {"The notebook as submitted": f"../notebooks/{result.student}.html"}
+    record = (submitted_notebook_record(path, assignment.module) if result.status == "graded" else None) or ""
+    links = {"The notebook as submitted": f"../notebooks/{result.student}.html"} if record else None
     return len(render_report(result, assignment, links=links)), len(record)
 
 

@@ -61,15 +61,19 @@ def cmd_grade(args) -> int:
 def write_report_with_notebook(result, assignment, submission: Path, report: Path) -> None:
     """The HTML report; for a notebook submission also its record (`<report>.notebook.html`,
     linked from the report), the instructor's copy of exactly what was submitted."""
-    from grader.notebooks import export_notebook_html, submitted_notebook
+    from grader.notebooks import submitted_notebook_record
     from grader.render.html import write_report
 
     links = {}
-    notebook = submitted_notebook(submission, assignment.module) if result.status == "graded" else None
+    try:
+        notebook = submitted_notebook_record(submission, assignment.module) if result.status == "graded" else None
+    except ValueError:  # a notebook the exporter cannot show: the report still gets written
+        notebook = None
     try:
         if notebook is not None:
             record = report.with_name(report.stem + ".notebook.html")
-            export_notebook_html(notebook, record)
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(notebook, encoding="utf-8")
             links["The notebook as submitted"] = record.name
         write_report(result, assignment, report, links=links)
     except OSError as exc:

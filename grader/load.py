@@ -22,7 +22,8 @@ Decisions:
   no member over 1 MiB with a compression ratio above 200, and the chosen member's actual
   decompressed bytes are counted (declared sizes can lie). Member paths that are absolute,
   contain ``..`` or a drive letter (zip-slip) make the whole zip refused. Zips are read in
-  memory, never extracted, so ``notebook_path`` is None for a notebook inside a zip.
+  memory, never extracted, so ``notebook_path`` is None for a notebook inside a zip; its
+  text is still kept (``notebook_text``) for the instructor's record.
 - Text must be UTF-8 (a BOM is allowed); errors give the byte offset.
 - Notebooks: parsed with ``json`` and validated with ``nbformat.validate`` (version 3 is
   converted to 4 first); not ``nbformat.reads``, which logs instead of raising and is slower.
@@ -89,6 +90,7 @@ class Submission:
     # Notebooks: (first source line, last source line, cell number), 1-based, inclusive.
     line_map: tuple[tuple[int, int, int], ...] | None = None
     notebook_path: Path | None = None  # None for a module, and for a notebook inside a zip
+    notebook_text: str | None = None  # the notebook's JSON as submitted (wherever it was)
 
     def location(self, lineno: int) -> str:
         """Where source line `lineno` is, as a student sees it: "line 7" or "cell 4, line 2"."""
@@ -157,7 +159,7 @@ def _build(data, shown, name, module_name, origin, kind, notebook_path) -> Submi
         if not source.strip():
             raise SubmissionError(f"{shown} is empty" if line_map is None else f"{shown} has no code cells")
         submission = Submission(source, module_name, origin, kind, hashlib.sha256(data).hexdigest(),
-                                line_map, notebook_path)
+                                line_map, notebook_path, text if line_map is not None else None)
         _check_syntax(submission, shown)
     return submission
 

@@ -301,20 +301,24 @@ def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Pat
     return out_html
 
 
-def submitted_notebook(path: str | Path, module_name: str) -> Path | None:
-    """The notebook file a submission was graded from (a notebook, or a folder holding one),
-    or None (a module, a zip, an unreadable entry)."""
+def submitted_notebook_record(path: str | Path, module_name: str) -> str | None:
+    """The record (`notebook_record_html`) of the notebook a submission was graded from: a
+    notebook, or one inside a folder or a zip; None when the submission is a module or
+    cannot be loaded. Raises ValueError (one line) for a notebook the exporter cannot show."""
     from grader.load import SubmissionError, load_submission
+    from grader.render.notebook_record import record_html
 
     path = Path(path)
-    if path.suffix == ".ipynb":
-        return path
-    if not path.is_dir():
-        return None
+    if path.is_file() and path.suffix.lower() not in (".ipynb", ".zip"):
+        return None  # a module: nothing to load again
     try:
-        return load_submission(path, module_name).notebook_path
+        submission = load_submission(path, module_name)
     except SubmissionError:
         return None
+    if submission.notebook_text is None:
+        return None
+    name = submission.notebook_path.stem if submission.notebook_path else path.stem
+    return record_html(submission.notebook_text, name)
 
 
 def notebook_record_html(notebook_path: str | Path) -> str:

@@ -31,6 +31,26 @@ def test_grade_report_links_the_notebook_record(optimizers, tmp_path):
     assert 'href="alice.notebook.html"' in report.read_text()
 
 
+def test_a_notebook_inside_a_zip_or_folder_gets_its_record_too(optimizers, tmp_path):
+    """Zips are read in memory, never extracted: the record comes from the notebook's text."""
+    import zipfile
+
+    notebook = tmp_path / "optimizers.ipynb"
+    write_notebook(notebook, optimizers.reference_path.read_text(), "Dan zipped this heading")
+    with zipfile.ZipFile(tmp_path / "dan.zip", "w") as archive:
+        archive.write(notebook, "dan/optimizers.ipynb")
+    folder = tmp_path / "erin"
+    folder.mkdir()
+    (folder / "optimizers.ipynb").write_bytes(notebook.read_bytes())
+    for entry, name in ((tmp_path / "dan.zip", "dan"), (folder, "erin")):
+        report = tmp_path / "out" / f"{name}.html"
+        completed = run_grader("grade", "optimizers", str(entry), "--report", str(report))
+        assert completed.returncode == 0, completed.stderr
+        record = (tmp_path / "out" / f"{name}.notebook.html").read_text()
+        assert "Dan zipped this heading" in html.unescape(record)
+        assert f'href="{name}.notebook.html"' in report.read_text()
+
+
 def test_a_module_submission_has_no_notebook_link(optimizers, tmp_path):
     report = tmp_path / "bob.html"
     completed = run_grader("grade", "optimizers", str(optimizers.reference_path), "--report", str(report))

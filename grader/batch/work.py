@@ -122,10 +122,10 @@ def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
     if result.status != "graded":
         return None
     try:
-        from grader.notebooks import notebook_record_html, submitted_notebook
+        from grader.notebooks import submitted_notebook_record
 
-        notebook = submitted_notebook(job.path, job.assignment.module)
-        return notebook_record_html(notebook).encode("utf-8") if notebook else None
+        record = submitted_notebook_record(job.path, job.assignment.module)
+        return record.encode("utf-8") if record is not None else None
     except (ImportError, ValueError):
         return None
 
