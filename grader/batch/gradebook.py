@@ -23,6 +23,7 @@ next run retries it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -103,6 +104,13 @@ class Gradebook:
     def __init__(self, folder: Path, assignment_id: str):
         self.path = Path(folder) / FILENAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # created here, not by SQLite (which uses 0644 whatever the umask), so a course
+            # group whose umask shares files can also record overrides; SQLite gives its WAL
+            # and shared-memory files the database file's mode
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o666))
+        except OSError as exc:
+            raise GradebookError(f"cannot create {self.path}: {exc.strerror}") from None
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")

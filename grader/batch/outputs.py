@@ -8,8 +8,11 @@ complete after a resumed or partial run):
     OUT_DIR/index.html              the dashboard (grader.batch.dashboard)
 
 Every file is written atomically (a temporary file in the same folder, then os.replace), so
-a reader or a killed run never sees half a file. Files of students no longer in the cohort
-are removed from results/, reports/ and notebooks/.
+a reader or a killed run never sees half a file. The temporary file is private (0600) while
+it is written; the finished file gets the usual mode for a new file under the process's
+umask (0644 under umask 022, 0664 under 002), so a course group can read the outputs when
+the umask lets it. Folders are created under the umask too. Files of students no longer in
+the cohort are removed from results/, reports/ and notebooks/.
 """
 from __future__ import annotations
 
@@ -31,11 +34,13 @@ DASHBOARD_NAME = "index.html"
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write `path` whole or not at all; private while written, then 0666 minus the umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
         os.replace(temp, path)
     except BaseException:
         try:
@@ -43,6 +48,13 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is put back at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def report_path(out: Path, student: str) -> Path:
