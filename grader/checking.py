@@ -164,54 +164,85 @@ class InProcessModule:
         return normalise(getattr(self.probes, name)(self.fresh_module(), **copy.deepcopy(kwargs)))
 
 
-class BakedReference:
-    """The reference's answers to the public checks, read from a baked `.npz` (a student
-    bundle has no solutions/)."""
+#: The reference's answers to the public checks, baked by `grader build` next to them.
+PUBLIC_EXPECTED = "public_expected.npz"
 
-    def __init__(self, path: Path):
-        from grader.protocol import decode_value
 
-        self.path = path
-        self._answers: dict[str, Any] = {}
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                index = json.loads(bytes(data["__index__"]).decode())
-                for key, (meta, refs) in index.items():
-                    self._answers[key] = decode_value(meta, {ref: data[ref] for ref in refs})
+def pack_answers(answers: dict[str, Any], prefix: str = "v") -> tuple[dict, dict[str, np.ndarray]]:
+    """Probe answers (kwargs_key -> decoded value) as (a JSON-able index, named arrays) for an
+    `.npz`: plain data only (the protocol's encoding), so loading it never unpickles."""
+    from grader.protocol import encode_value
+
+    arrays: dict[str, np.ndarray] = {}
+    index: dict[str, Any] = {}
+    for number, (key, value) in enumerate(sorted(answers.items())):
+        meta, refs = encode_value(value)
+        renamed = {ref: f"{prefix}{number}_{ref}" for ref in refs}
+        meta_text = json.dumps(meta)
+        for old, new in renamed.items():
+            meta_text = meta_text.replace(f'"{old}"', f'"{new}"')
+        index[key] = (json.loads(meta_text), list(renamed.values()))
+        arrays.update({renamed[ref]: array for ref, array in refs.items()})
+    return index, arrays
+
+
+def unpack_answers(index: dict, data) -> dict[str, Any]:
+    """The inverse of `pack_answers` (`data` maps array names to arrays, e.g. an open npz)."""
+    from grader.protocol import decode_value
+
+    return {key: decode_value(meta, {ref: data[ref] for ref in refs}) for key, (meta, refs) in index.items()}
+
+
+class BakedAnswers:
+    """Answers to probe calls read from a baked table (kwargs_key -> value): the reference's
+    answers to the public checks in a student bundle (which has no solutions/), or a known
+    mistake's. A call it has no answer for raises RuntimeError."""
+
+    def __init__(self, answers: dict[str, Any], origin: str):
+        self._answers = answers
+        self.origin = origin
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
     def probe(self, name: str, **kwargs) -> Any:
         key = kwargs_key(name, kwargs)
         if key not in self._answers:
-            raise RuntimeError(f"no baked reference answer for probe {name!r} in {self.path}; "
+            raise RuntimeError(f"no baked answer for probe {name!r} in {self.origin}; "
                                "run `grader build` to regenerate it")
         return copy.deepcopy(self._answers[key])
 
 
-class RecordingReference:
-    """Wraps a reference and remembers every answer, to bake public checks' answers."""
+class BakedReference(BakedAnswers):
+    """The reference's answers to the public checks, read from a baked `.npz` (a student
+    bundle has no solutions/)."""
 
-    def __init__(self, inner: InProcessModule):
+    def __init__(self, path: Path):
+        self.path = path
+        answers: dict[str, Any] = {}
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                answers = unpack_answers(json.loads(bytes(data["__index__"]).decode()), data)
+        super().__init__(answers, str(path))
+
+
+class RecordingReference:
+    """Wraps a reference and remembers every call and answer, to bake public checks' answers."""
+
+    def __init__(self, inner: Any):
         self.inner = inner
         self.answers: dict[str, Any] = {}
+        self.calls: dict[str, tuple[str, dict]] = {}  # kwargs_key -> (probe name, kwargs)
 
     def probe(self, name: str, **kwargs) -> Any:
         value = self.inner.probe(name, **kwargs)
-        self.answers[kwargs_key(name, kwargs)] = value
+        key = kwargs_key(name, kwargs)
+        self.answers[key] = value
+        self.calls.setdefault(key, (name, copy.deepcopy(kwargs)))
         return copy.deepcopy(value)
 
     def save(self, path: Path) -> None:
-        from grader.protocol import encode_value
-
-        arrays: dict[str, np.ndarray] = {}
-        index: dict[str, Any] = {}
-        for number, (key, value) in enumerate(sorted(self.answers.items())):
-            meta, refs = encode_value(value)
-            renamed = {ref: f"v{number}_{ref}" for ref in refs}
-            meta_text = json.dumps(meta)
-            for old, new in renamed.items():
-                meta_text = meta_text.replace(f'"{old}"', f'"{new}"')
-            index[key] = (json.loads(meta_text), list(renamed.values()))
-            arrays.update({renamed[ref]: array for ref, array in refs.items()})
+        index, arrays = pack_answers(self.answers)
         arrays["__index__"] = np.frombuffer(json.dumps(index, sort_keys=True).encode(), dtype=np.uint8)
         np.savez(path, **arrays)
 

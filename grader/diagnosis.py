@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import re
 import tomllib
 import types
@@ -51,12 +52,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking import CheckRecord, InProcessModule, kwargs_key, load_module_from
+from grader.checking import (PUBLIC_EXPECTED, BakedAnswers, BakedReference, CheckRecord, InProcessModule, kwargs_key,
+                             load_module_from, unpack_answers)
 from grader.course import Assignment
 from grader.protocol import Opaque
 from grader.results import GradingResult, PartResult
 
 CATALOGUE = "catalogue.toml"
+#: The known mistakes' answers to the public checks' probe calls, baked by `grader build` into
+#: `assignments/<id>/checks/` so a self-check can name a mistake without mutant code.
+PUBLIC_MUTANTS = "public_mutants.npz"
 _ENTRY_KEYS = {"id", "functions", "file", "hint"}
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 
@@ -75,9 +80,10 @@ class Mutant:
 
     id: str
     functions: tuple[str, ...]  # the parts on which it may be named (its own, and callers')
-    path: Path  # the mutant source: only the rewritten function(s)
+    path: Path | None  # the mutant source: only the rewritten function(s); None when baked
     hint: str
     rewrites: tuple[str, ...] = ()  # the reference functions the mutant file redefines
+    label: str = ""  # which way of making the mistake (the mutant file's stem)
 
 
 # --- the catalogue -------------------------------------------------------------------------
@@ -187,7 +193,7 @@ def _read_entry(entry: Any, number: int, path: Path, assignment: Assignment,
                              "list (the mistake could never be named there)")
     rewrites = tuple(name for name in assignment.functions if name in rewritten)
     return Mutant(id=mutant_id, functions=tuple(functions), path=mutant_path, hint=hint.strip(),
-                  rewrites=rewrites)
+                  rewrites=rewrites, label=mutant_path.stem)
 
 
 def _top_level_functions(source: str, origin: str) -> set[str]:
@@ -331,6 +337,27 @@ def diagnose_result(assignment: Assignment, result: GradingResult, records: list
     except CatalogueError as exc:
         result.warnings.append(f"internal: misconception catalogue: {exc}")
         return
+    _diagnose(result, records, catalogue, lambda: mutant_module(assignment, None),
+              lambda mutant: mutant_module(assignment, mutant))
+
+
+def diagnose_public(assignment: Assignment, result: GradingResult, records: list[CheckRecord]) -> None:
+    """`diagnose_result` for a self-check (public checks only), from the answers that
+    `grader build` baked for the public probe calls (`bake_public_mutants`): works in a
+    student bundle, which holds no mutant or reference code. Without baked answers the
+    self-check names nothing (and says it does not recognise the mistake)."""
+    if result.status != "graded":
+        return
+    checks = assignment.public_checks
+    catalogue, answers = load_public_mutants(checks / PUBLIC_MUTANTS)
+    reference = BakedReference(checks / PUBLIC_EXPECTED)
+    _diagnose(result, records, catalogue, lambda: reference, lambda mutant: answers[mutant])
+
+
+def _diagnose(result: GradingResult, records: list[CheckRecord], catalogue: list[Mutant],
+              reference_module, module_of) -> None:
+    """The matching itself (module docstring); `reference_module()` and `module_of(mutant)`
+    give objects whose `probe(name, **kwargs)` answers a call (or raises)."""
     tests_by_record = _tests_by_record(result, records)
     reference: _Answers | None = None
     for part in result.parts:
@@ -344,17 +371,35 @@ def diagnose_result(assignment: Assignment, result: GradingResult, records: list
         checks = [[_Replay(call.name, call.kwargs, call.value, record.tolerance)
                    for call in record.probe_calls if call.status == "ok"] for record in failed]
         if candidates:
-            reference = reference or _Answers(mutant_module(assignment, None))
+            reference = reference or _Answers(reference_module())
             for replay in (replay for calls in checks for replay in calls):
                 replay.right = replay.agrees(reference)
-        explained = {m.path: _explained_checks(_Answers(mutant_module(assignment, m)), checks)
-                     for m in candidates}
-        matches = [m for m in candidates if explained[m.path]]
+        explained = [_explained_checks(_Answers(module_of(m)), checks) for m in candidates]
+        matches = [m for m, found in zip(candidates, explained) if found]
         _report(part, matches, result)
         for number, record in enumerate(failed):
             test = tests_by_record.get(id(record))
             if test is not None:
-                test.misconceptions = _unique(m.id for m in matches if number in explained[m.path])
+                test.misconceptions = _unique(m.id for m, found in zip(candidates, explained) if number in found)
+
+
+# --- known mistakes baked for the public checks ---------------------------------------------
+
+def load_public_mutants(path: Path) -> tuple[list[Mutant], dict[Mutant, BakedAnswers]]:
+    """The baked catalogue (ids, functions, hints) and each mistake's answers to the public
+    probe calls; empty when nothing is baked."""
+    if not path.is_file():
+        return [], {}
+    mutants: list[Mutant] = []
+    answers: dict[Mutant, BakedAnswers] = {}
+    with np.load(path, allow_pickle=False) as data:
+        index = json.loads(bytes(data["__index__"]).decode())
+        for entry in index["mutants"]:
+            mutant = Mutant(id=entry["id"], functions=tuple(entry["functions"]), path=None, hint=entry["hint"],
+                            rewrites=tuple(entry["rewrites"]), label=entry["label"])
+            mutants.append(mutant)
+            answers[mutant] = BakedAnswers(unpack_answers(entry["answers"], data), f"{path} ({mutant.label})")
+    return mutants, answers
 
 
 def _explained_checks(mutant: "_Answers", checks: list[list[_Replay]]) -> set[int]:
@@ -395,5 +440,5 @@ def _unique(items) -> list:
     return list(dict.fromkeys(items))
 
 
-__all__ = ["CatalogueError", "Mutant", "SourceModule", "UNRECOGNISED", "diagnose_result", "load_catalogue",
-           "mutant_module", "same_answer"]
+__all__ = ["CatalogueError", "Mutant", "PUBLIC_MUTANTS", "SourceModule", "UNRECOGNISED", "diagnose_public",
+           "diagnose_result", "load_catalogue", "load_public_mutants", "mutant_module", "same_answer"]

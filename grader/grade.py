@@ -10,7 +10,7 @@ from collections.abc import Collection
 import time
 from pathlib import Path
 
-from grader.checking import (BakedReference, CheckRecord, CheckSession, GraderPlugin, InProcessModule,
+from grader.checking import (PUBLIC_EXPECTED, BakedReference, CheckRecord, CheckSession, GraderPlugin, InProcessModule,
                              StudentProbes, load_module_from, run_checks)
 from grader.course import Assignment
 from grader.load import Submission, SubmissionError, load_submission, student_id_for
@@ -29,7 +29,6 @@ FUNCTION_BUDGET_TIMEOUTS = 4.0
 RETRY_TIMEOUT_FRACTION = 0.2
 #: Correct probes take milliseconds; a probe still running after this many seconds is stuck.
 PROBE_TIMEOUT_SECONDS = 3.0
-PUBLIC_EXPECTED = "public_expected.npz"
 
 
 def trusted_probes(assignment: Assignment):
@@ -138,13 +137,13 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     result.content_hash = submission.content_hash
     result.isolation = isolation
     result.warnings = warnings
-    if diagnose and not public_only:
+    if diagnose:
         try:
-            from grader.diagnosis import diagnose_result
+            from grader.diagnosis import diagnose_public, diagnose_result
         except ImportError:  # diagnosis is optional for a course without mutants
             pass
-        else:
-            diagnose_result(assignment, result, records)
+        else:  # a self-check names mistakes from answers baked for the public checks
+            (diagnose_public if public_only else diagnose_result)(assignment, result, records)
     return result
 
 

@@ -372,7 +372,7 @@ def check(function: str | None = None, assignment=None) -> "GradingResult":
         result = narrow_result(result, function)
     defined = set(user_functions(namespace))
     missing = [f for f in ([function] if function else target.functions) if f not in defined]
-    hidden = count_hidden_checks(target)
+    hidden = count_hidden_checks(target, function)  # for the function checked, or the whole assignment
     if shell is not None and getattr(shell, "kernel", None) is not None:
         from IPython.display import HTML, display
 
@@ -540,9 +540,9 @@ def narrow_result(result: "GradingResult", function: str) -> "GradingResult":
                    score=sum(p.score for p in parts), max_score=sum(p.max_score for p in parts))
 
 
-def _hidden_note(hidden: int | None) -> str:
+def _hidden_note(hidden: int | None, function: str | None = None) -> str:
     if hidden:
-        return f"Grading runs {hidden} hidden checks on other inputs."
+        return f"Grading runs {hidden} hidden checks{f' of {function}' if function else ''} on other inputs."
     return "Grading runs hidden checks on other inputs."
 
 
@@ -581,7 +581,7 @@ def render_check_html(result: "GradingResult", function: str | None, hidden: int
                           f"{escape(test.output)}</pre>")
             rows.append(f"<tr><td style='color:{colour};white-space:nowrap;vertical-align:top;padding-right:1em'>"
                         f"{label}</td><td style='text-align:left'>{escape(test.name)}{detail}</td></tr>")
-    notes = [f"<b>Public tests only</b>: this self-check is not your grade. {escape(_hidden_note(hidden))}"]
+    notes = [f"<b>Public tests only</b>: this self-check is not your grade. {escape(_hidden_note(hidden, function))}"]
     if missing:
         notes.append("Not defined yet (run their cells): " + ", ".join(f"<code>{escape(m)}</code>" for m in missing))
     notes += [f"warning: {escape(w)}" for w in result.warnings]

@@ -11,7 +11,8 @@ without `solutions/`::
       grader/              the grader package source (what `grader check` runs)
       templates/           the grader's templates
       assignments/<id>/    assignment.toml, <module>.py (the stub), <module>.ipynb, handout.md,
-                           probes.py, checks/ (public checks, public_expected.npz, inventory.json)
+                           probes.py, checks/ (public checks, public_expected.npz, public_mutants.npz,
+                           inventory.json)
 
 and ``OUT.zip`` next to it (a sibling of OUT with the same name, holding the folder OUT/).
 Both are deterministic: the same course gives the same bytes.

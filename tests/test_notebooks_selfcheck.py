@@ -128,7 +128,7 @@ def test_narrow_result_keeps_one_function():
 def test_inline_summary_says_public_tests_only_and_escapes_output():
     html = render_check_html(narrow_result(_result(), "f"), "f", 12, ["g"])
     assert "1 of 2 public tests passed" in html and "<b>Public tests only</b>" in html
-    assert "Grading runs 12 hidden checks" in html
+    assert "Grading runs 12 hidden checks of f" in html
     assert "&lt;script&gt;" in html and "<script>" not in html and "f: two &lt;b&gt;" in html
     assert "all tests passed" not in html.lower() and "<code>g</code>" in html
     full = _result()
@@ -163,6 +163,11 @@ def test_check_from_a_plain_script_prints_text_and_returns_the_result(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Public tests only" in proc.stdout and "hidden checks" in proc.stdout
+    # the hidden checks of the function checked, not the assignment's total
+    from grader.build import count_hidden_checks
+    own = count_hidden_checks(COURSE.get("sigmoid_neuron"), "sigmoid")
+    assert own < count_hidden_checks(COURSE.get("sigmoid_neuron"))
+    assert f"Grading runs {own} hidden checks of sigmoid on other inputs" in proc.stdout
     returned = proc.stdout.split("RETURNED ")[1]
     assert returned.startswith("GradingResult") and "['sigmoid']" in returned
     score, max_score = map(float, returned.split()[1:3])

@@ -65,7 +65,9 @@ def public_summary(result: GradingResult, hidden_checks: int | None = None) -> s
     passed = sum(t.status == "passed" for t in result.tests)
     summary = f"{passed} of {len(result.tests)} public tests passed."
     if hidden_checks:
-        summary += f" Grading runs {hidden_checks} hidden checks on other inputs."
+        # A self-check of one function (a notebook cell) counts that function's hidden checks.
+        scope = f" of {result.parts[0].function}" if len(result.parts) == 1 else ""
+        summary += f" Grading runs {hidden_checks} hidden checks{scope} on other inputs."
     return summary
 
 

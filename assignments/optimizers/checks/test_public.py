@@ -84,9 +84,20 @@ def test_adagrad(student, reference):
     steps_match(student, reference, "adagrad_step", np.array([1.0, 2.0]), 3, GRADIENTS, {"eta": 0.1})
 
 
+@check("adagrad_step", 1, title="3 steps with given gradients and a large eps = 0.5")
+def test_adagrad_eps(student, reference):
+    steps_match(student, reference, "adagrad_step", np.array([1.0, 2.0]), 3, GRADIENTS, {"eta": 0.1, "eps": 0.5})
+
+
 @check("rmsprop_step", 1, title="3 steps with given gradients")
 def test_rmsprop(student, reference):
     steps_match(student, reference, "rmsprop_step", np.array([1.0, 2.0]), 3, GRADIENTS, {"eta": 0.1, "beta": 0.9})
+
+
+@check("rmsprop_step", 1, title="3 steps with given gradients and a large eps = 0.5")
+def test_rmsprop_eps(student, reference):
+    steps_match(student, reference, "rmsprop_step", np.array([1.0, 2.0]), 3, GRADIENTS,
+                {"eta": 0.1, "beta": 0.9, "eps": 0.5})
 
 
 @check("adam_step", 1, title="300 steps on the lecture's sigmoid neuron from (-2, 2), eta = 0.1")
