@@ -132,6 +132,47 @@ def cmd_gradescope(args) -> int:
     return build_autograder_command(_course().get(args.assignment), Path(args.out))
 
 
+def cmd_serve(args) -> int:
+    from grader.serve.command import serve_command
+    from grader.course import Course, CourseError
+
+    if args.course:
+        if not (Path(args.course) / "assignments").is_dir():
+            raise CourseError(f"--course {args.course}: no assignments/ folder there")
+        course = Course(Path(args.course).resolve())
+    else:
+        course = _course()
+    return serve_command(course, Path(args.data) if args.data else None,
+                         roster=Path(args.roster) if args.roster else None, host=args.host, port=args.port,
+                         workers=args.workers, scheduler=args.scheduler, database_url=args.database,
+                         public_url=args.url, demo=args.demo)
+
+
+def cmd_submit(args) -> int:
+    from grader.render.text import render_text
+    from grader.results import GradingResult
+    from grader.submit import SubmitError, print_progress, submit_path
+
+    if not Path(args.file).exists():
+        raise UsageError(f"{args.file}: no such file")
+    try:
+        state = submit_path(args.assignment, args.file, args.server, args.token, timeout=args.timeout,
+                            progress=print_progress)
+    except SubmitError as exc:
+        raise UsageError(str(exc)) from None
+    result = GradingResult.from_dict(state["result"])
+    if args.json:
+        print(json.dumps(state["result"], indent=2))
+    else:
+        print(render_text(result))
+    if state.get("late"):
+        print("grader submit: this submission is late", file=sys.stderr)
+    if result.status == "error":
+        print(f"grader: error: {result.error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if result.full_marks else EXIT_NOT_FULL
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="grader", description="Grade optimisation assignments safely, with useful feedback.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
@@ -176,6 +217,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: a fresh temporary folder)")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("serve", help="the submission service: students submit and get their report in seconds")
+    p.add_argument("--course", default=None, help="the course folder (default: found as for every command)")
+    p.add_argument("--data", default=None, metavar="DATA_DIR", help="where the service keeps everything")
+    p.add_argument("--roster", default=None, metavar="ROSTER.csv", help="students to add (header id,name,email)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, help="0: any free port")
+    p.add_argument("--workers", type=int, default=None, help="grading worker processes (default: the cores)")
+    p.add_argument("--scheduler", default=None, help="grade on the Dask cluster at this address")
+    p.add_argument("--database", default=None, metavar="URL", help="postgresql://... (default: SQLite in DATA_DIR)")
+    p.add_argument("--url", default=None, help="the public URL in login links (behind a reverse proxy)")
+    p.add_argument("--demo", action="store_true", help="serve the demo cohort; print a student's and the instructor's link")
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("submit", help="submit to the service and print the result as `grader grade` does")
+    p.add_argument("assignment")
+    p.add_argument("file", help="your module, notebook or .zip")
+    p.add_argument("--server", default=None, help="the service's URL (default: GRADER_SERVER or submit.toml)")
+    p.add_argument("--token", default=None, help="your token (default: GRADER_TOKEN or submit.toml)")
+    p.add_argument("--json", action="store_true", help="print the JSON result")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the grading")
+    p.set_defaults(run=cmd_submit)
 
     p = sub.add_parser("gradescope", help="Gradescope autograder")
     gs = p.add_subparsers(dest="gradescope_command", required=True, parser_class=_Parser)

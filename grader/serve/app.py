@@ -1,0 +1,437 @@
+"""The service's ASGI application (Starlette): the contract's JSON API, the students' and
+the instructor's pages, and the security headers on every response.
+
+Routes (students see only their own submissions: anything else is 404, as if it did not
+exist; the instructor sees everything):
+
+    GET  /healthz                                   liveness
+    POST /api/assignments/{id}/submissions          upload (multipart field `file`) -> 202
+    GET  /api/submissions/{sid}                     one submission, with its result once graded
+    GET  /api/submissions/{sid}/report              its HTML report (`notebook`: the notebook record)
+    GET  /api/me/submissions                        the caller's submissions, newest first
+    GET  /api/assignments/{id}/grades.csv           instructor: the gradebook as `grader batch` writes it
+    POST /api/assignments/{id}/regrade              instructor: queue a new round ({"student": id} for one)
+    GET  /api/queue                                 instructor: submissions per status
+    GET  /login?token=...                           a login link: sets the session cookie, redirects to /
+    GET  /, /assignments/{id}, /submissions/{sid}[/report|/notebook]    the student's pages
+    POST /assignments/{id}/submissions, /logout     forms (CSRF token)
+    GET  /instructor, /instructor/assignments/{id}/[dashboard|grades.csv|reports/..|results/..]
+    POST /instructor/assignments/{id}/regrade
+
+Every response carries the report's Content-Security-Policy (no script, nothing fetched
+from anywhere; pages with forms may post to this origin only), `X-Content-Type-Options:
+nosniff`, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY` and `Cache-Control:
+no-store`. Pages refresh themselves with `<meta http-equiv="refresh">` while something is
+queued or grading: no JavaScript anywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from grader.course import Assignment, Course, CourseError
+from grader.load import SubmissionError
+from grader.results import GradingResult
+from grader.serve import auth, storage
+from grader.serve.db import Database, RateLimited, SubmissionRow
+from grader.serve.policy import Policy, load_policy
+
+#: The report's policy (templates/report.html.j2), with forms allowed to post to us.
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the CSRF field around the file
+
+
+@dataclass
+class Service:
+    """What the routes share."""
+    database: Database
+    course: Course
+    data_dir: Path
+    queue: object | None = None  # grader.serve.queue.GradingQueue (None: accept only, e.g. in tests)
+    _assignments: dict = field(default_factory=dict)
+
+    def assignment(self, assignment_id: str) -> tuple[Assignment, Policy]:
+        """The assignment and its policy; 404 when there is no such assignment."""
+        if assignment_id not in self._assignments:
+            if not assignment_id or "/" in assignment_id or assignment_id.startswith("."):
+                raise ApiError(404, "no such assignment")
+            try:
+                assignment = self.course.get(assignment_id)
+            except CourseError:
+                raise ApiError(404, "no such assignment") from None
+            self._assignments[assignment_id] = (assignment, load_policy(assignment))
+        return self._assignments[assignment_id]
+
+    def assignments(self) -> list[tuple[Assignment, Policy]]:
+        return [self.assignment(a.id) for a in self.course.assignments()]
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(status, message, headers)
+
+
+# --- who is asking ----------------------------------------------------------------------------
+
+def caller_of(request: Request) -> auth.Caller | None:
+    service: Service = request.app.state.service
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        return auth.caller_for_token(service.database, token.strip()) if scheme.lower() == "bearer" else None
+    cookie = request.cookies.get(auth.COOKIE)
+    return auth.caller_for_session(service.database, cookie) if cookie else None
+
+
+def require_caller(request: Request) -> auth.Caller:
+    caller = caller_of(request)
+    if caller is None:
+        raise ApiError(401, "log in with your link, or send Authorization: Bearer TOKEN")
+    return caller
+
+
+def require_instructor(request: Request) -> auth.Caller:
+    caller = require_caller(request)
+    if not caller.is_instructor:
+        raise ApiError(403, "instructors only")
+    return caller
+
+
+def own_submission(service: Service, caller: auth.Caller, sid: str) -> SubmissionRow:
+    """The submission `sid` if the caller may see it; 404 otherwise (never saying it exists)."""
+    row = service.database.submission(sid) if _plausible_sid(sid) else None
+    if row is None or not (caller.is_instructor or row.student == caller.student):
+        raise ApiError(404, "no such submission")
+    return row
+
+
+def _plausible_sid(sid: str) -> bool:
+    return 0 < len(sid) <= 64 and all(c in "0123456789abcdef" for c in sid)
+
+
+def check_form_post(request: Request, caller: auth.Caller, csrf: str | None) -> None:
+    """A browser form: the session's CSRF token, and our own origin when the browser says."""
+    origin = request.headers.get("origin")
+    if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise ApiError(403, "cross-site form rejected")
+    if not auth.csrf_ok(caller, csrf):
+        raise ApiError(403, "the form has expired; reload the page and try again")
+
+
+# --- accepting a submission -------------------------------------------------------------------
+
+async def read_upload(request: Request, limit: int) -> tuple[str, bytes, dict]:
+    """(the file's name as sent, its bytes, the other form fields); 413 past `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise ApiError(413, f"the file is larger than this assignment's limit of {_mb(limit)}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit + FORM_OVERHEAD:
+            raise ApiError(413, f"the file is larger than this assignment's limit of {_mb(limit)}")
+
+    async def replay():
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=8, max_part_size=4096)
+    except Exception:
+        raise ApiError(422, "send the submission as multipart/form-data with the field `file`") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(422, "send the submission as multipart/form-data with the field `file`")
+    data = await upload.read()
+    if len(data) > limit:
+        raise ApiError(413, f"the file is larger than this assignment's limit of {_mb(limit)}")
+    if not data:
+        raise ApiError(422, "the file is empty")
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    return upload.filename or "", data, fields
+
+
+def _mb(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MB"
+
+
+def accept(service: Service, caller: auth.Caller, assignment_id: str, filename: str, data: bytes) -> str:
+    """Store and queue one submission; returns its id once file and row are durable."""
+    assignment, policy = service.assignment(assignment_id)
+    if caller.is_instructor:
+        raise ApiError(403, "only students submit (the instructor token grades with `grader grade`)")
+    now = time.time()
+    if policy.closed(now):
+        raise ApiError(403, "this assignment no longer accepts submissions (past its cut-off)")
+    sid = storage.new_submission_id()
+    kind = storage.kind_of(filename, data[:64])
+    try:
+        content_hash = storage.store_upload(service.data_dir, sid, kind, data, assignment.module)
+    except SubmissionError as exc:
+        raise ApiError(422, str(exc)) from None
+    limited = service.database.add_submission(sid, assignment.id, caller.student, kind, content_hash, len(data),
+                                              now, policy.late_seconds(now), rate_limit=policy.rate_limit,
+                                              rate_window=policy.rate_window)
+    if isinstance(limited, RateLimited):
+        storage.upload_path(service.data_dir, sid, kind).unlink(missing_ok=True)
+        raise ApiError(429, f"at most {policy.rate_limit} submissions an hour; try again in "
+                            f"{limited.retry_after} s", {"Retry-After": str(limited.retry_after)})
+    if service.queue is not None:
+        service.queue.notify()
+    return sid
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+async def api_submit(request: Request) -> Response:
+    service: Service = request.app.state.service
+    caller = await run_in_threadpool(require_caller, request)
+    _, policy = await run_in_threadpool(service.assignment, request.path_params["assignment"])
+    filename, data, _ = await read_upload(request, policy.max_upload_bytes)
+    sid = await run_in_threadpool(accept, service, caller, request.path_params["assignment"], filename, data)
+    return JSONResponse({"id": sid, "status": "queued"}, status_code=202)
+
+
+def submission_json(row: SubmissionRow) -> dict:
+    return {"id": row.id, "assignment": row.assignment, "student": row.student, "status": row.status,
+            "submitted_at": iso(row.submitted_at), "late": row.late,
+            "result": row.result_dict() if row.status in ("graded", "error") else None}
+
+
+def iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1e6):06d}Z"
+
+
+def api_submission(request: Request) -> Response:
+    service: Service = request.app.state.service
+    row = own_submission(service, require_caller(request), request.path_params["sid"])
+    return JSONResponse(submission_json(row))
+
+
+def report_response(service: Service, row: SubmissionRow, what: str) -> Response:
+    name = row.notebook if what == "notebook" else row.report
+    if row.status not in ("graded", "error") or not name:
+        if what == "notebook":
+            raise ApiError(404, "no notebook record for this submission")
+        raise ApiError(404, f"no report yet: the submission is {row.status}")
+    try:
+        html = storage.report_path(service.data_dir, name).read_bytes()
+    except OSError:
+        raise ApiError(404, "the report is missing; ask for a regrade") from None
+    return HTMLResponse(html)
+
+
+def api_report(request: Request) -> Response:
+    service: Service = request.app.state.service
+    what = request.path_params.get("what", "report")
+    row = own_submission(service, require_caller(request), request.path_params["sid"])
+    if what not in ("report", "notebook"):
+        raise ApiError(404, "no such page")
+    return report_response(service, row, what)
+
+
+def me_json(row: SubmissionRow) -> dict:
+    return {"id": row.id, "assignment": row.assignment, "status": row.status,
+            "submitted_at": iso(row.submitted_at), "score": row.score, "max_score": row.max_score}
+
+
+def api_me(request: Request) -> Response:
+    service: Service = request.app.state.service
+    caller = require_caller(request)
+    rows = service.database.submissions(student=None if caller.is_instructor else caller.student)
+    return JSONResponse([me_json(r) for r in rows])
+
+
+def api_grades_csv(request: Request) -> Response:
+    require_instructor(request)
+    service: Service = request.app.state.service
+    return grades_csv_response(service, request.path_params["assignment"])
+
+
+def grades_csv_response(service: Service, assignment_id: str) -> Response:
+    from grader.batch.outputs import grades_csv
+
+    assignment, policy = service.assignment(assignment_id)
+    with snapshot_gradebook(service, assignment, policy) as (gradebook, _):
+        text = grades_csv(gradebook, assignment)
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{assignment.id}-grades.csv"'})
+
+
+async def api_regrade(request: Request) -> Response:
+    service: Service = request.app.state.service
+    await run_in_threadpool(require_instructor, request)
+    body = await request.body()
+    try:
+        student = json.loads(body).get("student") if body.strip() else None
+    except (ValueError, AttributeError):
+        raise ApiError(422, 'send JSON {"student": ID} or nothing') from None
+    count = await run_in_threadpool(regrade, service, request.path_params["assignment"], student)
+    return JSONResponse({"queued": count}, status_code=202)
+
+
+def regrade(service: Service, assignment_id: str, student: str | None) -> int:
+    assignment, _ = service.assignment(assignment_id)
+    count = service.database.regrade(assignment.id, student or None)
+    if service.queue is not None:
+        service.queue.notify()
+    return count
+
+
+def api_queue(request: Request) -> Response:
+    require_instructor(request)
+    return JSONResponse(request.app.state.service.database.queue_counts())
+
+
+def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+# --- what counts: latest or best, late penalties, the gradebook snapshot ------------------------
+
+@dataclass(frozen=True)
+class Standing:
+    """One student's submissions of one assignment, summed up."""
+    student: str
+    submissions: int
+    latest: SubmissionRow | None  # the newest graded (or error) submission
+    best: SubmissionRow | None  # the one with the highest counted score
+    counted: SubmissionRow | None  # the one the policy counts
+    counted_score: float | None  # its score after the late penalty
+    pending: int  # queued or grading
+
+
+def standings(service: Service, assignment: Assignment, policy: Policy) -> list[Standing]:
+    by_student: dict[str, list[SubmissionRow]] = {}
+    for row in service.database.submissions(assignment=assignment.id):
+        by_student.setdefault(row.student, []).append(row)
+    out = []
+    for student, rows in sorted(by_student.items()):
+        done = [r for r in rows if r.status in ("graded", "error") and r.result]
+        latest = done[0] if done else None
+        best = max(done, key=lambda r: (policy.penalised(r.score or 0.0, r.late_seconds), r.submitted_at),
+                   default=None)
+        counted = latest if policy.counts == "latest" else best
+        score = policy.penalised(counted.score or 0.0, counted.late_seconds) if counted else None
+        out.append(Standing(student, len(rows), latest, best, counted, score,
+                            sum(r.status in ("queued", "grading") for r in rows)))
+    return out
+
+
+class snapshot_gradebook:
+    """A batch gradebook (grader.batch.gradebook) in a temporary folder holding each
+    student's counted result, late penalty applied to its total: what the batch's CSV writer
+    and dashboard read. Yields (gradebook, folder)."""
+
+    def __init__(self, service: Service, assignment: Assignment, policy: Policy):
+        self.service, self.assignment, self.policy = service, assignment, policy
+
+    def __enter__(self):
+        from grader.batch.gradebook import Gradebook
+
+        self._folder = tempfile.TemporaryDirectory(prefix="grader-serve-")
+        self.gradebook = Gradebook(Path(self._folder.name), self.assignment.id)
+        for standing in standings(self.service, self.assignment, self.policy):
+            row = standing.counted
+            if row is None:
+                continue
+            result = GradingResult.from_dict(row.result_dict())
+            if standing.counted_score != result.score:
+                result = dataclasses.replace(result, score=standing.counted_score,
+                                             warnings=[*result.warnings, f"late penalty applied: "
+                                                       f"{result.score:g} -> {standing.counted_score:g}"])
+            self.gradebook.record(result, entry=f"{row.id}.{row.kind}", content_hash=row.content_hash,
+                                  checks_hash="service", report="written" if row.report else "unavailable")
+            if row.report and "/" not in standing.student and not standing.student.startswith(".") \
+                    and len(standing.student.encode("utf-8", "surrogateescape")) < 200:
+                # the dashboard links a student's report when the file exists in its folder;
+                # the instructor's routes serve it from the stored grading
+                marker = Path(self._folder.name) / "reports" / f"{standing.student}.html"
+                marker.parent.mkdir(exist_ok=True)
+                try:
+                    marker.touch()
+                except (OSError, ValueError):
+                    pass
+        return self.gradebook, Path(self._folder.name)
+
+    def __exit__(self, *exc):
+        self.gradebook.close()
+        self._folder.cleanup()
+
+
+# --- errors and headers -----------------------------------------------------------------------
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    headers = dict(exc.headers or {})
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz" or \
+            request.headers.get("authorization"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+    from grader.serve.pages import error_page
+
+    return error_page(request, exc.status_code, str(exc.detail), headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    import logging
+
+    logging.getLogger("grader.serve").exception("internal error on %s", request.url.path)
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers of every response (see the module docstring)."""
+
+    HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+               (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
+               (b"cache-control", b"no-store")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    h for h in self.HEADERS if h[0] not in names]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(service: Service) -> Starlette:
+    from grader.serve import pages
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/api/assignments/{assignment}/submissions", api_submit, methods=["POST"]),
+        Route("/api/assignments/{assignment}/grades.csv", api_grades_csv),
+        Route("/api/assignments/{assignment}/regrade", api_regrade, methods=["POST"]),
+        Route("/api/submissions/{sid}", api_submission),
+        Route("/api/submissions/{sid}/{what:str}", api_report),
+        Route("/api/me/submissions", api_me),
+        Route("/api/queue", api_queue),
+        *pages.routes(),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.state.service = service
+    app.add_middleware(SecurityHeaders)
+    return app
+
