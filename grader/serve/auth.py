@@ -43,7 +43,12 @@ class Caller:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(24)
+    """A random token that starts with a letter or digit (never a spreadsheet formula's
+    first character in tokens.csv)."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if token[0].isalnum():
+            return token
 
 
 def token_hash(token: str) -> str:

@@ -13,6 +13,7 @@ import fcntl
 import io
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -100,12 +101,19 @@ def read_roster(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def read_tokens(data_dir: Path) -> dict[str, str]:
+def read_tokens(data_dir: Path, database: Database) -> dict[str, str]:
+    """{student id: token} from DATA_DIR/tokens.csv. Ids are found by the token's hash in the
+    database: the file's id column is neutralised for spreadsheets, not a key."""
     path = data_dir / TOKENS_CSV
     if not path.is_file():
         return {}
+    tokens = {}
     with open(path, newline="", encoding="utf-8") as handle:
-        return {row["id"]: row["token"] for row in csv.DictReader(handle)}
+        for row in csv.DictReader(handle):
+            found = database.student_by_token_hash(auth.token_hash(row.get("token") or ""))
+            if found:
+                tokens[found[0]] = row["token"]
+    return tokens
 
 
 def login_link(base_url: str, token: str) -> str:
@@ -115,7 +123,7 @@ def login_link(base_url: str, token: str) -> str:
 def add_roster(database: Database, data_dir: Path, roster: list[tuple[str, str, str]], base_url: str) -> int:
     """Add the roster's new students with fresh tokens (known students keep theirs) and
     rewrite DATA_DIR/tokens.csv (`id,token,link`, owner-only). Returns how many were added."""
-    tokens = read_tokens(data_dir)
+    tokens = read_tokens(data_dir, database)
     added = 0
     for student, name, email in roster:
         token = tokens.get(student) or auth.new_token()
@@ -207,11 +215,15 @@ def serve_command(course: Course, data_dir: Path | None, *, roster: Path | None 
         print(f"instructor: {login_link(base_url, token)}")
     if demo and demo_rows:
         first = demo_rows[0][0]
-        tokens = read_tokens(data_dir)
+        tokens = read_tokens(data_dir, database)
         print(f"student {terminal_line(first)}: {login_link(base_url, tokens[first])}  "
               f"(upload {demo_files[first]})")
     print(f"listening on {base_url}  (Ctrl-C stops)", flush=True)
     queue.start()
+    # uvicorn handles SIGINT/SIGTERM while serving (a graceful shutdown), then re-raises the
+    # signal to the handler that was there before: ours, so the clean-up below still runs
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in stop_signals}
     try:
         server.run(sockets=[sock])
     finally:
@@ -220,5 +232,7 @@ def serve_command(course: Course, data_dir: Path | None, *, roster: Path | None 
         sock.close()
         if lock is not None:
             lock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("grader serve: stopped", file=sys.stderr)
     return 0

@@ -1,0 +1,269 @@
+"""The service's HTTP API and pages through Starlette's TestClient, with real grading: the
+contract's answers and errors, the same grade as `grader grade`, students' isolation on
+every route, CSRF, cookies, security headers, hostile uploads, rate limits, late
+submissions and regrades that keep the history."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+from starlette.routing import Route  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+
+from conftest import run_grader  # noqa: E402
+from grader.serve import auth  # noqa: E402
+from serve_helpers import COHORT, Harness, copy_course, login, submit, wait_graded  # noqa: E402
+
+POLICY = """[service]
+deadline = 2020-01-01T00:00:00Z
+late_penalty = 0.25
+rate_limit = 3
+max_upload_mb = 0.05
+"""
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return copy_course(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="module")
+def strict_course(tmp_path_factory):
+    return copy_course(tmp_path_factory.mktemp("strict"), POLICY)
+
+
+@pytest.fixture(scope="module")
+def harness(course, tmp_path_factory):
+    h = Harness(course, tmp_path_factory.mktemp("data"))
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="module")
+def client(harness):
+    with TestClient(harness.app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def graded(client, harness):
+    """alice's graded submission of a demo file with a known mistake, and a notebook."""
+    reply = submit(client, harness, "alice", COHORT / "ben_carter.py")
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["status"] == "queued"
+    sid = reply.json()["id"]
+    notebook = submit(client, harness, "alice", COHORT / "eva_novak.ipynb").json()["id"]
+    return {"sid": sid, "state": wait_graded(client, harness, "alice", sid),
+            "notebook": wait_graded(client, harness, "alice", notebook)}
+
+
+def test_a_submission_gets_the_same_result_as_grader_grade(graded):
+    state = graded["state"]
+    assert state["status"] == "graded" and state["student"] == "alice" and state["assignment"] == "optimizers"
+    assert state["late"] is False and state["submitted_at"].endswith("Z")
+    cli = run_grader("grade", "optimizers", str(COHORT / "ben_carter.py"), "--json", "--student", "alice")
+    expected = json.loads(cli.stdout)
+    got = dict(state["result"])
+    for volatile in ("execution_time",):
+        expected.pop(volatile), got.pop(volatile)
+    assert got == expected
+    assert got["score"] < got["max_score"]  # a real mistake, really graded
+
+
+def test_the_report_is_the_html_report_and_a_notebook_has_its_record(client, harness, graded):
+    reply = client.get(f"/api/submissions/{graded['sid']}/report", headers=harness.bearer("alice"))
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/html")
+    assert "feedback for alice" in reply.text and "<script" not in reply.text
+    notebook = graded["notebook"]["id"]
+    report = client.get(f"/api/submissions/{notebook}/report", headers=harness.bearer("alice")).text
+    assert 'href="notebook"' in report  # relative: /api/submissions/SID/notebook
+    record = client.get(f"/api/submissions/{notebook}/notebook", headers=harness.bearer("alice"))
+    assert record.status_code == 200 and "jp-Cell" in record.text
+    assert client.get(f"/api/submissions/{graded['sid']}/notebook",
+                      headers=harness.bearer("alice")).status_code == 404
+
+
+def test_me_lists_the_callers_submissions_newest_first(client, harness, graded):
+    mine = client.get("/api/me/submissions", headers=harness.bearer("alice")).json()
+    assert [m["id"] for m in mine[:2]] == [graded["notebook"]["id"], graded["sid"]]
+    assert set(mine[0]) == {"id", "assignment", "status", "submitted_at", "score", "max_score"}
+    assert client.get("/api/me/submissions", headers=harness.bearer("bob")).json() == []
+
+
+def test_errors_are_one_line_json_with_the_contracts_codes(client, harness, graded):
+    assert client.get("/api/me/submissions").status_code == 401
+    bad = client.get("/api/me/submissions", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and set(bad.json()) == {"error"}
+    assert client.get("/api/assignments/optimizers/grades.csv", headers=harness.bearer("bob")).status_code == 403
+    assert submit(client, harness, "bob", COHORT / "ben_carter.py", assignment="nope").status_code == 404
+    assert client.get("/api/submissions/" + "0" * 24, headers=harness.bearer("bob")).status_code == 404
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("readme.txt", "no module here")
+    reply = client.post("/api/assignments/optimizers/submissions", headers=harness.bearer("bob"),
+                        files={"file": ("work.zip", archive.getvalue())})
+    assert reply.status_code == 422 and "\n" not in reply.json()["error"]
+    assert "uploads" not in reply.json()["error"]  # our storage path is not shown
+    assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_every_route_isolates_students(client, harness, graded):
+    """bob asks for alice's submission on every route that takes a submission id: 404, as
+    for one that does not exist; every instructor route answers a student 403 (API) or
+    refuses the page; nothing of alice's shows."""
+    sid = graded["sid"]
+    tried = 0
+    for route in harness.app.routes:
+        if not isinstance(route, Route):
+            continue
+        methods = route.methods or {"GET"}
+        path = route.path
+        if "{sid}" in path:
+            for what in ("report", "notebook"):
+                url = path.replace("{sid}", sid).replace("{what:str}", what)
+                for method in methods - {"HEAD"}:
+                    reply = client.request(method, url, headers=harness.bearer("bob"))
+                    assert reply.status_code == 404, (method, url, reply.status_code)
+                    assert "alice" not in reply.text
+                    tried += 1
+        elif path.startswith(("/instructor", "/api/assignments/{assignment}/grades", "/api/assignments/{assignment}/regrade",
+                              "/api/queue")):
+            url = path.replace("{assignment}", "optimizers").replace("{student:path}", "alice.html")
+            for method in methods - {"HEAD"}:
+                reply = client.request(method, url, headers=harness.bearer("bob"))
+                assert reply.status_code == 403, (method, url, reply.status_code)
+                assert "alice" not in reply.text
+                tried += 1
+    assert tried >= 10
+    # the same through bob's browser session
+    with TestClient(harness.app) as browser:
+        login(browser, harness, "bob")
+        for url in (f"/submissions/{sid}", f"/submissions/{sid}/report", f"/submissions/{sid}/notebook"):
+            reply = browser.get(url)
+            assert reply.status_code == 404 and "alice" not in reply.text
+        assert "alice" not in browser.get("/assignments/optimizers").text
+
+
+def test_the_instructor_sees_everything_and_gets_grades_csv(client, harness, graded):
+    reply = client.get("/api/assignments/optimizers/grades.csv", headers=harness.bearer())
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
+    rows = reply.text.splitlines()
+    assert rows[0].startswith("student,score,max_score,gd_step")
+    alice = [r for r in rows if r.startswith("alice,")]
+    assert alice and float(alice[0].split(",")[1]) == graded["notebook"]["result"]["score"]  # latest counts
+    assert client.get(f"/api/submissions/{graded['sid']}", headers=harness.bearer()).status_code == 200
+
+
+def test_every_response_carries_the_security_headers(client, harness, graded):
+    for url, headers in (("/healthz", {}), ("/api/me/submissions", {}), ("/", {}),
+                         (f"/api/submissions/{graded['sid']}/report", harness.bearer("alice")),
+                         ("/nowhere", {})):
+        reply = client.get(url, headers=headers)
+        csp = reply.headers.get("content-security-policy", "")
+        assert "default-src 'none'" in csp and "script-src" not in csp, url
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["referrer-policy"] == "no-referrer"
+
+
+def test_browser_login_cookie_and_csrf(harness, course):
+    with TestClient(harness.app) as browser:
+        assert browser.get("/login?token=wrong", follow_redirects=False).status_code == 401
+        reply = browser.get(f"/login?token={harness.tokens['bob']}", follow_redirects=False)
+        cookie = reply.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+        assert harness.tokens["bob"] not in reply.headers["location"]
+        page = browser.get("/assignments/optimizers").text
+        assert "<script" not in page
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        data = (COHORT / "hana_sato.py").read_bytes()
+        refused = browser.post("/assignments/optimizers/submissions", data={"csrf": "0" * 64},
+                               files={"file": ("hana.py", data)}, follow_redirects=False)
+        assert refused.status_code == 403
+        cross = browser.post("/assignments/optimizers/submissions", data={"csrf": csrf},
+                             files={"file": ("hana.py", data)}, headers={"Origin": "https://evil.example"},
+                             follow_redirects=False)
+        assert cross.status_code == 403
+        accepted = browser.post("/assignments/optimizers/submissions", data={"csrf": csrf},
+                                files={"file": ("hana.py", data)}, follow_redirects=False)
+        assert accepted.status_code == 303 and accepted.headers["location"].startswith("/submissions/")
+        sid = accepted.headers["location"].rsplit("/", 1)[1]
+        state = wait_graded(browser, harness, "bob", sid)
+        assert state["result"]["student"] == "bob"
+        page = browser.get(f"/submissions/{sid}").text
+        assert 'href="/submissions/' + sid + '/report"' in page and "refresh" not in page
+        assert browser.get(f"/submissions/{sid}/report").status_code == 200
+
+
+def test_hostile_file_names_are_data_and_never_a_storage_name(client, harness):
+    name = '../../<img src=x onerror=alert(1)>\u202e\x1b[31m=cmd.py'
+    reply = submit(client, harness, "bob", COHORT / "amara_okafor.py", filename=name)
+    assert reply.status_code == 202
+    sid = reply.json()["id"]
+    stored = sorted(p.name for p in (harness.data_dir / "uploads").iterdir())
+    assert all(re.fullmatch(r"[0-9a-f]{24}\.(py|ipynb|zip)", n) for n in stored)
+    assert f"{sid}.py" in stored
+    wait_graded(client, harness, "bob", sid)
+    for url in (f"/api/submissions/{sid}", "/api/me/submissions"):
+        assert "onerror" not in client.get(url, headers=harness.bearer("bob")).text
+
+
+def test_regrade_keeps_the_history(client, harness, graded):
+    reply = client.post("/api/assignments/optimizers/regrade", headers=harness.bearer(), json={"student": "alice"})
+    assert reply.status_code == 202 and reply.json()["queued"] == 2
+    state = wait_graded(client, harness, "alice", graded["sid"])
+    assert state["result"]["score"] == graded["state"]["result"]["score"]  # same file, same seed, same grade
+    rounds = harness.database.gradings(graded["sid"])
+    assert [r[0] for r in rounds] == [0, 1]
+    with TestClient(harness.app) as browser:
+        login(browser, harness, "alice")
+        assert "Gradings of this submission" in browser.get(f"/submissions/{graded['sid']}").text
+    assert client.post("/api/assignments/optimizers/regrade", headers=harness.bearer("alice")).status_code == 403
+
+
+def test_policy_late_rate_limit_and_size(strict_course, tmp_path):
+    harness = Harness(strict_course, tmp_path / "data", grading=False)
+    try:
+        with TestClient(harness.app) as client:
+            big = client.post("/api/assignments/optimizers/submissions", headers=harness.bearer("alice"),
+                              files={"file": ("big.py", b"#" * 80_000)})
+            assert big.status_code == 413
+            accepted = [submit(client, harness, "alice", COHORT / "amara_okafor.py") for _ in range(3)]
+            assert [r.status_code for r in accepted] == [202] * 3
+            limited = submit(client, harness, "alice", COHORT / "amara_okafor.py")
+            assert limited.status_code == 429 and 0 < int(limited.headers["retry-after"]) <= 3600
+            assert len(list((harness.data_dir / "uploads").iterdir())) == 3  # the refused one is not kept
+            assert submit(client, harness, "bob", COHORT / "amara_okafor.py").status_code == 202  # bob is not limited
+            state = client.get(f"/api/submissions/{accepted[0].json()['id']}", headers=harness.bearer("alice")).json()
+            assert state["late"] is True and state["status"] == "queued" and state["result"] is None
+    finally:
+        harness.close()
+
+
+def test_instructor_pages_show_the_live_cohort(client, harness, graded):
+    mallory = next(s for s in harness.tokens if s.startswith("="))
+    wait_graded(client, harness, mallory, submit(client, harness, mallory, COHORT / "amara_okafor.py").json()["id"])
+    with TestClient(harness.app) as browser:
+        login(browser, harness, None)
+        live = browser.get("/instructor/assignments/optimizers/")
+        assert live.status_code == 200 and "alice" in live.text and 'http-equiv="refresh"' in live.text
+        dashboard = browser.get("/instructor/assignments/optimizers/dashboard")
+        assert dashboard.status_code == 200 and 'href="reports/alice.html"' in dashboard.text
+        assert browser.get("/instructor/assignments/optimizers/reports/alice.html").status_code == 200
+        # every student with a grading has a row (neutralising formula-like ids is the batch
+        # CSV writer's job, grader.batch.outputs, which the service reuses)
+        csv_text = browser.get("/instructor/assignments/optimizers/grades.csv").text
+        assert any(line.lstrip("'").startswith("=cmd") for line in csv_text.splitlines())
+
+
+def test_sessions_are_stored_hashed(harness):
+    with TestClient(harness.app) as browser:
+        login(browser, harness, "alice")
+        cookie = browser.cookies[auth.COOKIE]
+    assert harness.database.session(auth.token_hash(cookie), 60) is not None
+    assert harness.database.session(cookie, 60) is None
