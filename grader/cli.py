@@ -119,7 +119,8 @@ def cmd_release(args) -> int:
 def cmd_batch(args) -> int:
     from grader.batch import batch_command
     return batch_command(_course().get(args.assignment), Path(args.cohort), Path(args.out),
-                         workers=args.workers, scheduler=args.scheduler, force=args.force, only=args.only)
+                         workers=args.workers, scheduler=args.scheduler, force=args.force, only=args.only,
+                         roster=Path(args.roster) if args.roster else None)
 
 
 def cmd_demo(args) -> int:
@@ -204,13 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("batch", help="grade a whole cohort: reports, gradebook, dashboard; resumable")
     p.add_argument("assignment")
-    p.add_argument("cohort", help="folder of submissions; each entry's name is the student id")
+    p.add_argument("cohort", help="folder of submissions (each entry's name is the student id), or an LMS "
+                                  "download: a Canvas or Moodle zip or folder, a Gradescope export")
     p.add_argument("--out", required=True)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on a cluster")
     p.add_argument("--force", action="store_true", help="regrade everything, even unchanged submissions")
     p.add_argument("--only", action="append", metavar="STUDENT",
                    help="regrade only this student (repeatable); the outputs still cover the whole cohort")
+    p.add_argument("--roster", metavar="ROSTER.csv", default=None,
+                   help="CSV with id, name, email[, lms_id, sis_id, section]: maps LMS entries to student ids "
+                        "and fills the LMS gradebook files")
     p.set_defaults(run=cmd_batch)
 
     p = sub.add_parser("demo", help="batch-grade the bundled sample cohort and print the dashboard's path")

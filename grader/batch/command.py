@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from grader.batch.cohort import CohortError, Entry, discover_cohort
+from grader.batch.cohort import CohortError, Entry
+from grader.batch.sources import CohortSource, read_source, remove_scratch
 from grader.batch.fingerprint import checks_hash, entry_hash
-from grader.batch.gradebook import Gradebook, GradebookError
+from grader.batch.gradebook import FILENAME as GRADEBOOK_FILE, Gradebook, GradebookError
 from grader.batch.outputs import DASHBOARD_NAME, notebook_record_path, report_path, write_atomic, write_outputs
 from grader.batch.progress import Progress
 from grader.batch.runner import DaskRunner, LocalRunner, run_jobs
 from grader.batch.work import GradeFunction, GradeJob, GradeOutcome
 from grader.course import Assignment, Course, CourseError
 from grader.results import GradingResult
+from grader.roster import Roster, RosterStudent, read_roster
+from grader.untrusted import terminal_line
 
 LOCK_NAME = ".lock"
 DEMO_DIR = "demo"
@@ -52,21 +55,38 @@ class BatchSummary:
 def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int | None = None,
               scheduler: str | None = None, force: bool = False, only: list[str] | None = None,
               reports: bool = True, grade_fn: GradeFunction | None = None,
-              stream: TextIO | None = None, progress_bar: bool | None = None) -> BatchSummary:
-    """Grade the cohort into `out`. Unchanged submissions (same entry hash, same checks hash)
-    are skipped unless `force`; students in `only` are regraded whatever their hashes, and
-    no one else is. Raises CohortError (a UsageError) for bad input."""
+              stream: TextIO | None = None, progress_bar: bool | None = None,
+              roster: Path | None = None) -> BatchSummary:
+    """Grade the cohort into `out`. `cohort` is a folder of entries or an LMS download
+    (`grader.batch.sources`); `roster` a roster CSV mapping LMS entries to student ids.
+    Unchanged submissions (same entry hash, same checks hash) are skipped unless `force`;
+    students in `only` are regraded whatever their hashes, and no one else is. Raises
+    CohortError (a UsageError) for bad input."""
     stream = stream or sys.stdout
-    entries = discover_cohort(Path(cohort))
+    the_roster = read_roster(roster) if roster is not None else stored_roster(Path(out), assignment)
+    # files of a zipped download are copied here while the batch runs: private, then removed
+    scratch = Path(tempfile.mkdtemp(prefix="grader-lms-"))
+    try:
+        source = read_source(Path(cohort), assignment.module, the_roster, scratch)
+        return _run_source(assignment, cohort, source, out, the_roster, workers=workers, scheduler=scheduler,
+                           force=force, only=only, reports=reports, grade_fn=grade_fn, stream=stream,
+                           progress_bar=progress_bar)
+    finally:
+        remove_scratch(scratch)
+
+
+def _run_source(assignment: Assignment, cohort: Path, source: CohortSource, out: Path, roster: Roster | None, *,
+                workers, scheduler, force, only, reports, grade_fn, stream, progress_bar) -> BatchSummary:
+    entries = source.entries
     students = [entry.student for entry in entries]
     unknown = [s for s in only or () if s not in students]
     if unknown:
         raise CohortError(f"no student '{unknown[0]}' in {cohort} (--only takes a student id: "
-                          f"an entry's name without its extension)")
+                          f"an entry's name without its extension, or its roster id)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CohortError(f"--out {out} exists and is not a folder")
-    if out.resolve().is_relative_to(Path(cohort).resolve()):
+    if Path(cohort).is_dir() and out.resolve().is_relative_to(Path(cohort).resolve()):
         raise CohortError(f"--out {out} is inside the cohort folder {cohort}; every entry there is a student, "
                           f"so put the output folder elsewhere")
     with_reports = reports and importlib.util.find_spec("grader.render.html") is not None
@@ -74,7 +94,9 @@ def run_batch(assignment: Assignment, cohort: Path, out: Path, *, workers: int |
         checks = checks_hash(assignment)
         todo, skipped = plan(gradebook, entries, checks, out, force=force, only=only, reports=with_reports)
         summary = BatchSummary(out=out, total=len(entries), skipped=skipped, only=bool(only))
+        gradebook.record_sources(source, roster)
         runner = DaskRunner(scheduler) if scheduler else LocalRunner(workers)
+        _print_source(stream, source, roster)
         _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, runner)
         if reports and not with_reports:
             print("warning: HTML reports are not available in this installation (grader.render.html); "
@@ -108,6 +130,16 @@ def exclusive(out: Path):
         yield
 
 
+def stored_roster(out: Path, assignment: Assignment) -> Roster | None:
+    """The roster an earlier run of this output folder was given, so that a run without
+    `--roster` keeps the same student ids (None when there is none)."""
+    if not (out / GRADEBOOK_FILE).is_file():
+        return None
+    with open_gradebook(out, assignment) as gradebook:
+        rows = gradebook.roster_rows()
+    return Roster(out / GRADEBOOK_FILE, [RosterStudent(*row) for row in rows]) if rows else None
+
+
 def open_gradebook(out: Path, assignment: Assignment) -> Gradebook:
     try:
         return Gradebook(out, assignment.id)
@@ -137,7 +169,7 @@ def plan(gradebook: Gradebook, entries: list[Entry], checks: str, out: Path, *, 
             wanted = (force or not gradebook.is_current(entry.student, content, checks)
                       or (reports and _report_wanted(gradebook, out, entry.student)))
         if wanted:
-            todo.append(PlannedEntry(entry.student, entry.path, content))
+            todo.append(PlannedEntry(entry.student, entry.path, content, label=getattr(entry, "label", "")))
         else:
             skipped.append(entry.student)
     return todo, skipped
@@ -163,6 +195,41 @@ def _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, 
 @dataclass(frozen=True)
 class PlannedEntry(Entry):
     content_hash: str = ""
+    label: str = ""  # the entry as the instructor knows it (an LMS file name)
+
+
+#: How many names a note lists before "and N more".
+NAMES_SHOWN = 8
+
+
+def _listed(items: list[str]) -> str:
+    shown = ", ".join(terminal_line(item) for item in items[:NAMES_SHOWN])
+    return shown + (f" and {len(items) - NAMES_SHOWN} more" if len(items) > NAMES_SHOWN else "")
+
+
+def _print_source(stream, source: CohortSource, roster: Roster | None) -> None:
+    """What the download held, and every entry the roster could not place (one line each:
+    the instructor fixes the roster or the id from it)."""
+    if source.kind != "folder":
+        superseded = sum(len(e.superseded) for e in source.entries)
+        late = sum(bool(e.late) for e in source.entries)
+        print(f"{source.label}: {len(source.entries)} students"
+              + (f", {late} marked late" if late else "")
+              + (f", {superseded} older or extra files not graded (the latest counts)" if superseded else ""),
+              file=stream)
+    if source.ignored:
+        print(f"note: {len(source.ignored)} files ignored: "
+              + _listed([f"{name} ({why})" for name, why in source.ignored]), file=stream)
+    if source.unmapped:
+        print(f"note: {len(source.unmapped)} entr{'ies' if len(source.unmapped) != 1 else 'y'} could not be "
+              f"mapped to a student of {roster.path if roster else 'the roster'}; graded under the id shown:",
+              file=stream)
+        for item in source.unmapped:
+            print(f"  {terminal_line(item.label)} -> {terminal_line(item.student)}: {terminal_line(item.reason)}",
+                  file=stream)
+    if source.missing:
+        print(f"note: {len(source.missing)} roster student{'s' * (len(source.missing) != 1)} handed nothing in: "
+              + _listed([s.id for s in source.missing]), file=stream)
 
 
 class Recorder:
@@ -191,7 +258,7 @@ class Recorder:
             summary.report_failures += 1
         else:
             report = "unavailable"
-        self.gradebook.record(result, entry=entry.path.name, content_hash=entry.content_hash,
+        self.gradebook.record(result, entry=entry.label or entry.path.name, content_hash=entry.content_hash,
                               checks_hash="" if outcome.crashed else self.checks, report=report)
         summary.graded.append(outcome.student)
         if result.status == "error":
@@ -216,12 +283,14 @@ def _report_wanted(gradebook: Gradebook, out: Path, student: str) -> bool:
 
 
 def batch_command(assignment: Assignment, cohort: Path, out: Path, workers: int | None = None,
-                  scheduler: str | None = None, force: bool = False, only: list[str] | None = None) -> int:
+                  scheduler: str | None = None, force: bool = False, only: list[str] | None = None,
+                  roster: Path | None = None) -> int:
     """The CLI's `grader batch`; prints the dashboard's path last. Exit 0 when the batch ran
     (students whose submissions could not be graded are in the gradebook, not an exit code)."""
     if workers is not None and workers < 1:
         raise CohortError(f"--workers must be at least 1, got {workers}")
-    summary = run_batch(assignment, cohort, out, workers=workers, scheduler=scheduler, force=force, only=only)
+    summary = run_batch(assignment, cohort, out, workers=workers, scheduler=scheduler, force=force, only=only,
+                        roster=roster)
     print(f"dashboard: {summary.dashboard}")
     return 0
 

@@ -10,6 +10,11 @@ Tables
   `report` says what became of the HTML report: "written", "unavailable" (no renderer
   installed) or "failed: <reason>" (the renderer raised; not retried until a regrade).
 - `meta`: which assignment this gradebook belongs to (a gradebook never mixes assignments).
+- `sources`: per student of the latest run, what the download said about the entry (its LMS
+  file name, LMS user id and name, the LMS's late marker, the submission time, the file name
+  the LMS's bulk feedback upload expects, the files not graded); `unmapped`: the entries the
+  roster could not place, with the reason; `roster`: the last roster given (`--roster`),
+  kept so that a later run, an override or a rebuild of the outputs uses the same ids.
 
 Durability: every submission is written in ONE transaction (its old test and part rows
 deleted, the new rows inserted), so a kill -9 at any moment leaves either all its rows or
@@ -64,6 +69,28 @@ CREATE TABLE IF NOT EXISTS tests (
     visibility TEXT NOT NULL,
     output TEXT NOT NULL,
     PRIMARY KEY (student, position)
+);
+CREATE TABLE IF NOT EXISTS sources (
+    student TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    lms TEXT NOT NULL,
+    lms_user TEXT NOT NULL,
+    lms_name TEXT NOT NULL,
+    late INTEGER,
+    submitted_at TEXT NOT NULL,
+    feedback_name TEXT NOT NULL,
+    superseded TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS unmapped (position INTEGER PRIMARY KEY, student TEXT NOT NULL, label TEXT NOT NULL,
+                                     reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roster (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    lms_id TEXT NOT NULL,
+    sis_id TEXT NOT NULL,
+    section TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS parts (
     student TEXT NOT NULL,
@@ -163,7 +190,48 @@ class Gradebook:
             db.execute("ROLLBACK")
             raise
 
+    def record_sources(self, source, roster=None) -> None:
+        """Replace what is known of the cohort's download (a `grader.batch.sources.CohortSource`)
+        and, when `roster` (a `grader.roster.Roster`) is given, the stored roster."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM sources")
+            db.executemany("INSERT INTO sources VALUES (?,?,?,?,?,?,?,?,?)", [
+                (e.student, e.label or e.path.name, e.lms, e.lms_user, e.lms_name,
+                 None if e.late is None else int(e.late), e.submitted_at, e.feedback_name, json.dumps(list(e.superseded)))
+                for e in source.entries])
+            db.execute("DELETE FROM unmapped")
+            db.executemany("INSERT INTO unmapped VALUES (?,?,?,?)",
+                           [(i, u.student, u.label, u.reason) for i, u in enumerate(source.unmapped)])
+            if roster is not None:
+                db.execute("DELETE FROM roster")
+                db.executemany("INSERT INTO roster VALUES (?,?,?,?,?,?,?)", [
+                    (i, s.id, s.name, s.email, s.lms_id, s.sis_id, s.section) for i, s in enumerate(roster.students)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     # reading ------------------------------------------------------------------------------
+    def sources(self) -> dict[str, dict]:
+        """{student: what the download said about their entry} (see the `sources` table)."""
+        rows = self._db.execute("SELECT student, label, lms, lms_user, lms_name, late, submitted_at, feedback_name, "
+                                "superseded FROM sources ORDER BY student").fetchall()
+        return {r[0]: {"label": r[1], "lms": r[2], "lms_user": r[3], "lms_name": r[4],
+                       "late": None if r[5] is None else bool(r[5]), "submitted_at": r[6],
+                       "feedback_name": r[7], "superseded": json.loads(r[8])} for r in rows}
+
+    def unmapped(self) -> list[tuple[str, str, str]]:
+        """(student id used, entry, reason) of the entries the roster could not place."""
+        return self._db.execute("SELECT student, label, reason FROM unmapped ORDER BY position").fetchall()
+
+    def roster_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """The stored roster: (id, name, email, lms_id, sis_id, section) in the file's order."""
+        return self._db.execute("SELECT id, name, email, lms_id, sis_id, section FROM roster "
+                                "ORDER BY position").fetchall()
+
+
     # Reads cover the whole gradebook, or only the students given to `limit_to` (the current
     # cohort: a student whose entry was removed keeps their row but leaves the outputs).
     def limit_to(self, students: Iterable[str] | None) -> None:
