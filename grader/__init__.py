@@ -10,3 +10,11 @@ def check(function: str | None = None, assignment=None):
     from grader.notebooks import check as _check
 
     return _check(function, assignment)
+
+
+def submit(assignment=None, *, server: str | None = None, token: str | None = None, timeout: float = 600.0):
+    """Submit the functions defined in this notebook (or script) to the course's submission
+    service and print the grade; see `grader.notebooks.submit`."""
+    from grader.notebooks import submit as _submit
+
+    return _submit(assignment, server=server, token=token, timeout=timeout)

@@ -383,6 +383,33 @@ def check(function: str | None = None, assignment=None) -> "GradingResult":
     return result
 
 
+def submit(assignment=None, *, server: str | None = None, token: str | None = None,
+           timeout: float = 600.0) -> "GradingResult":
+    """Submit the functions defined in this notebook (or script) to the course's submission
+    service (`grader serve`), wait for the grading and print it as `grader grade` does.
+
+    What is submitted is exactly what `grader.check()` checks: the source of the functions
+    you ran (with their imports and constants), as the assignment's module, so an unsaved
+    notebook submits what you see working. The server and your token come from the
+    arguments, else GRADER_SERVER / GRADER_TOKEN, else `submit.toml` in the bundle (see
+    `grader.submit`). Returns the GradingResult (the full grade, hidden checks included)."""
+    from grader.course import Course
+    from grader.render.text import render_text
+    from grader.results import GradingResult
+    from grader.submit import print_progress, submit_source
+
+    namespace, history, _ = _main_namespace()
+    target = _infer_assignment(Course.find(), None, assignment, namespace)
+    source = student_source(namespace, history)
+    state = submit_source(target.id, f"{target.module}.py", source.encode("utf-8"), server, token,
+                          timeout=timeout, progress=print_progress)
+    result = GradingResult.from_dict(state["result"])
+    print(render_text(result))
+    if state.get("late"):
+        print("(this submission is late)")
+    return result
+
+
 def _main_namespace():
     """(namespace, history of code cells, IPython shell or None) of the interactive session,
     or of the running script. IPython is only used when it is already loaded."""

@@ -108,6 +108,16 @@ def wait_for(server: str, token: str, sid: str, timeout: float = DEFAULT_TIMEOUT
         time.sleep(POLL_SECONDS)
 
 
+def submit_source(assignment: str, filename: str, data: bytes, server: str | None = None,
+                  token: str | None = None, timeout: float = DEFAULT_TIMEOUT, progress=None) -> dict:
+    """Upload `data` as a file named `filename` and wait for its grading."""
+    server, token = find_settings(server, token)
+    sid = upload(server, token, assignment, filename, data)
+    if progress is not None:
+        progress(f"submitted as {sid}")
+    return wait_for(server, token, sid, timeout, progress)
+
+
 def submit_path(assignment: str, path: str | os.PathLike, server: str | None = None, token: str | None = None,
                 timeout: float = DEFAULT_TIMEOUT, progress=None) -> dict:
     """Upload the file at `path` (a module, notebook or zip) and wait for its grading."""
@@ -118,11 +128,7 @@ def submit_path(assignment: str, path: str | os.PathLike, server: str | None = N
         data = path.read_bytes()
     except OSError as exc:
         raise SubmitError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    server, token = find_settings(server, token)
-    sid = upload(server, token, assignment, path.name, data)
-    if progress is not None:
-        progress(f"submitted as {sid}")
-    return wait_for(server, token, sid, timeout, progress)
+    return submit_source(assignment, path.name, data, server, token, timeout, progress)
 
 
 def print_progress(message: str) -> None:

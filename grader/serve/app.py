@@ -125,7 +125,8 @@ def _plausible_sid(sid: str) -> bool:
 def check_form_post(request: Request, caller: auth.Caller, csrf: str | None) -> None:
     """A browser form: the session's CSRF token, and our own origin when the browser says."""
     origin = request.headers.get("origin")
-    if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+    # "null": what a browser sends from our own pages under Referrer-Policy: no-referrer
+    if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise ApiError(403, "cross-site form rejected")
     if not auth.csrf_ok(caller, csrf):
         raise ApiError(403, "the form has expired; reload the page and try again")
