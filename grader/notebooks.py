@@ -327,10 +327,10 @@ def notebook_record_html(notebook_path: str | Path) -> str:
 
     Exported by nbconvert's HTMLExporter (built once per process) with the template in
     grader/render/record_template (see `grader.render.notebook_record`: ~17 ms per demo
-    notebook, where the stock exporter took ~140-250 ms). Student HTML and raw HTML in
-    Markdown are sanitised by bleach (scripts and active content are escaped, not run); the
-    page has no script at all and loads nothing from the network, so LaTeX shows as its
-    source. Raises ValueError (one line) for an unreadable notebook."""
+    notebook, where the stock exporter took ~140-250 ms). Every cell's final HTML passes
+    through one allowlist sanitiser (`grader.render.student_html`: nothing of the student's
+    acts, covers the page or fetches anything); the page has no script at all and loads
+    nothing from the network. Raises ValueError (one line) for an unreadable notebook."""
     from grader.load import MAX_NOTEBOOK_BYTES
     from grader.render.notebook_record import record_from_path
 

@@ -291,7 +291,10 @@ def test_a_course_may_restyle_the_report(tmp_path):
     (tmp_path / "templates" / "report.html.j2").write_text(
         "<!DOCTYPE html><title>{{ title }}</title><p>custom {{ student }} {{ score }}</p>", encoding="utf-8")
     text = render_report(sample_result(student="<b>"), assignment(tmp_path))
-    assert text == "<!DOCTYPE html><title>The sigmoid neuron</title><p>custom &lt;b&gt; 2</p>"
+    # the course's page, with the grader's Content-Security-Policy added (no style sheet: none allowed)
+    from grader.render.csp import policy
+    assert text == ('<!DOCTYPE html><meta http-equiv="Content-Security-Policy" content="' + policy() + '">'
+                    "<title>The sigmoid neuron</title><p>custom &lt;b&gt; 2</p>")
     # a course without its own template uses the grader's
     assert "Scores by part" in render_report(sample_result(), assignment(tmp_path / "nowhere"), plots=False)
 

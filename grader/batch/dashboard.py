@@ -18,6 +18,7 @@ from grader import __version__
 from grader.batch.gradebook import Gradebook
 from grader.batch.outputs import CSV_NAME, DASHBOARD_NAME, REPORTS_DIR, RESULTS_DIR, write_atomic
 from grader.course import Assignment
+from grader.render.csp import with_policy
 
 TEMPLATE = "dashboard.html.j2"
 SLOWEST_SHOWN = 10
@@ -43,7 +44,7 @@ def render_dashboard(gradebook: Gradebook, assignment: Assignment, out: Path) ->
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(assignment)]),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    return env.get_template(TEMPLATE).render(**dashboard_context(gradebook, assignment, out))
+    return with_policy(env.get_template(TEMPLATE).render(**dashboard_context(gradebook, assignment, out)))
 
 
 def dashboard_context(gradebook: Gradebook, assignment: Assignment, out: Path) -> dict:

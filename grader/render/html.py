@@ -4,8 +4,9 @@ rendered from the Jinja2 template `templates/report.html.j2`.
 
 Templates are looked up in the course's `templates/` first (an instructor may restyle the
 report), then in the grader checkout's. Autoescaping is on: test output is the student's
-text and may hold markup; a Content-Security-Policy meta tag forbids scripts and any network
-fetch as a second line of defence.
+text and may hold markup; a Content-Security-Policy meta tag (`grader.render.csp`: the page's
+own style sheet by hash, data: images, nothing else) forbids scripts, any network fetch,
+forms and base URLs as a second line of defence.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from markupsafe import Markup
 
 from grader import __version__
 from grader.course import Assignment
+from grader.render.csp import with_policy
 from grader.render.plots import PlotImage, plots_for_test
 from grader.render.text import (PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, clip_output, misconception_notes,
                                 part_summary, points, status_label)
@@ -211,7 +213,7 @@ def render_report(result: GradingResult, assignment: Assignment | None = None, p
     if not dirs:
         raise FileNotFoundError(f"no {TEMPLATE} in the course's templates/ or in {PACKAGE_TEMPLATES}")
     template = _environment(dirs).get_template(TEMPLATE)
-    return template.render(**report_context(result, assignment, plots, links))
+    return with_policy(template.render(**report_context(result, assignment, plots, links)))
 
 
 def write_report(result: GradingResult, assignment: Assignment | None, path: str | os.PathLike,
