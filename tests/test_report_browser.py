@@ -308,3 +308,70 @@ def test_notebook_record_opens_offline_on_a_phone(browser, tmp_path):
     assert errors == [], errors
     assert [i["decoded"] and i["naturalWidth"] == 1 for i in facts["images"]] == [True]  # nothing fetched
     assert facts["scrollWidth"] <= facts["clientWidth"] + 1, "the record scrolls sideways on a phone"
+
+
+HOSTILE_PAGE_CHECK = """
+(() => {
+  const placed = [...document.querySelectorAll('body *')].filter(e => {
+    const style = getComputedStyle(e);
+    return style.position !== 'static' && style.position !== 'relative' || style.zIndex !== 'auto';
+  }).map(e => e.tagName + '.' + e.className);
+  const points = [[5, 5], [innerWidth / 2, innerHeight / 2], [innerWidth - 5, innerHeight - 5]];
+  const covering = points.map(([x, y]) => document.elementFromPoint(x, y)).filter(Boolean)
+    .filter(e => e !== document.body && e !== document.documentElement && !document.querySelector('main').contains(e))
+    .map(e => e.tagName);
+  const svgs = [...document.images].filter(i => i.src.startsWith('data:image/svg+xml'));
+  return JSON.stringify({href: location.href, title: document.title, placed, covering,
+                         h1: document.querySelector('h1').textContent,
+                         svgs: svgs.map(i => i.complete && i.naturalWidth > 0),
+                         metas: [...document.querySelectorAll('meta[http-equiv]')].map(m => m.httpEquiv.toLowerCase()),
+                         forms: document.forms.length, base: document.querySelectorAll('base').length});
+})()
+"""
+
+
+def test_a_hostile_record_stays_put_covers_nothing_and_fetches_nothing(browser, tmp_path):
+    """The issue's attack (a ```mermaid fence with a full-page 'session expired' overlay and a
+    <meta refresh>) and every other path of tests/test_student_html.py's hostile notebook:
+    opened in Chromium, the record does not navigate, no student element is positioned over
+    the page, nothing but the file itself is requested, and nothing violates the CSP."""
+    import nbformat
+
+    from grader.notebooks import export_notebook_html
+    from test_student_html import hostile_notebook
+
+    nbformat.write(hostile_notebook(), tmp_path / "mallory.ipynb")
+    record = export_notebook_html(tmp_path / "mallory.ipynb", tmp_path / "mallory.html")
+    url = record.as_uri()
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        browser.send(f"{domain}.enable", session=session)
+    browser.send("Emulation.setDeviceMetricsOverride", DESKTOP, session=session)
+    browser.events.clear()
+    browser.send("Page.navigate", {"url": url}, session=session)
+    browser.wait_for("Page.loadEventFired")
+    time.sleep(2.0)  # a <meta refresh> of 0 s, or a late load, would have started by now
+    shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)  # also drains the events
+    (tmp_path / "hostile-record.png").write_bytes(base64.b64decode(shot["data"]))
+    events = list(browser.events)
+    try:
+        navigations = [e["params"]["frame"]["url"] for e in events if e.get("method") == "Page.frameNavigated"]
+        assert navigations == [url]
+        assert not [e for e in events if e.get("method") in ("Page.frameRequestedNavigation",
+                                                               "Page.frameScheduledNavigation")]
+        requested = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
+        assert [u for u in requested if not u.startswith("data:")] == [url]
+        facts = json.loads(browser.send("Runtime.evaluate", {"expression": HOSTILE_PAGE_CHECK, "returnByValue": True},
+                                        session=session)["result"]["value"])
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+
+    assert facts["href"] == url and facts["title"] == "mallory"
+    assert facts["h1"].startswith("Notebook as submitted: mallory")
+    assert facts["placed"] == [] and facts["covering"] == []
+    assert facts["metas"] == ["content-security-policy"] and facts["forms"] == 0 and facts["base"] == 0
+    assert facts["svgs"] and all(facts["svgs"])  # the re-written pictures still draw
+    logged = [e["params"]["entry"]["text"] for e in events
+              if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"]
+    assert logged == []  # no CSP violation: nothing of the student's even tried to act
