@@ -178,12 +178,21 @@ def pack_answers(answers: dict[str, Any], prefix: str = "v") -> tuple[dict, dict
     for number, (key, value) in enumerate(sorted(answers.items())):
         meta, refs = encode_value(value)
         renamed = {ref: f"{prefix}{number}_{ref}" for ref in refs}
-        meta_text = json.dumps(meta)
-        for old, new in renamed.items():
-            meta_text = meta_text.replace(f'"{old}"', f'"{new}"')
-        index[key] = (json.loads(meta_text), list(renamed.values()))
+        index[key] = (_rename_refs(meta, renamed), list(renamed.values()))
         arrays.update({renamed[ref]: array for ref, array in refs.items()})
     return index, arrays
+
+
+def _rename_refs(meta: Any, renamed: dict[str, str]) -> Any:
+    """A copy of an encoded value whose arrays' refs are renamed; only the `ref` of an
+    array is touched (a dict key or a string that happens to equal a ref stays as it is)."""
+    if isinstance(meta, dict):
+        if meta.get("kind") == "array" and meta.get("ref") in renamed:
+            return {**meta, "ref": renamed[meta["ref"]]}
+        return {key: _rename_refs(value, renamed) for key, value in meta.items()}
+    if isinstance(meta, list):
+        return [_rename_refs(item, renamed) for item in meta]
+    return meta
 
 
 def unpack_answers(index: dict, data) -> dict[str, Any]:
