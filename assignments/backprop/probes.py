@@ -108,8 +108,8 @@ def _changed(before, after):
 
 def _params(params):
     """The params tuple as the handout has it: (W1, b1, w2, b2) arrays, b2 a float."""
-    W1, b1, w2, b2 = params
-    return (np.array(W1, dtype=float), np.array(b1, dtype=float), np.array(w2, dtype=float), float(b2))
+    *arrays, output_bias = params
+    return (*(np.array(p, dtype=float) for p in arrays), float(output_bias))
 
 
 # --- functions to differentiate ------------------------------------------------------------

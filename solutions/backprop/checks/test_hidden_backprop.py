@@ -12,8 +12,8 @@ block costs only its own points.
 """
 import numpy as np
 
-from grader.checking import StudentError, StudentTimeout, check
-from grader.composites import plain_or_faked
+from grader.checking import check
+from grader.composites import plain_or_faked, plot_rows
 from grader.expect import as_numeric_array, expect_array, expect_scalar, expect_true, expect_tuple
 
 VALUES = dict(rtol=1e-7, atol=1e-12)
@@ -445,14 +445,7 @@ def train_matches(student, reference, params0, X, y, eta, epochs, trace=None, la
 
     def show(got, want):
         if trace is not None:
-            rows = None
-            if got is not None:
-                try:
-                    rows = np.asarray(got["losses"], dtype=float)
-                except (TypeError, ValueError):
-                    rows = None
-                if rows is not None and rows.shape != np.shape(want["losses"]):
-                    rows = None
+            rows = None if got is None else plot_rows(got["losses"], want["losses"])
             trace(rows, np.asarray(want["losses"], dtype=float), label=label,
                   problem={"kind": "loss_curve", "log": True})
 
