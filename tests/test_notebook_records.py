@@ -162,7 +162,7 @@ def test_markdown_with_and_without_raw_html_keeps_its_structure(tmp_path):
     record = notebook_record_html(tmp_path / "md.ipynb")
     assert "<h1>Plain</h1>" in record and "<h1>Mixed</h1>" in record
     assert "<td>1</td>" in record and "<del>gone</del>" in record
-    assert "$x^2 &lt; 1$" in record  # LaTeX shows as its source
+    assert '<math title="x^2 &lt; 1" display="inline">' in record  # LaTeX is MathML, its source the title
     assert "<b>bold</b>" in record and "a block</div>" in record
     assert not re.search(r"<[^>]*\bon(?:error|click)\s*=", record, re.I)  # no event handlers
     assert not re.search(r"<img\b[^>]*src=\"?x", record)

@@ -321,3 +321,22 @@ def test_each_page_allows_exactly_its_own_style_sheet(record, tmp_path):
         sheets = re.findall(r"<style>(.*?)</style>", head, re.S)
         assert sheets and f"style-src {' '.join(style_hash(css) for css in sheets)};" in policy
         assert "'unsafe-inline'" not in policy and not [a for _, a in Dom(page).tags if "style" in a]
+
+
+# --- math ----------------------------------------------------------------------------------
+
+def test_latex_becomes_mathml_without_anything_active():
+    from grader.render.mathml import latex_to_mathml, math_html
+
+    adam = latex_to_mathml(r"\theta_{t+1} = \theta_t - \eta \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}", display=True)
+    tags = [t for t, _ in Dom(adam).tags]
+    assert tags[0] == "math" and {"mfrac", "msqrt", "msub", "mover"} <= set(tags)
+    assert Dom(adam).tags[0][1] == {"title": r"\theta_{t+1} = \theta_t - \eta \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}",
+                                    "display": "block"}
+    for hostile in (r"\href{javascript:alert(1)}{x}", r"\style{position:fixed;inset:0}{x}", "<script>alert(1)</script>",
+                    r"\color{red}{x}", r"\text{</math><img src=x onerror=alert(1)>}"):
+        markup = math_html(hostile)
+        for tag, attrs in Dom(markup).tags:
+            assert tag in TAGS and set(attrs) <= ATTRIBUTES and "href" not in attrs, (hostile, tag, attrs)
+    assert math_html(r"\begin{nosuchenv}", display=True) == r"$$\begin{nosuchenv}$$"  # not convertible: source
+    assert math_html("x" * 3000) == "$" + "x" * 3000 + "$"

@@ -21,8 +21,8 @@ cell layout). What it changes, and why:
   (sanitize_html). Images only from the notebook itself: outputs, Markdown data: URIs and
   the cell's own attachments (SVG re-written by the sanitiser); any other image is shown as
   its address, never fetched. The page has no script at all and its Content-Security-Policy
-  (`grader.render.csp`) forbids scripts, every fetch, forms and base URLs. LaTeX shows as
-  source.
+  (`grader.render.csp`) forbids scripts, every fetch, forms and base URLs. Markdown math is
+  MathML (`grader.render.mathml`; the TeX is its title), or its source where it cannot be.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.render.csp import with_policy
+from grader.render.mathml import math_html
 from grader.render.student_html import clean_fragment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "record_template"
@@ -101,6 +102,16 @@ def record_exporter():
             if info and info.strip().lower().startswith("mermaid"):
                 return HTMLRenderer.block_code(self, code, info=None)
             return super().block_code(code, info)
+
+        # Math as MathML, typeset by the browser without a script (source if it cannot be).
+        def inline_math(self, body: str) -> str:
+            return math_html(body)
+
+        def block_math(self, body: str) -> str:
+            return math_html(body, display=True)
+
+        def latex_environment(self, name: str, body: str) -> str:
+            return math_html(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True)
 
         def image(self, text: str, url: str, title: str | None = None) -> str:
             source = _attachment_uri(self.attachments, url[len("attachment:"):]) if url.startswith("attachment:") else url
