@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from grader import __version__
+from grader.untrusted import terminal_line
 
 EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
 
@@ -53,7 +54,7 @@ def cmd_grade(args) -> int:
     else:
         print(render_text(result))
     if result.status == "error":
-        print(f"grader: error: {result.error}", file=sys.stderr)
+        print(f"grader: error: {terminal_line(result.error)}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL
 
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (UsageError, CourseError, SubmissionError) as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
+        print(f"grader: error: {terminal_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)

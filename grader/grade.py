@@ -13,7 +13,9 @@ from pathlib import Path
 from grader.checking import (PUBLIC_EXPECTED, BakedReference, CheckRecord, CheckSession, GraderPlugin, InProcessModule,
                              StudentProbes, load_module_from, run_checks)
 from grader.course import Assignment
-from grader.load import Submission, SubmissionError, load_submission, student_id_for
+from grader.ids import clean_id, student_id
+from grader.untrusted import unicode_text
+from grader.load import Submission, SubmissionError, load_submission
 from grader.results import GradingResult, PartResult, TestResult
 from grader.sandbox import Limits, Sandbox, SandboxError
 from grader.sandbox_pool import SandboxPool
@@ -92,7 +94,7 @@ def grade_submission(assignment: Assignment, path: str | Path, student: str | No
     functions (a self-check of one function); the other parts then show no tests.
     `session` (of this assignment) keeps set-up between calls; the result is the same."""
     started = time.monotonic()
-    student = student or student_id_for(path)
+    student = clean_id(student) if student else student_id(path)  # valid Unicode, NFC (grader.ids)
     try:
         submission = load_submission(path, assignment.module)
     except SubmissionError as exc:
@@ -149,8 +151,11 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
 
 def assemble_result(assignment: Assignment, student: str, records: list[CheckRecord], *,
                     public_only: bool = False) -> GradingResult:
+    """The result of `records`. A test's output holds the student's text (exception messages,
+    printed output, reprs), so it is made valid Unicode here (`unicode_text`): a lone surrogate
+    sent back by student code would make every output that encodes it fail."""
     tests = [TestResult(name=r.title, function=r.function, score=r.score, max_score=r.points,
-                        status=r.status, visibility=r.visibility, output=r.output,
+                        status=r.status, visibility=r.visibility, output=unicode_text(r.output),
                         duration=r.duration, traces=list(r.traces)) for r in records]
     parts = []
     for part in assignment.parts:
@@ -169,4 +174,4 @@ def error_result(assignment: Assignment, student: str, reason: str, started: flo
     parts = [PartResult(function=p.function, score=0.0, max_score=p.points) for p in assignment.parts]
     return GradingResult(assignment=assignment.id, student=student, status="error", score=0.0,
                          max_score=assignment.max_score, execution_time=time.monotonic() - started,
-                         parts=parts, tests=[], error=reason, public_only=public_only)
+                         parts=parts, tests=[], error=unicode_text(reason), public_only=public_only)

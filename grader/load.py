@@ -51,6 +51,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.ids import EXTENSIONS
+from grader.untrusted import unicode_text
+
 MAX_SOURCE_BYTES = 5 << 20
 MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_ARCHIVE_BYTES = 50 << 20  # the zip on disk, and the total of its declared member sizes
@@ -62,7 +65,6 @@ MAX_UNWRAP_DEPTH = 4
 _MAX_MESSAGE = 400
 
 _IGNORED_NAMES = {"__pycache__", "__MACOSX"}
-_EXTENSIONS = (".zip", ".py", ".ipynb")
 _MAGIC_LINE = re.compile(r"[ \t]*[%!]")
 _HELP_LINE = re.compile(r"[ \t]*(\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -101,23 +103,12 @@ class Submission:
         return f"cell {cell}, line {lineno - start + 1}"
 
 
-def student_id_for(path: str | os.PathLike) -> str:
-    """The entry's name without ".zip", ".py" or ".ipynb"; a folder's name as is."""
-    path = Path(path)
-    name = path.name
-    if not path.is_dir():
-        for ext in _EXTENSIONS:
-            if name.lower().endswith(ext) and len(name) > len(ext):
-                return name[: -len(ext)]
-    return name
-
-
 def load_submission(path: str | os.PathLike, module_name: str) -> Submission:
     """Read the submission at `path`; raise SubmissionError (one line) if it is unusable."""
     if not module_name.isidentifier():
         raise ValueError(f"not a module name: {module_name!r}")
     origin = Path(path)
-    shown = str(origin)
+    shown = unicode_text(str(origin))  # named in messages: valid Unicode
     try:
         mode = os.lstat(origin).st_mode
     except FileNotFoundError:
@@ -134,7 +125,7 @@ def load_submission(path: str | os.PathLike, module_name: str) -> Submission:
     if not stat.S_ISREG(mode):
         raise SubmissionError(f"{shown} is not a regular file or folder (a device, FIFO or socket)")
     suffix = origin.suffix.lower()
-    if suffix not in _EXTENSIONS:
+    if suffix not in EXTENSIONS:
         raise SubmissionError(f"{shown} is not a .py, .ipynb or .zip file")
     if suffix == ".zip":
         rel, data = _read_zip(origin, module_name)

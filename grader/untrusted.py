@@ -15,6 +15,11 @@ Every renderer calls these at the point where outside text meets its output, nev
   `+`, `-`, `@`, tab or CR gets a leading `'`. Numbers (ints, floats, and strings that parse
   as a finite float, such as "-3.5") are left as they are, so scores stay numbers.
 
+- `unicode_text(s)`: valid Unicode, the precondition of every output (SQLite, UTF-8 files,
+  strict JSON parsers refuse lone surrogates): a byte that was not UTF-8 (a file name
+  decoded with `surrogateescape`) becomes the four characters `\\xNN`, any other lone
+  surrogate (a student's string sent back as JSON) U+FFFD.
+
 HTML is escaped by Jinja2's autoescape and student-written HTML goes through the
 allowlist sanitiser of the notebook record; neither lives here.
 """
@@ -41,6 +46,7 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029]"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _LINE_BREAKS = re.compile(r"[\n\t]")
 
 #: What a removed control character shows as.
@@ -61,6 +67,14 @@ def terminal_text(text: object) -> str:
 def terminal_line(text: object) -> str:
     """`terminal_text` on one line: newlines and tabs become spaces."""
     return _LINE_BREAKS.sub(" ", terminal_text(text))
+
+
+def unicode_text(text: str) -> str:
+    """`text` with every lone surrogate replaced (see the module docstring)."""
+    if not _SURROGATE.search(text):
+        return text
+    text = _ESCAPED_BYTE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def csv_cell(value: object) -> object:

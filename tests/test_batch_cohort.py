@@ -27,16 +27,17 @@ def test_every_kind_of_entry_is_a_student_named_without_extension(tmp_path):
         ("alice", "alice.py"), ("bob", "bob.ipynb"), ("carol", "carol"), ("dave", "dave.zip"), ("erin.txt", "erin.txt")]
 
 
-def test_duplicate_student_ids_are_a_one_line_usage_error(tmp_path, capsys):
+def test_entries_sharing_an_id_come_back_once_with_their_problem(tmp_path):
     (tmp_path / "alice.py").write_text("x = 1\n")
     (tmp_path / "alice.zip").write_bytes(b"")
-    with pytest.raises(CohortError, match=r"duplicate student id 'alice'.*alice\.py, alice\.zip"):
-        discover_cohort(tmp_path)
-    code = main(["batch", "optimizers", str(tmp_path), "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("grader: error: duplicate student id 'alice'") and err.count("\n") == 1
-    assert "Traceback" not in err
+    (tmp_path / "Jos\u00e9.py").write_text("x = 1\n")  # composed, as Linux writes it
+    (tmp_path / "Jose\u0301").mkdir()  # decomposed, as macOS writes it: the same student
+    (tmp_path / "bob.py").write_text("x = 1\n")
+    entries = {e.student: e for e in discover_cohort(tmp_path)}
+    assert sorted(entries) == ["Jos\u00e9", "alice", "bob"]
+    assert entries["alice"].problem == "2 entries give this student id (alice.py, alice.zip); keep one entry per student"
+    assert entries["Jos\u00e9"].problem.startswith("2 entries give this student id")
+    assert entries["bob"].problem == ""
 
 
 @pytest.mark.parametrize("make", ["missing", "file", "empty"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -13,6 +14,7 @@ from grader.batch import run_batch
 from grader.batch.cohort import CohortError
 from grader.batch.gradebook import Gradebook
 from grader.batch.outputs import csv_columns
+from grader.ids import file_stem
 from test_batch_fakes import fake_grade, write_fake
 
 
@@ -149,7 +151,10 @@ def test_per_student_json_and_dashboard(tmp_path, optimizers):
     assert "adam.no_bias_correction" in html and "hint for adam.no_bias_correction" in html
     assert "syntax error in carol.py line 3: expected &#39;:&#39;" in html
     assert "<img src=x" not in html and "mallory&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "mallory%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E" in html  # the link is URL-quoted
+    mallory = file_stem("mallory<img src=x onerror=alert(1)>")  # the link is its safe file name
+    assert re.fullmatch(r"mallory-img-src-x-onerror-alert-1-[0-9a-f]{16}", mallory)
+    assert (out / "results" / f"{mallory}.json").is_file() and (out / "reports" / f"{mallory}.html").is_file()
+    assert f'href="reports/{mallory}.html"' in html
     assert 'data:image/png;base64,' in html and 'alt="Histogram of 4 graded scores out of 60' in html
     link = "reports/carol.html" if (out / "reports" / "carol.html").exists() else "results/carol.json"
     assert f'href="{link}"' in html

@@ -12,7 +12,8 @@ import nbformat
 import nbformat.v4 as v4
 import pytest
 
-from grader.load import Submission, SubmissionError, load_submission, student_id_for
+from grader.ids import student_id
+from grader.load import Submission, SubmissionError, load_submission
 
 MODULE = "def adam_step(theta):\n    return theta\n"
 
@@ -341,11 +342,11 @@ def test_unknown_extension(tmp_path):
 # ---------------------------------------------------------------- student ids
 
 
-def test_student_id_for(tmp_path):
+def test_student_id_is_the_name_without_extension(tmp_path):
     (tmp_path / "carol.v2.py").mkdir()  # a folder keeps its name as is
-    assert student_id_for("cohort/alice.zip") == "alice"
-    assert student_id_for(Path("cohort/bob.PY")) == "bob"
-    assert student_id_for("dave.ipynb") == "dave"
-    assert student_id_for(tmp_path / "carol.v2.py") == "carol.v2.py"
-    assert student_id_for(tmp_path / "erin") == "erin"
-    assert student_id_for("frank.tar.gz") == "frank.tar.gz"
+    assert student_id("cohort/alice.zip") == "alice"
+    assert student_id(Path("cohort/bob.PY")) == "bob"
+    assert student_id("dave.ipynb") == "dave"
+    assert student_id(tmp_path / "carol.v2.py") == "carol.v2.py"
+    assert student_id(tmp_path / "erin") == "erin"
+    assert student_id("frank.tar.gz") == "frank.tar.gz"

@@ -20,8 +20,9 @@ from grader.batch.gradebook import FILENAME as GRADEBOOK_FILE, Gradebook, Gradeb
 from grader.batch.outputs import DASHBOARD_NAME, notebook_record_path, report_path, write_atomic, write_outputs
 from grader.batch.progress import Progress
 from grader.batch.runner import DaskRunner, LocalRunner, run_jobs
-from grader.batch.work import GradeFunction, GradeJob, GradeOutcome
+from grader.batch.work import GradeFunction, GradeJob, GradeOutcome, crash_result
 from grader.course import Assignment, Course, CourseError
+from grader.ids import clean_id, entry_name, terminal_id
 from grader.results import GradingResult
 from grader.roster import Roster, RosterStudent, read_roster
 from grader.untrusted import terminal_line
@@ -79,6 +80,7 @@ def _run_source(assignment: Assignment, cohort: Path, source: CohortSource, out:
                 workers, scheduler, force, only, reports, grade_fn, stream, progress_bar) -> BatchSummary:
     entries = source.entries
     students = [entry.student for entry in entries]
+    only = [clean_id(s) for s in only] if only else only
     unknown = [s for s in only or () if s not in students]
     if unknown:
         raise CohortError(f"no student '{unknown[0]}' in {cohort} (--only takes a student id: "
@@ -103,15 +105,19 @@ def _run_source(assignment: Assignment, cohort: Path, source: CohortSource, out:
                   "skipping them", file=stream)
         started = time.monotonic()
         with Progress(len(todo), stream, progress_bar) as progress:
-            recorder = Recorder(gradebook, out, checks, todo, summary, progress, with_reports)
+            recorder = Recorder(assignment, gradebook, out, checks, todo, summary, progress, with_reports)
+            for entry in todo:  # ids that cannot be used: listed with their reason, not graded
+                if entry.problem:
+                    recorder.record(unusable_outcome(assignment, entry))
             jobs = [GradeJob(assignment, entry.student, str(entry.path.resolve()), with_reports, grade_fn)
-                    for entry in todo]
+                    for entry in todo if not entry.problem]
             if jobs:
                 run_jobs(runner, jobs, recorder.record)
             else:
                 runner.close()
         summary.seconds = time.monotonic() - started
-        write_outputs(gradebook, assignment, out, sorted(students))
+        for problem in write_outputs(gradebook, assignment, out, sorted(students)):
+            print(f"warning: {terminal_line(problem)}", file=stream)
     _print_summary(stream, summary)
     return summary
 
@@ -169,7 +175,8 @@ def plan(gradebook: Gradebook, entries: list[Entry], checks: str, out: Path, *, 
             wanted = (force or not gradebook.is_current(entry.student, content, checks)
                       or (reports and _report_wanted(gradebook, out, entry.student)))
         if wanted:
-            todo.append(PlannedEntry(entry.student, entry.path, content, label=getattr(entry, "label", "")))
+            todo.append(PlannedEntry(entry.student, entry.path, entry.problem, content_hash=content,
+                                     label=getattr(entry, "label", "")))
         else:
             skipped.append(entry.student)
     return todo, skipped
@@ -182,7 +189,7 @@ def _skipped_label(summary: BatchSummary) -> str:
 def _print_plan(stream, assignment, cohort, gradebook, students, todo, summary, runner) -> None:
     gone = gradebook.students_outside(students)
     if gone:
-        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        shown = ", ".join(terminal_id(s) for s in gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
         print(f"note: {len(gone)} student{'s' * (len(gone) != 1)} in the gradebook "
               f"{'are' if len(gone) != 1 else 'is'} no longer in {cohort} and left out of the outputs: {shown}",
               file=stream)
@@ -236,30 +243,25 @@ class Recorder:
     """Receives every outcome in this process as it arrives: writes the report, then the
     gradebook rows (so a committed row always has its report), then counts and shows it."""
 
-    def __init__(self, gradebook: Gradebook, out: Path, checks: str, todo: list[PlannedEntry],
-                 summary: BatchSummary, progress: Progress, with_reports: bool):
-        self.gradebook, self.out, self.checks = gradebook, out, checks
+    def __init__(self, assignment: Assignment, gradebook: Gradebook, out: Path, checks: str,
+                 todo: list[PlannedEntry], summary: BatchSummary, progress: Progress, with_reports: bool):
+        self.assignment, self.gradebook, self.out, self.checks = assignment, gradebook, out, checks
         self.planned = {entry.student: entry for entry in todo}
         self.summary, self.progress, self.with_reports = summary, progress, with_reports
 
     def record(self, outcome: GradeOutcome) -> None:
+        """Record one outcome. Nothing about one student stops the batch: if its report or
+        notebook record cannot be written, its report is "failed" with the reason; if its
+        result cannot be stored, an error row with the reason takes its place."""
         summary = self.summary
-        result = GradingResult.from_dict(outcome.result)
         entry = self.planned[outcome.student]
-        if outcome.notebook_html is not None:  # before the report that links to it
-            write_atomic(notebook_record_path(self.out, outcome.student), outcome.notebook_html)
-        if outcome.report_html is not None:
-            write_atomic(report_path(self.out, outcome.student), outcome.report_html)
-            report = "written"
-        elif self.with_reports and outcome.report_problem:
-            report = f"failed: {outcome.report_problem}"
-            if summary.report_failures < 3:
-                self.progress.note(f"warning: no report for {outcome.student}: {outcome.report_problem}")
-            summary.report_failures += 1
-        else:
-            report = "unavailable"
-        self.gradebook.record(result, entry=entry.label or entry.path.name, content_hash=entry.content_hash,
-                              checks_hash="" if outcome.crashed else self.checks, report=report)
+        try:
+            result = GradingResult.from_dict(outcome.result)
+            report = self._write_files(outcome)
+            self.gradebook.record(result, entry=entry.label or entry_name(entry.path), content_hash=entry.content_hash,
+                                  checks_hash="" if outcome.crashed else self.checks, report=report)
+        except Exception as exc:  # a grader bug or an unwritable output for this one student
+            result = self._record_failure(outcome, entry, f"could not record the result: {type(exc).__name__}: {exc}")
         summary.graded.append(outcome.student)
         if result.status == "error":
             summary.failed.append(outcome.student)
@@ -271,6 +273,39 @@ class Recorder:
         summary.worker_peak_rss_kb = max(summary.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
         self.progress.advance(result.student, result.status, result.score, result.max_score,
                               result.execution_time, result.error)
+
+    def _write_files(self, outcome: GradeOutcome) -> str:
+        """Write the notebook record and the report; returns the gradebook's `report` state."""
+        summary = self.summary
+        problem = outcome.report_problem
+        try:
+            if outcome.notebook_html is not None:  # before the report that links to it
+                write_atomic(notebook_record_path(self.out, outcome.student), outcome.notebook_html)
+            if outcome.report_html is not None:
+                write_atomic(report_path(self.out, outcome.student), outcome.report_html)
+                return "written"
+        except OSError as exc:
+            problem = f"cannot write it: {exc.strerror or exc}"
+        if self.with_reports and problem:
+            if summary.report_failures < 3:
+                self.progress.note(f"warning: no report for {terminal_id(outcome.student)}: {problem}")
+            summary.report_failures += 1
+            return f"failed: {problem}"
+        return "unavailable"
+
+    def _record_failure(self, outcome: GradeOutcome, entry: PlannedEntry, reason: str) -> GradingResult:
+        """Store an error row with `reason` for the student of `outcome` (retried next run)."""
+        result = crash_result(self.assignment, outcome.student, reason)
+        self.gradebook.record(result, entry=entry.label or entry_name(entry.path), content_hash=entry.content_hash,
+                              checks_hash="", report="unavailable")
+        return result
+
+
+def unusable_outcome(assignment: Assignment, entry: Entry) -> GradeOutcome:
+    """The outcome of an entry whose id cannot be used: not graded, with the reason (and
+    retried on the next run, by which time the instructor may have renamed it)."""
+    return GradeOutcome(entry.student, crash_result(assignment, entry.student, entry.problem).to_dict(),
+                        crashed=True)
 
 
 def _report_wanted(gradebook: Gradebook, out: Path, student: str) -> bool:

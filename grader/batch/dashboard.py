@@ -12,12 +12,12 @@ import io
 import statistics
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 from grader import __version__
 from grader.batch.gradebook import Gradebook
-from grader.batch.outputs import CSV_NAME, DASHBOARD_NAME, REPORTS_DIR, RESULTS_DIR, write_atomic
+from grader.batch.outputs import CSV_NAME, DASHBOARD_NAME, REPORTS_DIR, RESULTS_DIR, report_path, write_atomic
 from grader.course import Assignment
+from grader.ids import url_name
 from grader.render.csp import with_policy
 
 TEMPLATE = "dashboard.html.j2"
@@ -54,9 +54,9 @@ def dashboard_context(gradebook: Gradebook, assignment: Assignment, out: Path) -
     scores = [r.score for r in graded]
 
     def link(student: str) -> str:
-        if (out / REPORTS_DIR / f"{student}.html").is_file():
-            return f"{REPORTS_DIR}/{quote(student)}.html"
-        return f"{RESULTS_DIR}/{quote(student)}.json"
+        if report_path(out, student).is_file():
+            return f"{REPORTS_DIR}/{url_name(student, '.html')}"
+        return f"{RESULTS_DIR}/{url_name(student, '.json')}"
 
     hints: dict[str, str] = {}
     for result in gradebook.results():  # the hints shown with each misconception

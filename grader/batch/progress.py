@@ -5,10 +5,15 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from grader.ids import terminal_id
+from grader.untrusted import terminal_line
+
 
 class Progress:
     """`advance()` once per finished submission; `note()` prints a line without breaking the
-    bar. "failed" counts submissions that could not be graded (status error)."""
+    bar. "failed" counts submissions that could not be graded (status error). Ids, reasons
+    and notes come from outside: every line passes `grader.untrusted.terminal_line`, so a
+    name cannot move the cursor or rewrite an earlier line."""
 
     def __init__(self, total: int, stream: TextIO | None = None, bar: bool | None = None):
         self.stream = stream or sys.stdout
@@ -35,11 +40,12 @@ class Progress:
                 self._bar.set_postfix(failed=self.failed)
             return
         width = len(str(self.total))
-        what = f"{score:g}/{max_score:g}" if status != "error" else f"not graded: {reason}"
-        self.stream.write(f"[{self.done:>{width}}/{self.total}] {student}: {what} ({seconds:.2f} s)\n")
+        what = f"{score:g}/{max_score:g}" if status != "error" else f"not graded: {terminal_line(reason)}"
+        self.stream.write(f"[{self.done:>{width}}/{self.total}] {terminal_id(student)}: {what} ({seconds:.2f} s)\n")
         self.stream.flush()
 
     def note(self, line: str) -> None:
+        line = terminal_line(line)
         if self._bar is not None:
             self._bar.write(line, file=self.stream)
         else:

@@ -59,8 +59,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.batch.cohort import CohortError, Entry, discover_cohort
+from grader.ids import clean_id, entry_name
 from grader.load import MAX_ARCHIVE_BYTES
 from grader.roster import Roster, RosterStudent
+from grader.untrusted import unicode_text
 
 KINDS = ("folder", "canvas", "moodle", "gradescope")
 LABELS = {"folder": "folder", "canvas": "Canvas download", "moodle": "Moodle download",
@@ -361,7 +363,7 @@ def _resolve(kind: str, found: dict[str, _Candidate], ignored: list, module: str
 
         upload, base, order, said = max(usable, key=rank)
         lms_user = said.get("lms_user", candidate.lms_user)
-        student, reason = candidate.fallback_id, ""
+        student, reason = clean_id(candidate.fallback_id), ""  # a name from outside: grader.ids
         if roster is not None:
             match, reason = roster.match(lms_id=lms_user if kind != "gradescope" else "",
                                          sis_id=candidate.sis_id, email=candidate.email,
@@ -370,12 +372,12 @@ def _resolve(kind: str, found: dict[str, _Candidate], ignored: list, module: str
                 student = match.id
         path = upload.disk if upload.disk is not None else _extract(upload, base, archive, scratch / str(index))
         entry = LmsEntry(
-            student, path, label=upload.rel, lms=kind, lms_user=lms_user, lms_name=candidate.lms_name,
+            student, path, label=unicode_text(upload.rel), lms=kind, lms_user=lms_user, lms_name=candidate.lms_name,
             late=said.get("late"), submitted_at=said.get("submitted_at", ""),
             feedback_name=said["feedback_prefix"] + FEEDBACK_FILE if said.get("feedback_prefix") else "",
             superseded=tuple(sorted(u.rel for u, *_ in candidate.uploads if u is not upload)))
         if roster is not None and reason:
-            result.unmapped.append(Unmapped(student, upload.rel, reason))
+            result.unmapped.append(Unmapped(student, unicode_text(upload.rel), reason))
         if student in chosen:  # two entries for one student: the later one counts
             other, other_order = chosen[student]
             loser, winner = (other, entry) if order >= other_order else (entry, other)
@@ -430,7 +432,7 @@ def _extract(upload: Upload, name: str, archive: zipfile.ZipFile, folder: Path) 
 
 
 def _plain_folder(source: Path, roster: Roster | None) -> CohortSource:
-    entries = [LmsEntry(e.student, e.path, label=e.path.name) for e in discover_cohort(source)]
+    entries = [LmsEntry(e.student, e.path, e.problem, label=entry_name(e.path)) for e in discover_cohort(source)]
     result = CohortSource("folder", entries)
     if roster is not None:
         result.unmapped = [Unmapped(e.student, e.label, "not in the roster") for e in entries

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from grader.course import Assignment
+from grader.ids import url_name
+from grader.untrusted import unicode_text
 from grader.results import GradingResult
 
 #: (assignment, path, student) -> GradingResult; grader.grade.grade_submission by default.
@@ -87,7 +89,8 @@ def grade_job(job: GradeJob) -> GradeOutcome:
                                   time.monotonic() - started)
             crashed = True
         if result.error:  # name the entry as the instructor sees it, not by this machine's path
-            result.error = result.error.replace(str(Path(job.path).parent) + os.sep, "")
+            parent = unicode_text(str(Path(job.path).parent)) + os.sep
+            result.error = unicode_text(result.error).replace(parent, "")
         outcome = GradeOutcome(job.student, result.to_dict(), crashed=crashed,
                                grade_seconds=time.monotonic() - started)
         if job.with_report:
@@ -134,7 +137,7 @@ def notebook_link(student: str) -> str:
     """Where a report (in reports/) finds its student's notebook record (in notebooks/)."""
     from grader.batch.outputs import NOTEBOOKS_DIR
 
-    return f"../{NOTEBOOKS_DIR}/{student}.html"
+    return f"../{NOTEBOOKS_DIR}/{url_name(student, '.html')}"
 
 
 def render_report(result: GradingResult, assignment: Assignment, links: dict | None = None) -> tuple[bytes | None, str]:

@@ -4,7 +4,9 @@ test, `output_format: "md"`) and for terminals or chat that show Markdown.
 Student-influenced text (test output, tracebacks, the student id, error reasons) is hostile:
 outputs go into fenced code blocks whose fence is longer than any backtick run inside, and
 inline text has Markdown's and HTML's special characters backslash-escaped, so nothing a
-student prints can become a link, an image or raw HTML.
+student prints can become a link, an image or raw HTML. Markdown is also read in terminals:
+inline text passes `grader.untrusted.terminal_line` and outputs `terminal_text`, so no escape
+sequence, carriage return or bidi override of a student's reaches the reader.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import re
 from grader.render.text import (PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, headline, misconception_notes,
                                 part_summary, points, public_summary, status_label, test_output)
 from grader.results import GradingResult, TestResult
+from grader.untrusted import terminal_line, terminal_text
 
 #: Gradescope shows each test's output in full; keep a hostile one bounded anyway.
 MAX_OUTPUT_LINES = 60
@@ -24,7 +27,7 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 def escape_inline(text: str) -> str:
     """`text` as literal Markdown inline text, on one line."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(terminal_line(text).split()))
 
 
 def fenced(text: str, info: str = "text") -> str:
@@ -43,7 +46,7 @@ def render_test_markdown(test: TestResult, result: GradingResult | None = None) 
     if test.status == "timeout" and not output:
         output = "your code did not finish within the time limit"
     if output:
-        lines += ["", fenced(output)]
+        lines += ["", fenced(terminal_text(output))]
     if result is not None:
         for mid in test.misconceptions:
             lines += ["", _misconception_line(mid, result.hints.get(mid, ""))]

@@ -1,9 +1,17 @@
 """Terminal rendering of a GradingResult (plain text), and the wording every renderer shares
 (status labels, score and summary sentences, output clipping) so that the terminal, the
-Markdown for Gradescope and the HTML report say the same thing in the same words."""
+Markdown for Gradescope and the HTML report say the same thing in the same words.
+
+The shared wording keeps outside text as it came (each output escapes for itself);
+`render_text`, the terminal's, passes every line through `grader.untrusted`: one-line
+values (the id, error reasons, warnings, test names, hints) through `terminal_line`, a
+test's output through `terminal_text` before it is split into lines. So a student id or an
+output holding escape sequences or carriage returns cannot recolour, hide or overwrite the
+score line (a 0/30 shown as "30 / 30 points")."""
 from __future__ import annotations
 
 from grader.results import GradingResult, PartResult, TestResult
+from grader.untrusted import terminal_line, terminal_text
 
 PUBLIC_ONLY_NOTE = "Public tests only: this self-check is not your grade."
 
@@ -105,28 +113,29 @@ def test_output(test: TestResult, max_lines: int = 12, max_chars: int = 2000) ->
 
 
 def render_text(result: GradingResult, hidden_checks: int | None = None) -> str:
-    lines = [headline(result)]
+    """The result for a terminal: nothing in it a terminal acts on (see the module docstring)."""
+    lines = [terminal_line(headline(result))]
     if result.status == "error":
         return "\n".join(lines)
     if result.public_only:
         lines.append(PUBLIC_ONLY_NOTE)
     for warning in result.warnings:
-        lines.append(f"warning: {warning}")
+        lines.append(f"warning: {terminal_line(warning)}")
     lines.append("")
     for part in result.parts:
-        lines.append(f"{part.function:<24} {points(part.score)} / {points(part.max_score)}  "
-                     f"({part_summary(result, part)})")
+        lines.append(terminal_line(f"{part.function:<24} {points(part.score)} / {points(part.max_score)}  "
+                                   f"({part_summary(result, part)})"))
         for test in result.tests_for(part.function):
             if test.status == "passed" and not result.public_only:
                 continue  # a grade lists what went wrong; a self-check lists every check
-            lines.append(f"  [{_MARK.get(test.status, test.status)}] {test.name}")
+            lines.append(terminal_line(f"  [{_MARK.get(test.status, test.status)}] {test.name}"))
             output = test_output(test)
             if output:
-                lines.extend("        " + row for row in output.splitlines())
+                lines.extend("        " + row for row in terminal_text(output).split("\n"))
         for mid, hint in misconception_notes(result, part):
-            lines.append(f"  likely mistake ({mid}): {hint}")
+            lines.append(terminal_line(f"  likely mistake ({mid}): {hint}"))
         if part.feedback and not part.misconceptions:
-            lines.append(f"  {part.feedback}")
+            lines.append(terminal_line(f"  {part.feedback}"))
     if result.public_only:
         lines += ["", public_summary(result, hidden_checks)]
     return "\n".join(lines)
