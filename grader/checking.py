@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -268,7 +268,7 @@ class StudentProbes:
 
     def __init__(self, run: Callable[[str, dict, float | None, str | None], Any], deadline: float | None = None, *,
                  probe_timeout: float | None = None, function_budget: float | None = None,
-                 retry_timeout: float | None = None):
+                 retry_timeout: float | None = None, reply_allowance: tuple[int, int, int] | None = None):
         # (name, kwargs, timeout, group) -> ProbeOutcome-like. The group is the student function
         # of the running check: probes of one function may share a sandbox process
         # (see Sandbox.run_probe).
@@ -281,6 +281,31 @@ class StudentProbes:
         self.timeout: float | None = None
         self._spent: dict[str, float] = {}
         self._hung: set[str] = set()
+        # (floor, factor, unknown): a reply to probe `name` may take floor + factor x the
+        # largest reference answer to `name` seen so far (checks ask the reference first),
+        # or `unknown` bytes before any; `run` then gets the limit as a fifth argument.
+        self.reply_allowance = reply_allowance
+        self._reference_bytes: dict[str, int] = {}
+
+    def note_reference_answer(self, name: str, value: Any) -> None:
+        """The reference answered probe `name` with `value` (sets the size allowed to the
+        student's answers to that probe, see `reply_allowance`)."""
+        from grader.protocol import value_bytes
+
+        size = value_bytes(value)
+        if size > self._reference_bytes.get(name, -1):
+            self._reference_bytes[name] = size
+
+    def reference_bytes(self, name: str) -> int | None:
+        """The largest reference answer to probe `name` so far, in bytes (None: none yet)."""
+        return self._reference_bytes.get(name)
+
+    def _reply_limit(self, name: str) -> int | None:
+        if self.reply_allowance is None:
+            return None
+        floor, factor, unknown = self.reply_allowance
+        known = self._reference_bytes.get(name)
+        return unknown if known is None else floor + factor * known
 
     def probe(self, name: str, **kwargs) -> Any:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -292,7 +317,9 @@ class StudentProbes:
             self._remember(name, kwargs, "timeout")
             raise StudentTimeout(f"not run: earlier tests of {function} used up its time (they did not finish)")
         started = time.monotonic()
-        outcome = self._run(name, kwargs, timeout, function)
+        limit = self._reply_limit(name)
+        outcome = (self._run(name, kwargs, timeout, function) if limit is None
+                   else self._run(name, kwargs, timeout, function, limit))
         if function is not None:
             self._spent[function] = self._spent.get(function, 0.0) + time.monotonic() - started
             if outcome.status == "timeout":
@@ -331,10 +358,52 @@ class StudentProbes:
             self.record.probe_calls.append(ProbeCall(name, copy.deepcopy(kwargs), status, value))
 
 
+#: A student's answer kept on a CheckRecord once its check has compared it (for diagnosis
+#: and plots) is at most this many bytes plus KEEP_FACTOR x the reference's answer; larger
+#: ones (a submission padding its replies) are dropped then, so that a grade holds at most
+#: one check's worth of them.  Honest answers are far smaller.
+KEEP_FLOOR = 256 << 10
+KEEP_FACTOR = 4
+
+
+def _drop_large_answers(record: CheckRecord, student: StudentProbes) -> None:
+    """Replace the record's oversized student answers (probe calls and traces) by a note."""
+    from grader.protocol import Opaque, pytype_of, value_bytes
+
+    for call in record.probe_calls:
+        if call.value is None:
+            continue
+        size = value_bytes(call.value)
+        if size > KEEP_FLOOR + KEEP_FACTOR * (student.reference_bytes(call.name) or 0):
+            kind = pytype_of(call.value)
+            call.value = Opaque(kind, f"<{kind} of about {size} bytes: not kept after the comparison>")
+    for index, trace in enumerate(record.traces):
+        if trace.student is not None and value_bytes(trace.student) > KEEP_FLOOR + KEEP_FACTOR * value_bytes(
+                trace.reference):
+            record.traces[index] = replace(trace, student=None)
+
+
+class _MeasuredReference:
+    """The `reference` fixture: the reference's probes, each answer's size told to the
+    student probes (what a student's reply to the same probe may take)."""
+
+    def __init__(self, inner: Any, student: StudentProbes):
+        self._inner = inner
+        self._student = student
+
+    def probe(self, name: str, **kwargs) -> Any:
+        value = self._inner.probe(name, **kwargs)
+        self._student.note_reference_answer(name, value)
+        return value
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._inner, attribute)
+
+
 def _student_error_text(outcome) -> str:
     if outcome.exc_type == "NotImplementedError":
         return "not implemented yet: the function still raises NotImplementedError"
-    if outcome.exc_type == "ImportError_missing_function":
+    if outcome.exc_type in ("ImportError_missing_function", "ResultTooLarge"):
         return outcome.message
     text = f"your code raised {outcome.exc_type}: {outcome.message}".rstrip(": ")
     if outcome.traceback:
@@ -385,7 +454,7 @@ class GraderPlugin:
 
     @pytest.fixture
     def reference(self):
-        return self.reference_probes
+        return _MeasuredReference(self.reference_probes, self.student_probes)
 
     @pytest.fixture
     def rng(self, request) -> np.random.Generator:
@@ -441,6 +510,8 @@ class GraderPlugin:
         finally:
             TOLERANCES.reset(token)
             self.student_probes.record = None
+            if record is not None:
+                _drop_large_answers(record, self.student_probes)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item, call):

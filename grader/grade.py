@@ -33,6 +33,19 @@ RETRY_TIMEOUT_FRACTION = 0.2
 PROBE_TIMEOUT_SECONDS = 3.0
 
 
+#: A student's reply to a probe may take this many times the reference's answer to it (plus
+#: the printed output it may carry and a MiB); a larger one is refused unread.
+REPLY_FACTOR = 16
+#: ... and before the reference has answered that probe at all: at most this many bytes.
+REPLY_UNKNOWN_BYTES = 16 << 20
+
+
+def reply_allowance(limits: Limits) -> tuple[int, int, int]:
+    """`StudentProbes.reply_allowance` for a sandbox with `limits`: (floor, factor, unknown)."""
+    floor = limits.output_bytes + (1 << 20)
+    return floor, REPLY_FACTOR, max(floor, REPLY_UNKNOWN_BYTES)
+
+
 def trusted_probes(assignment: Assignment):
     """The assignment's probe drivers, imported here in the trusted process."""
     return load_module_from(assignment.probes_path, f"_grader_probes_{assignment.id}")
@@ -120,10 +133,10 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     limits = limits or Limits(probe_timeout=PROBE_TIMEOUT_SECONDS)
     pool = session.sandbox_pool if session else None
     with Sandbox(submission.source, assignment.module, assignment.probes_path, limits, pool=pool) as sandbox:
-        probes = StudentProbes(lambda name, kwargs, timeout, group: sandbox.run_probe(name, kwargs, timeout, group),
-                               probe_timeout=limits.probe_timeout,
+        probes = StudentProbes(sandbox.run_probe, probe_timeout=limits.probe_timeout,
                                function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
-                               retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout)
+                               retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
+                               reply_allowance=reply_allowance(limits))
         plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
                               per_student_seed=not public_only, only_functions=functions)
         records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)

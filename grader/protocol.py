@@ -107,6 +107,16 @@ class FrameTimeout(TimeoutError):
     """No whole frame arrived (or could be sent) before the deadline."""
 
 
+class FrameTooLarge(ProtocolError):
+    """A frame announced more bytes than the reader accepts.  Only its 4-byte length has been
+    read: the caller may :func:`skip_bytes` the ``size`` bytes that follow, or drop the channel."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"frame of {size} bytes exceeds the limit of {limit}")
+        self.size = size
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Opaque:
     """A returned value that cannot travel as data: its type name and a truncated repr."""
@@ -442,11 +452,47 @@ def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
 
 def read_frame(fd: int, deadline: float | None = None, max_size: int = MAX_FRAME) -> bytes:
     """Read one frame from ``fd``.  ``deadline`` is a ``time.monotonic()`` instant; with a
-    deadline the fd should be non-blocking.  Raises ChannelClosed, ProtocolError, FrameTimeout."""
+    deadline the fd should be non-blocking.  A frame longer than ``max_size`` is refused
+    before any of its payload is read (FrameTooLarge).  Raises ChannelClosed, ProtocolError,
+    FrameTimeout."""
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
     if size > max_size:
-        raise ProtocolError(f"frame of {size} bytes exceeds the limit of {max_size}")
+        raise FrameTooLarge(size, max_size)
     return _read_exact(fd, size, deadline)
+
+
+def skip_bytes(fd: int, size: int, deadline: float | None = None) -> None:
+    """Read and discard ``size`` bytes (the payload of a refused frame), a chunk at a time, so
+    that the channel can go on without ever holding the payload.  Raises ChannelClosed,
+    FrameTimeout."""
+    while size:
+        _wait(fd, select.POLLIN, deadline)
+        try:
+            chunk = os.read(fd, min(size, 1 << 20))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            raise ChannelClosed("the other side closed the channel")
+        size -= len(chunk)
+
+
+def value_bytes(value, _depth: int = 0) -> int:
+    """About how many bytes a decoded value takes on the wire (array data, strings, a little
+    per item), to compare a student's answer with the reference's.  Never raises; cheap on
+    the small answers probes return."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes + 64
+    if isinstance(value, str):
+        return len(value) + 16
+    if isinstance(value, Opaque):
+        return len(value.repr) + len(value.pytype) + 32
+    if _depth > MAX_DEPTH:
+        return 16
+    if isinstance(value, (list, tuple)):
+        return 16 + sum(value_bytes(item, _depth + 1) for item in value)
+    if isinstance(value, dict):
+        return 16 + sum(len(str(key)) + value_bytes(item, _depth + 1) for key, item in value.items())
+    return 16
 
 
 def write_frame(fd: int, payload: bytes, deadline: float | None = None) -> None:

@@ -26,7 +26,11 @@ Isolation (:func:`isolation_available`):
     session, with a clean environment, closed inherited fds and a private scratch
     directory.  Where Linux has Landlock the worker confines itself to the Python runtime
     (read-only) and its scratch directory, without TCP or signals out (by ABI); without
-    Landlock it can read and write whatever the grader's user can.  :attr:`Sandbox.warning`
+    Landlock it can read and write whatever the grader's user can.  When the grader runs as
+    root (a Gradescope container) the worker switches to a fresh unprivileged uid, with no
+    capability and no_new_privs, before any student code runs, as under bubblewrap (or
+    refuses to start): it then reaches only what any user may, plus its own runtime files
+    and scratch folder.  :attr:`Sandbox.warning`
     says which (:data:`RLIMITS_WARNING` or :func:`landlock_warning`); callers must show it.
 
 Warm pool (:mod:`grader.sandbox_pool`): ``Sandbox(..., pool=SandboxPool())`` (or the
@@ -107,7 +111,9 @@ class Limits:
     process limit counts the worker's uid), ``probe_timeout`` the wall-clock limit of one probe
     and of the student module's import, ``output_bytes`` how much printed output is kept
     per probe.  ``scratch_bytes`` sizes the tmpfs ``/scratch`` and ``/tmp`` under
-    bubblewrap.  ``isolation`` is ``"auto"`` (bubblewrap when it works, unless the
+    bubblewrap.  ``reply_bytes`` is how many bytes of replies the trusted side reads from
+    one Sandbox (one submission) in all; replies beyond it are refused unread (an honest
+    submission's replies add up to kilobytes).  ``isolation`` is ``"auto"`` (bubblewrap when it works, unless the
     environment variable GRADER_SANDBOX says ``rlimits``), ``"bubblewrap"`` (error if
     unavailable) or ``"rlimits"``.  ``startup_timeout`` bounds interpreter + NumPy start-up,
     which runs no student code.
@@ -120,6 +126,7 @@ class Limits:
     probe_timeout: float = 10.0
     output_bytes: int = 1 << 20
     scratch_bytes: int = 64 << 20
+    reply_bytes: int = 64 << 20
     isolation: str = "auto"
     startup_timeout: float = 30.0
 
@@ -145,6 +152,24 @@ class ProbeOutcome:
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+def _fresh_uid() -> int:
+    """A random uid (and gid) no account uses, for one sandbox worker."""
+    return (1 << 30) + secrets.randbelow(1 << 29)
+
+
+def _reachable_by_others(folder: str) -> bool:
+    """Whether a user with no relation to the folder's owners can enter ``folder`` (every
+    folder on the way has the search bit for others)."""
+    path = Path(folder).resolve()
+    for step in (path, *path.parents):
+        try:
+            if not os.stat(step).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _namespace_args() -> list[str]:
@@ -320,6 +345,10 @@ def _contains_opaque(json_obj) -> bool:
 def _text(value, limit: int) -> str:
     """A string field of an untrusted reply, clipped, with control characters escaped."""
     return protocol.printable(value[:limit]) if type(value) is str else ""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB" if size >= 1 << 20 else f"{size} bytes"
 
 
 def _crash_message(reply: dict) -> str:
@@ -534,13 +563,16 @@ class Sandbox:
         self._probe_names = _probe_names(probes_path)
         self._import_error: ProbeOutcome | None = None
         self._next_id = 0
+        self._reply_bytes_read = 0  # of Limits.reply_bytes
         self._closed = False
-        # As root under bubblewrap the worker switches to a fresh random uid per worker: the
+        # As root the worker switches to a fresh random uid: student code never runs as uid 0
+        # (with its capabilities it could prlimit() or read anything of the grader's), the
         # kernel exempts uid 0 from RLIMIT_NPROC, and a uid of its own means the process
-        # limit counts only this worker's processes.
-        self._drops_privileges = self.isolation == "bubblewrap" and _is_root()
+        # limit counts only this worker's processes (each worker gets its own: processes of
+        # a killed one may linger a moment and would count against the next).
+        self._drops_privileges = _is_root()
 
-        self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=self._temporary_parent()))
         self._workers: list[_Worker | _PooledWorker] = []  # zero or one; lists so the finalizer sees them
         self._leases: list = []  # the pool process this sandbox holds, if any
         self._finalizer = weakref.finalize(self, _remove_tree, str(self._root), self._workers, self._leases,
@@ -555,9 +587,23 @@ class Sandbox:
             self._finalizer()
             raise
 
+    def _temporary_parent(self) -> str | None:
+        """Where the sandbox's folder goes: the usual temporary folder, unless the rlimits
+        worker runs under another uid and cannot reach it (TMPDIR inside a 0700 folder), then
+        /tmp.  (Under bubblewrap the folder is bound into the sandbox instead.)"""
+        if not (self._drops_privileges and self.isolation == "rlimits") or _reachable_by_others(tempfile.gettempdir()):
+            return None
+        if not _reachable_by_others("/tmp"):
+            raise SandboxError("no temporary folder that an unprivileged sandbox worker can reach "
+                               "(neither TMPDIR nor /tmp): install bubblewrap")
+        return "/tmp"
+
     def _write_runtime(self, source: str, probes_path: Path) -> None:
         """Files the worker sees read-only at /runtime (world-readable: the worker may run
-        under another uid)."""
+        under another uid).  In the rlimits fallback as root the sandbox's folder becomes
+        0711 (reachable, not listable) and the scratch folder belongs to the running worker's
+        uid (see :meth:`_spawn`): the worker reads its runtime files and nothing of the course,
+        which must not be readable by other users (see the README, Security)."""
         runtime = self._root / "runtime"
         (runtime / "student").mkdir(parents=True)
         for directory in (runtime, runtime / "student"):
@@ -571,6 +617,8 @@ class Sandbox:
         student_file.write_text(source, encoding="utf-8")
         student_file.chmod(0o644)
         self._scratch.mkdir(mode=0o700)
+        if self._drops_privileges and self.isolation == "rlimits":
+            self._root.chmod(0o711)
 
     # ----------------------------------------------------------------- public API
 
@@ -582,13 +630,18 @@ class Sandbox:
         return self._ensure_ready()
 
     def run_probe(self, name: str, kwargs: dict, timeout: float | None = None,
-                  group: str | None = None) -> ProbeOutcome:
+                  group: str | None = None, max_reply_bytes: int | None = None) -> ProbeOutcome:
         """Run probe ``name`` on the student's module with plain-data ``kwargs``.
 
         Without a ``group`` the probe runs in a fresh fork of the worker, so nothing an
         earlier probe did at call time can reach it.  Consecutive probes with the same
         ``group`` (say, the student function they test) may share one fork while each
-        succeeds: cheaper, and isolated from every other group's probes."""
+        succeeds: cheaper, and isolated from every other group's probes.
+
+        A reply longer than ``max_reply_bytes`` (the caller's idea of what an answer to this
+        probe can need), or than what is left of ``Limits.reply_bytes``, is refused from its
+        length alone: it is read past in chunks and never decoded, and the outcome is an
+        ``"error"`` of type ``ResultTooLarge`` that says so (the student's result)."""
         if group is not None and type(group) is not str:
             raise TypeError("a probe group must be a string")
         if self._closed:
@@ -612,10 +665,17 @@ class Sandbox:
             request["group"] = group
         started = time.monotonic()
         deadline = started + timeout
+        left = max(0, self.limits.reply_bytes - self._reply_bytes_read)
+        limit = min(protocol.MAX_FRAME, left, max_reply_bytes if max_reply_bytes is not None else left)
         try:
             protocol.send_message(worker.req_fd, request, arrays, deadline)
-            reply, reply_arrays = protocol.recv_message(worker.rep_fd, deadline)
+            payload = protocol.read_frame(worker.rep_fd, deadline, limit)
+            self._reply_bytes_read += len(payload)
+            reply, reply_arrays = protocol.unpack_message(payload)
+            del payload
             outcome = self._outcome(reply, reply_arrays, self._next_id)
+        except protocol.FrameTooLarge as exc:
+            outcome = self._refused(exc, worker, deadline, out_of_budget=limit == left)
         except protocol.FrameTimeout:
             self._discard_worker()
             outcome = ProbeOutcome("timeout", message=f"no result within {timeout:g} s")
@@ -640,6 +700,23 @@ class Sandbox:
         self.close()
 
     # ----------------------------------------------------------------- internals
+
+    def _refused(self, exc: "protocol.FrameTooLarge", worker, deadline: float, out_of_budget: bool) -> ProbeOutcome:
+        """The outcome of a reply refused for its length; its payload is read past (the
+        worker and its kept fork go on) or, if that fails, the worker is replaced."""
+        try:
+            protocol.skip_bytes(worker.rep_fd, exc.size, deadline)
+        except (protocol.ProtocolError, protocol.FrameTimeout):
+            self._discard_worker()
+        size = _megabytes(exc.size)
+        if out_of_budget:
+            message = (f"the result your code returned ({size}) was not read: the results of one submission "
+                       f"may add up to {_megabytes(self.limits.reply_bytes)}, and earlier tests used "
+                       f"{_megabytes(self._reply_bytes_read)} of that")
+        else:
+            message = (f"the result your code returned ({size}) was not read: this test's answer needs "
+                       f"far less (at most {_megabytes(exc.limit)} are read)")
+        return ProbeOutcome("error", exc_type="ResultTooLarge", message=message)
 
     def _outcome(self, reply: dict, arrays: dict, request_id: int) -> ProbeOutcome:
         if reply.get("id") != request_id:
@@ -670,9 +747,10 @@ class Sandbox:
             "probes": f"{runtime}/probes.py",
             "source": f"{runtime}/student/{self.module_name}.py",
             "module": self.module_name,
-            "uid": (1 << 30) + secrets.randbelow(1 << 29) if self._drops_privileges else None,
+            "uid": _fresh_uid() if self._drops_privileges else None,
         }
         if self.isolation == "rlimits":  # bubblewrap's mounts do this job otherwise
+            config["imports_through_fds"] = True  # (as root: see worker._reach_runtime_through_fds)
             config["landlock"] = {
                 # /proc/self is the worker's own /proc/<pid> (the rule is made there): it lists
                 # its children; another process's environ or maps stay out of reach.
@@ -697,6 +775,10 @@ class Sandbox:
             runtime, home = str(self._root / "runtime"), str(self._scratch)
         config = self._worker_config(runtime)
         config.update(req_fd=req_read, rep_fd=rep_write)
+        if self.isolation == "rlimits" and config["uid"] is not None:
+            # The scratch folder outlives a worker: the next one (a fresh uid) takes it over.
+            # What an earlier one left stays its (it may be removed, not changed).
+            os.chown(self._scratch, config["uid"], config["uid"])
         if self.isolation == "rlimits":  # bwrap's --die-with-parent does this under bubblewrap
             config["parent_pid"] = os.getpid()
         python = [sys.executable, "-I", "-B", f"{runtime}/worker.py", json.dumps(config)]
@@ -707,7 +789,7 @@ class Sandbox:
         else:
             command, popen_env, cwd = python, env, home
         try:
-            with open(self._log, "wb") as log:
+            with open(os.open(self._log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as log:
                 proc = subprocess.Popen(
                     command,
                     stdin=subprocess.DEVNULL,

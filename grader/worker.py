@@ -5,12 +5,15 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
 
 1. set rlimits (core 0, CPU, address space, file size, processes), ignore SIGXFSZ so an
    oversized write fails with an error instead of killing the worker;
-2. load protocol.py, drop to the configured uid/gid if any (bubblewrap as root), ask to be
-   killed with the grader (rlimits mode), become a child subreaper, import the probes
-   module (or send ``{"status": "fatal", ...}`` if it is broken);
-3. in rlimits mode, confine itself with Landlock where the kernel has it (read-only Python
-   runtime, writable scratch folder, no TCP, no signals out; see :func:`_landlock`);
-   point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
+2. load protocol.py; in rlimits mode, confine itself with Landlock where the kernel has it
+   (read-only Python runtime, writable scratch folder, no TCP, no signals out; see
+   :func:`_landlock`), as root first reaching the import path through file descriptors
+   (:func:`_reach_runtime_through_fds`); drop to the configured uid/gid if any (the grader
+   runs as root: bubblewrap or not, student code never runs as uid 0, with a capability or
+   without no_new_privs; if the switch fails the worker stops here), ask to be killed with
+   the grader (rlimits mode), become a child subreaper, import the probes module (or send
+   ``{"status": "fatal", ...}`` if it is broken);
+3. point fds 0/1/2 at /dev/null and ``sys.stdout``/``sys.stderr`` at a capture that keeps
    the first ``output_bytes`` characters of each probe's printed output, then send
    ``{"status": "started", "landlock": ABI or 0}``.  No student code has run so far, so
    the student cannot forge these first messages;
@@ -257,11 +260,75 @@ def _load_module(name: str, path: str):
 
 
 def _drop_privileges(uid: int) -> None:
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    if os.getuid() != uid or os.geteuid() != uid:
-        raise RuntimeError("could not drop privileges")
+    """Become ``uid``/``uid`` with no supplementary group, real, effective and saved alike, so
+    that the kernel clears every capability, and set no_new_privs so that no setuid binary or
+    file capability gives any back.  Raises RuntimeError if the process is not then
+    unprivileged: student code must never run as uid 0 (the caller refuses to go on)."""
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    except OSError as exc:
+        raise RuntimeError(f"refusing to run student code as root: cannot switch to an unprivileged uid "
+                           f"({exc.strerror}); install bubblewrap or run the grader as another user") from None
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or os.getgroups():
+        raise RuntimeError("refusing to run student code as root: the switch to an unprivileged uid did not hold")
+    _no_new_privileges()
+    if _effective_capabilities() not in (0, None):
+        raise RuntimeError("refusing to run student code: capabilities remain after the uid switch")
+
+
+def _no_new_privileges() -> None:
+    """PR_SET_NO_NEW_PRIVS: execve() never grants privileges (setuid bits, file capabilities)."""
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0) != 0:
+            raise RuntimeError("refusing to run student code: PR_SET_NO_NEW_PRIVS failed")
+    except (OSError, AttributeError):  # not Linux: no such flag
+        pass
+
+
+def _effective_capabilities() -> int | None:
+    """CapEff of this process (Linux), None where /proc does not say."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _reach_runtime_through_fds() -> None:
+    """Before the switch to an unprivileged uid in the rlimits fallback: the Python
+    installation may sit where only root can reach it (say /root/.pyenv, /root being 0700).
+    Open each folder of the import path (O_PATH, while still root) and import through
+    ``/proc/self/fd/N`` from then on: that link leads into the folder without passing its
+    parents, so the worker reads the interpreter's own files (as far as their own modes let
+    any user) and nothing beside them.  Package ``__path__`` lists are rewritten too, for
+    the submodules NumPy and the standard library import lazily."""
+    aliases: list[tuple[str, str]] = []
+    for entry in sorted({p for p in sys.path if p and os.path.isdir(p)}, key=len, reverse=True):
+        fd = os.open(entry, os.O_PATH | os.O_DIRECTORY)  # inherited by the probes' forks
+        aliases.append((entry.rstrip("/"), f"/proc/self/fd/{fd}"))
+
+    def through(path):
+        if type(path) is not str:
+            return path
+        for entry, alias in aliases:
+            if path == entry or path.startswith(entry + "/"):
+                return alias + path[len(entry):]
+        return path
+
+    sys.path[:] = [through(path) for path in sys.path]
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if type(search) is list:
+            search[:] = [through(path) for path in search]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
 
 
 def _safe_str(obj, limit: int) -> str:
@@ -327,6 +394,12 @@ def main(argv: list[str]) -> None:
 
     # Until "started", only trusted code runs and its errors go to the grader's startup log.
     protocol = _load_module("_grader_protocol", config["protocol"])
+    if config.get("uid") is not None and config.get("imports_through_fds"):  # rlimits fallback as root
+        _reach_runtime_through_fds()
+    landlock = 0
+    if config.get("landlock"):  # rlimits fallback; before the uid switch, so that root opens the rules' paths
+        rules = config["landlock"]
+        landlock = _landlock(rules["read"], rules["write"], rules["devices"])
     if config.get("uid") is not None:
         _drop_privileges(config["uid"])
     if config.get("parent_pid"):  # after the uid change, which clears the death signal
@@ -338,10 +411,6 @@ def main(argv: list[str]) -> None:
         message = "the probes module failed to import:\n" + traceback.format_exc()[-3000:]
         protocol.send_message(rep_fd, {"status": "fatal", "message": message})
         os._exit(3)
-    landlock = 0
-    if config.get("landlock"):
-        rules = config["landlock"]
-        landlock = _landlock(rules["read"], rules["write"], rules["devices"])
     capture = _Capture(config["limits"]["output_bytes"])
     _redirect_stdio(capture)
     protocol.send_message(rep_fd, {"status": "started", "landlock": landlock})

@@ -149,11 +149,17 @@ def environment():
     return dict(os.environ)
 
 def open_fds():
+    """Open fds but the O_PATH handles on the import path's folders that the worker opens as
+    root in the rlimits fallback (they give no read or write access by themselves); those
+    must be folders."""
+    import fcntl, stat
     found = []
     for fd in range(1024):  # by fstat: Landlock may hide /proc/self
         try:
-            os.fstat(fd)
+            info = os.fstat(fd)
         except OSError:
+            continue
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_PATH and stat.S_ISDIR(info.st_mode):
             continue
         found.append(fd)
     return found
