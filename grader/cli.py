@@ -129,6 +129,20 @@ def cmd_demo(args) -> int:
     return demo_command(_course(), out=Path(args.out) if args.out else None, workers=args.workers)
 
 
+def cmd_audit(args) -> int:
+    from grader.audit.command import AUDIT_ERRORS, audit_command
+
+    options = {name: getattr(args, name) for name in ("seeds", "workers", "scheduler", "max_mutants")
+               if getattr(args, name) is not None}
+    if args.functions is not None:
+        options["functions"] = [f.strip() for f in args.functions.split(",") if f.strip()]
+    try:
+        audit_command(_course().get(args.assignment), out=Path(args.out) if args.out else None, **options)
+    except AUDIT_ERRORS as exc:
+        raise UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    return EXIT_OK
+
+
 def cmd_gradescope(args) -> int:
     from grader.gradescope import build_autograder_command
     return build_autograder_command(_course().get(args.assignment), Path(args.out))
@@ -245,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON result")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the grading")
     p.set_defaults(run=cmd_submit)
+
+    p = sub.add_parser("audit", help="audit the hidden checks: mutants of the reference graded under many student ids")
+    p.add_argument("assignment")
+    p.add_argument("--seeds", type=int, default=None, help="student ids each mutant is graded under (default: 8)")
+    p.add_argument("--out", default=None, help="output folder (default: a fresh temporary folder)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
+    p.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on a cluster")
+    p.add_argument("--functions", default=None, metavar="F,...", help="only mutants of these functions")
+    p.add_argument("--max-mutants", type=int, default=None, metavar="K",
+                   help="at most K generated mutants, spread over functions and operators")
+    p.set_defaults(run=cmd_audit)
 
     p = sub.add_parser("gradescope", help="Gradescope autograder")
     gs = p.add_subparsers(dest="gradescope_command", required=True, parser_class=_Parser)

@@ -58,3 +58,25 @@ def stub_for(assignment) -> str:
 def write_stub(assignment) -> Path:
     assignment.stub_path.write_text(stub_for(assignment), encoding="utf-8")
     return assignment.stub_path
+
+
+def solution_blocks(solution_source: str, origin: str = "<solution>") -> list[tuple[int, int]]:
+    """The (BEGIN line, END line) pairs of the solution markers, 1-based, in file order
+    (the lines strictly between them are the solution). Raises MarkerError as
+    `generate_stub` does."""
+    blocks: list[tuple[int, int]] = []
+    inside_since: int | None = None
+    for number, line in enumerate(solution_source.splitlines(), start=1):
+        marker = _MARKER.match(line)
+        if marker and marker["kind"] == "BEGIN":
+            if inside_since is not None:
+                raise MarkerError(f"{origin}:{number}: nested {BEGIN} (the block opened at line {inside_since} is not closed)")
+            inside_since = number
+        elif marker:
+            if inside_since is None:
+                raise MarkerError(f"{origin}:{number}: {END} without a {BEGIN}")
+            blocks.append((inside_since, number))
+            inside_since = None
+    if inside_since is not None:
+        raise MarkerError(f"{origin}:{inside_since}: {BEGIN} is never closed")
+    return blocks

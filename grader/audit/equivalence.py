@@ -1,0 +1,340 @@
+"""Which mutants are equivalent to the reference: the same answers on a large randomised
+probe set, so no check could ever tell them apart and grading them proves nothing.
+
+The probe set is what the checks themselves ask: the hidden checks are run with the
+reference as the "student" (in this process: the reference is trusted) under many seeds,
+and the public checks once; every probe call they make is kept (name, arguments, and the
+student function of the check that made it), plus, for probes that can fake a function's
+building blocks (a `fakes` parameter), the same call with `fakes=True`, which the checks
+make only when a plain run fails. The reference's answers are taken in the sandbox, the
+same way as a mutant's, twice: a call whose two answers differ is not deterministic and is
+left out.
+
+A mutant is then run on the whole probe set in ONE sandbox (the assignment's probe drivers
+plus one batch driver, `audit_batch`, that runs a list of calls and returns every answer),
+in a few chunks with a time limit each, since a mutant may loop. It is equivalent when
+every answer matches the reference's: the same structure and Python types, numbers within
+`EQUIVALENT_RTOL` (a reordering of floating-point operations is not a mistake). Otherwise
+the outcome says how it differs (numbers, an exception, a timeout), by how much at most,
+and which functions' checks saw a difference.
+
+Mutant code never runs in this process: only the sandbox runs it, under its limits.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.checking import CheckSession, StudentProbes, kwargs_key
+from grader.course import Assignment
+from grader.protocol import Opaque, decode_value, encode_value, pytype_of
+from grader.sandbox import Limits, ProbeOutcome, Sandbox, SandboxError
+
+#: Relative difference below which two numbers are the same answer (float reordering).
+EQUIVALENT_RTOL = 1e-9
+#: Absolute floor of that comparison, for answers near zero.
+EQUIVALENT_ATOL = 1e-12
+#: Probe calls per sandbox request (a reply stays far below the protocol's frame limit).
+CHUNK_CALLS = 80
+#: A chunk may take this many times the reference's time on it, and at least CHUNK_MIN_SECONDS.
+CHUNK_TIME_FACTOR = 20.0
+CHUNK_MIN_SECONDS = 5.0
+BATCH_PROBE = "audit_batch"
+
+_BATCH_DRIVER = f'''
+
+
+# --- appended by grader.audit: one request runs many probe calls ---------------------------
+
+def {BATCH_PROBE}(mod, calls):
+    """Run each [name, kwargs] of `calls` on `mod`; [[True, answer] or [False, exception
+    type name], ...] in order."""
+    answers = []
+    for name, kwargs in calls:
+        try:
+            answers.append([True, globals()[name](mod, **kwargs)])
+        except Exception as exc:
+            answers.append([False, type(exc).__name__])
+    return answers
+'''
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    function: str  # the student function whose check made the call
+    name: str
+    kwargs: dict
+
+
+@dataclass
+class ProbeSet:
+    calls: list[ProbeCall]
+    answers: list[Any]  # the reference's [ok, value] per call
+    chunk_timeouts: list[float]
+    probes_path: Path  # the audit's probes module (the assignment's plus the batch driver)
+
+    def chunks(self) -> list[range]:
+        return [range(start, min(start + CHUNK_CALLS, len(self.calls))) for start in range(0, len(self.calls), CHUNK_CALLS)]
+
+
+@dataclass
+class EquivalenceOutcome:
+    """How a mutant's answers compare with the reference's on the probe set."""
+
+    key: str
+    status: str  # equivalent | differs | raises | hangs | broken (does not import)
+    functions: list[str] = field(default_factory=list)  # whose checks' calls differ
+    differing_calls: int = 0
+    max_deviation: float = 0.0  # largest relative difference of a differing number (inf: not numbers)
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def equivalent(self) -> bool:
+        return self.status == "equivalent"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["max_deviation"] = None if math.isinf(self.max_deviation) else self.max_deviation
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EquivalenceOutcome":
+        data = dict(data)
+        data["max_deviation"] = math.inf if data.get("max_deviation") is None else data["max_deviation"]
+        return cls(**data)
+
+
+# --- the probe set --------------------------------------------------------------------------
+
+def audit_probes_text(assignment: Assignment) -> str:
+    """The assignment's probe drivers with the batch driver appended."""
+    return assignment.probes_path.read_text(encoding="utf-8") + _BATCH_DRIVER
+
+
+def collect_calls(assignment: Assignment, seeds: int) -> list[ProbeCall]:
+    """Every distinct probe call of the hidden checks under `seeds` seeds and of the public
+    checks, the reference answering (in this process), plus faked variants (see above)."""
+    from grader.grade import reference_module  # the grading module; imported late (it is large)
+
+    reference = reference_module(assignment)
+    calls: dict[str, ProbeCall] = {}
+
+    def answer(name, kwargs, timeout, group):
+        try:
+            return ProbeOutcome("ok", value=reference.probe(name, **kwargs))
+        except Exception as exc:  # a check may probe a failure on purpose
+            return ProbeOutcome("error", exc_type=type(exc).__name__, message=str(exc))
+
+    runs = [(assignment.hidden_checks, f"grader-audit-probe-set|{number}", True) for number in range(seeds)]
+    runs.append((assignment.public_checks, "public", False))
+    sessions: dict[Path, CheckSession] = {}
+    try:
+        for checks_dir, material, per_student in runs:
+            session = sessions.setdefault(checks_dir, CheckSession(checks_dir))
+            records, _ = session.run(StudentProbes(answer), reference, material, per_student)
+            for record in records:
+                for call in record.probe_calls:
+                    calls.setdefault(kwargs_key(call.name, call.kwargs), ProbeCall(record.function, call.name, call.kwargs))
+    finally:
+        for session in sessions.values():
+            session.close()
+    fakeable = {name for name, driver in vars(reference.probes).items()
+                if callable(driver) and not name.startswith("_") and _takes_fakes(driver)}
+    for call in list(calls.values()):
+        if call.name in fakeable and not call.kwargs.get("fakes"):
+            faked = dict(call.kwargs, fakes=True)
+            calls.setdefault(kwargs_key(call.name, faked), ProbeCall(call.function, call.name, faked))
+    return list(calls.values())
+
+
+def _takes_fakes(driver) -> bool:
+    try:
+        return "fakes" in inspect.signature(driver).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def build_probe_set(assignment: Assignment, seeds: int, out: Path, limits: Limits | None = None) -> ProbeSet:
+    """Collect the calls, take the reference's answers twice in the sandbox, keep the
+    deterministic calls, and save it all under `out` (for worker processes). Raises
+    SandboxError when the sandbox cannot run the reference."""
+    out.mkdir(parents=True, exist_ok=True)
+    probes_path = out / "audit_probes.py"
+    probes_path.write_text(audit_probes_text(assignment), encoding="utf-8")
+    calls = collect_calls(assignment, seeds)
+    reference = assignment.reference_path.read_text(encoding="utf-8")
+    limits = limits or Limits(probe_timeout=600.0)
+    draft = ProbeSet(calls, [], [600.0] * len(range(0, len(calls), CHUNK_CALLS)), probes_path)
+    first, seconds = _answers(reference, assignment.module, draft, limits)
+    second, _ = _answers(reference, assignment.module, draft, limits)
+    if first is None or second is None or any(_failure(a) in ("timeout", "crashed") for a in first):
+        raise SandboxError(f"the reference of {assignment.id} does not run on its own probe set in the sandbox")
+    keep = [n for n in range(len(calls)) if _deviation(first[n], second[n]) == 0.0]
+    probe_set = ProbeSet([calls[n] for n in keep], [first[n] for n in keep], [], probes_path)
+    per_call = [seconds[n // CHUNK_CALLS] / CHUNK_CALLS for n in keep]
+    probe_set.chunk_timeouts = [max(CHUNK_MIN_SECONDS, CHUNK_TIME_FACTOR * sum(per_call[c.start:c.stop]))
+                                for c in probe_set.chunks()]
+    save_probe_set(probe_set, out / "probe_set.npz")
+    return probe_set
+
+
+def _answers(source: str, module: str, probe_set: ProbeSet, limits: Limits,
+             pool=None) -> tuple[list[Any] | None, list[float]]:
+    """[ok, value] per call of `source` run in one sandbox (a failed chunk: [False,
+    "timeout"/"crashed"/...] for each of its calls), and the seconds each chunk took; None
+    when the module does not import."""
+    answers: list[Any] = []
+    seconds: list[float] = []
+    with Sandbox(source, module, probe_set.probes_path, limits, pool=pool) as sandbox:
+        if sandbox.import_error is not None:
+            return None, []
+        for chunk, timeout in zip(probe_set.chunks(), probe_set.chunk_timeouts):
+            batch = [[probe_set.calls[n].name, probe_set.calls[n].kwargs] for n in chunk]
+            outcome = sandbox.run_probe(BATCH_PROBE, {"calls": batch}, timeout=timeout, group="audit")
+            seconds.append(outcome.seconds)
+            if outcome.status == "ok" and isinstance(outcome.value, list) and len(outcome.value) == len(chunk):
+                answers.extend(outcome.value)
+            else:
+                reason = outcome.status if outcome.status != "ok" else "malformed"
+                answers.extend([[False, reason]] * len(chunk))
+    return answers, seconds
+
+
+# --- saving (worker processes read the probe set from disk) ----------------------------------
+
+def save_probe_set(probe_set: ProbeSet, path: Path) -> None:
+    value = {"calls": [[c.function, c.name, c.kwargs] for c in probe_set.calls], "answers": probe_set.answers,
+             "chunk_timeouts": probe_set.chunk_timeouts, "probes_path": str(probe_set.probes_path)}
+    meta, arrays = encode_value(value)
+    np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+
+_LOADED: dict[tuple, ProbeSet] = {}
+
+
+def load_probe_set(path: Path) -> ProbeSet:
+    """The probe set saved at `path` (cached per file version in a worker process)."""
+    stat = Path(path).stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["__meta__"]).decode())
+            value = decode_value(meta, {name: data[name] for name in data.files if name != "__meta__"})
+        _LOADED[key] = ProbeSet(
+            calls=[ProbeCall(str(f), str(n), dict(k)) for f, n, k in value["calls"]], answers=value["answers"],
+            chunk_timeouts=[float(t) for t in value["chunk_timeouts"]], probes_path=Path(value["probes_path"]))
+    return _LOADED[key]
+
+
+# --- comparing ------------------------------------------------------------------------------
+
+def _deviation(left: Any, right: Any) -> float:
+    """0.0 when two decoded answers are the same (numbers within EQUIVALENT_RTOL), else the
+    largest relative difference of their numbers, or inf when they differ otherwise."""
+    if isinstance(left, np.ndarray) or isinstance(right, np.ndarray):
+        if not (isinstance(left, np.ndarray) and isinstance(right, np.ndarray)) or pytype_of(left) != pytype_of(right):
+            return math.inf
+        if left.shape != right.shape or left.dtype.kind not in "biufc" or right.dtype.kind not in "biufc":
+            return math.inf
+        a, b = np.asarray(left, dtype=np.complex128), np.asarray(right, dtype=np.complex128)
+        if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(np.isinf(a), np.isinf(b)):
+            return math.inf
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not np.array_equal(a[~finite], b[~finite], equal_nan=True):
+            return math.inf
+        if not finite.any():
+            return 0.0
+        relative = np.abs(a[finite] - b[finite]) / np.maximum(np.abs(b[finite]), EQUIVALENT_ATOL / EQUIVALENT_RTOL)
+        worst = float(relative.max())
+        return 0.0 if worst <= EQUIVALENT_RTOL else worst
+    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        if type(left) is not type(right) or len(left) != len(right):
+            return math.inf
+        return max((_deviation(a, b) for a, b in zip(left, right)), default=0.0)
+    if isinstance(left, dict) and isinstance(right, dict):
+        if left.keys() != right.keys():
+            return math.inf
+        return max((_deviation(left[k], right[k]) for k in left), default=0.0)
+    if isinstance(left, Opaque) or isinstance(right, Opaque):
+        return 0.0 if isinstance(left, Opaque) and isinstance(right, Opaque) and left.pytype == right.pytype else math.inf
+    return 0.0 if left == right and type(left) is type(right) else math.inf
+
+
+def _failure(answer: Any) -> str:
+    """The exception (or "timeout", "crashed") of a failed [ok, value] answer; "" if it ran."""
+    try:
+        ran = bool(answer[0])
+    except (TypeError, ValueError, IndexError):
+        return "malformed"
+    return "" if ran else str(answer[1]) if isinstance(answer[1], str) else "malformed"
+
+
+def compare(key: str, answers: list[Any] | None, probe_set: ProbeSet, seconds: float = 0.0) -> EquivalenceOutcome:
+    """The outcome of a mutant whose answers (None: it did not import) are `answers`."""
+    if answers is None:
+        return EquivalenceOutcome(key, "broken", sorted({c.function for c in probe_set.calls}),
+                                  len(probe_set.calls), math.inf, "the module does not import", seconds)
+    functions: set[str] = set()
+    differing = 0
+    worst = 0.0
+    first = ""
+    status = "equivalent"
+    for call, mine, theirs in zip(probe_set.calls, answers, probe_set.answers):
+        deviation = _deviation(mine, theirs)
+        if deviation == 0.0:
+            continue
+        differing += 1
+        functions.add(call.function)
+        worst = max(worst, deviation)
+        failure = _failure(mine)
+        if failure == "timeout":
+            status = "hangs"
+        elif failure and status in ("equivalent", "differs"):
+            status = "raises"
+        elif status == "equivalent":
+            status = "differs"
+        if not first:
+            first = f"{call.name} ({call.function}'s checks): " + (
+                f"raised {failure}" if failure else "a different answer" if math.isinf(deviation)
+                else f"relative difference {deviation:.3g}")
+    return EquivalenceOutcome(key, status, sorted(functions), differing, worst, first, seconds)
+
+
+# --- the job a batch worker runs --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EquivalenceJob:
+    """One mutant's equivalence run (the shape `grader.batch.runner.run_jobs` expects:
+    `assignment` and `student`, here the mutant's key)."""
+
+    assignment: Assignment
+    student: str
+    path: str  # the mutant's module text
+    probe_set: str  # the saved probe set
+
+
+_POOLS: dict[int, Any] = {}
+
+
+def equivalence_job(job: EquivalenceJob):
+    """Run one mutant on the probe set in a sandbox of this worker's warm pool; the outcome's
+    `result` is the EquivalenceOutcome as a dict."""
+    from grader.batch.work import GradeOutcome
+    from grader.sandbox_pool import SandboxPool
+
+    probe_set = load_probe_set(Path(job.probe_set))
+    pool = _POOLS.setdefault(0, SandboxPool())
+    started = time.monotonic()
+    source = Path(job.path).read_text(encoding="utf-8")
+    answers, _ = _answers(source, job.assignment.module, probe_set, Limits(probe_timeout=max(probe_set.chunk_timeouts)),
+                          pool=pool)
+    outcome = compare(job.student, answers, probe_set, time.monotonic() - started)
+    return GradeOutcome(job.student, outcome.to_dict())
