@@ -81,6 +81,7 @@ class GeneratedMutant:
     description: str  # "`old` -> `new`", the edit in the code's own terms
     line: int  # where in the reference the edit is
     source: str
+    mistaken: str = ""  # the mutant's code at the edit (the `new` of the description)
 
     def diff(self, reference: str, name: str = "reference.py") -> str:
         """The unified diff from the reference to this mutant."""
@@ -386,7 +387,7 @@ def _apply_text(lines: list[bytes], edits: list[Edit], parenthesise: bool) -> st
     for target, replacement in edits:
         start = starts[target.lineno - 1] + target.col_offset
         end = starts[target.end_lineno - 1] + target.end_col_offset
-        new = ast.unparse(ast.fix_missing_locations(ast.copy_location(copy.deepcopy(replacement), target)))
+        new = _unparse(replacement, target)
         if parenthesise and isinstance(replacement, ast.expr) and not isinstance(
                 replacement, (ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Subscript)):
             new = f"({new})"
@@ -437,10 +438,14 @@ def _render(source_lines: list[bytes], function: ast.FunctionDef, edits: list[Ed
     return None
 
 
+def _unparse(replacement: ast.AST, target: ast.AST) -> str:
+    """Source of a replacement node (a copy gets the target's position: unparse wants one)."""
+    return ast.unparse(ast.fix_missing_locations(ast.copy_location(copy.deepcopy(replacement), target)))
+
+
 def _describe(edits: list[Edit], prefix: str) -> str:
     target, replacement = edits[0]
-    old = ast.unparse(target)
-    new = ast.unparse(ast.fix_missing_locations(ast.copy_location(copy.deepcopy(replacement), target)))
+    old, new = ast.unparse(target), _unparse(replacement, target)
     if isinstance(target, ast.stmt) and len(edits) == 2:
         return f"{prefix}swapped `{_short(old)}` and `{_short(new)}`"
     return f"{prefix}`{_short(old)}` -> `{_short(new)}`"
@@ -495,23 +500,26 @@ def generate_mutants(source: str, functions: list[str], operators: list[str] | N
                     counts[operator] = counts.get(operator, 0) + 1
                     mutants.append(GeneratedMutant(
                         key=f"{name}.{operator}.{counts[operator]}", function=name, operator=operator,
-                        description=_describe(edits, prefix), line=edits[0][0].lineno, source=rendered[0]))
+                        description=_describe(edits, prefix), line=edits[0][0].lineno, source=rendered[0],
+                        mistaken=_short(_unparse(edits[0][1], edits[0][0]))))
     return mutants
 
 
 def spread(mutants: list[GeneratedMutant], limit: int | None) -> list[GeneratedMutant]:
-    """At most `limit` mutants, taken round-robin over (function, operator) groups so a small
-    sample still covers every function and operator; all of them when `limit` is None."""
+    """At most `limit` mutants, taken round-robin over functions and, within a function, over
+    operators, so that a small sample still covers every function and operator; all of them
+    when `limit` is None."""
     if limit is None or limit >= len(mutants):
         return list(mutants)
-    groups: dict[tuple[str, str], list[GeneratedMutant]] = {}
+    per_function: dict[str, dict[str, list[GeneratedMutant]]] = {}
     for mutant in mutants:
-        groups.setdefault((mutant.function, mutant.operator), []).append(mutant)
-    chosen: list[GeneratedMutant] = []
-    queues = list(groups.values())
-    while len(chosen) < limit:
-        for queue in queues:
-            if queue and len(chosen) < limit:
-                chosen.append(queue.pop(0))
+        per_function.setdefault(mutant.function, {}).setdefault(mutant.operator, []).append(mutant)
+    queues = [_round_robin(list(groups.values())) for groups in per_function.values()]
+    chosen = _round_robin(queues)[:limit]
     order = {id(m): n for n, m in enumerate(mutants)}
     return sorted(chosen, key=lambda m: order[id(m)])
+
+
+def _round_robin(queues: list[list]) -> list:
+    """The first item of each queue, then the second of each, and so on."""
+    return [queue[n] for n in range(max(map(len, queues), default=0)) for queue in queues if n < len(queue)]

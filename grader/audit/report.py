@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,6 +40,7 @@ POINTS_EPSILON = 1e-6
 SUGGESTIONS_DIR = "suggestions"
 SUGGESTIONS_TOML = "catalogue-suggestions.toml"
 HTML_TEMPLATE = "audit.html.j2"
+_SOLUTION_MARKER = re.compile(r"^\s*# (BEGIN|END) SOLUTION\s*$")
 
 
 def classify(grades: dict[str, dict], max_score: float) -> str:
@@ -198,6 +200,7 @@ def write_suggestions(summary: dict, reference: str, out: Path) -> list[dict]:
         function = _function_source(source, row["function"])
         if function is None:
             continue
+        function = "\n".join(line for line in function.splitlines() if not _SOLUTION_MARKER.match(line))
         file_name = f"{row['key'].replace('.', '_')}.py"
         (folder / file_name).write_text(f'"""{row["key"]}: {row["description"]}"""\n{imports}\n\n{function}\n',
                                         encoding="utf-8")
@@ -216,8 +219,8 @@ def write_suggestions(summary: dict, reference: str, out: Path) -> list[dict]:
 
 def _toml_entry(row: dict, file_name: str, functions: list[str]) -> str:
     what = OPERATORS.get(row["operator"], "a mistake").split(":")[0]
-    hint = (f"Your {row['function']} behaves like one with {what}; compare each line of it with the "
-            f"handout's formula.")
+    hint = (f"Your {row['function']} gives the results of code with `{row['mistaken']}` in it ({what}); "
+            f"compare that part of your code with the handout's formula.")
     return ("\n[[mutant]]\n"
             f"# {row['description']} (costs {', '.join(f'{f} {v[0]:g}' for f, v in row['parts_lost'].items())} points)\n"
             f"id = {json.dumps(row['key'].replace('-', '_'))}\n"

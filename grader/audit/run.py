@@ -44,6 +44,7 @@ class AuditedMutant:
     description: str
     line: int
     path: str  # its module text, as graded
+    mistaken: str = ""  # a generated mutant's code at the edit
     catalogue_id: str = ""  # a catalogued mutant's misconception id
     equivalence: dict | None = None  # EquivalenceOutcome.to_dict() (generated mutants)
     grades: dict[str, dict] = field(default_factory=dict)  # student id -> grade summary
@@ -130,7 +131,7 @@ def run_audit(assignment: Assignment, out: Path, *, seeds: int = 8, workers: int
     runner_factory = runner_factory or _runner_factory(workers, scheduler)
     folder = out / MUTANTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    chosen = functions or assignment.functions
+    chosen = [f for f in assignment.functions if functions is None or f in functions]
     timings: dict[str, float] = {}
 
     started = time.monotonic()
@@ -194,7 +195,8 @@ def _written(mutant: GeneratedMutant, folder: Path) -> AuditedMutant:
     path = folder / f"{mutant.key}.py"
     path.write_text(mutant.source, encoding="utf-8")
     return AuditedMutant(key=mutant.key, function=mutant.function, operator=mutant.operator,
-                         description=mutant.description, line=mutant.line, path=str(path))
+                         description=mutant.description, line=mutant.line, path=str(path),
+                         mistaken=mutant.mistaken)
 
 
 def _runner_factory(workers: int | None, scheduler: str | None) -> Callable:
