@@ -6,7 +6,9 @@ reference as the "student" (in this process: the reference is trusted) under man
 and the public checks once; every probe call they make is kept (name, arguments, and the
 student function of the check that made it), plus, for probes that can fake a function's
 building blocks (a `fakes` parameter), the same call with `fakes=True`, which the checks
-make only when a plain run fails. The reference's answers are taken in the sandbox, the
+make only when a plain run fails, and a randomised neighbour of every call (its numbers
+perturbed): the checks' own draws alone would call a mistake that they never exercise
+"equivalent", when it is an escape. The reference's answers are taken in the sandbox, the
 same way as a mutant's, twice: a call whose two answers differ is not deterministic and is
 left out.
 
@@ -46,7 +48,11 @@ CHUNK_CALLS = 80
 #: A chunk may take this many times the reference's time on it, and at least CHUNK_MIN_SECONDS.
 CHUNK_TIME_FACTOR = 20.0
 CHUNK_MIN_SECONDS = 5.0
+NOT_RUN = "not run"  # the answer of a call after a chunk that hung or crashed
 BATCH_PROBE = "audit_batch"
+#: Randomised neighbours of every probe call the checks make (see `perturb`).
+PERTURBED_VARIANTS = 1
+PERTURBATION_SEED = 20240917
 
 _BATCH_DRIVER = f'''
 
@@ -119,9 +125,10 @@ def audit_probes_text(assignment: Assignment) -> str:
     return assignment.probes_path.read_text(encoding="utf-8") + _BATCH_DRIVER
 
 
-def collect_calls(assignment: Assignment, seeds: int) -> list[ProbeCall]:
+def collect_calls(assignment: Assignment, seeds: int, perturbed: int = PERTURBED_VARIANTS) -> list[ProbeCall]:
     """Every distinct probe call of the hidden checks under `seeds` seeds and of the public
-    checks, the reference answering (in this process), plus faked variants (see above)."""
+    checks, the reference answering (in this process), plus faked variants and `perturbed`
+    randomised neighbours of each (see the module docstring)."""
     from grader.grade import reference_module  # the grading module; imported late (it is large)
 
     reference = reference_module(assignment)
@@ -152,7 +159,34 @@ def collect_calls(assignment: Assignment, seeds: int) -> list[ProbeCall]:
         if call.name in fakeable and not call.kwargs.get("fakes"):
             faked = dict(call.kwargs, fakes=True)
             calls.setdefault(kwargs_key(call.name, faked), ProbeCall(call.function, call.name, faked))
+    rng = np.random.default_rng(PERTURBATION_SEED)
+    for call in list(calls.values()):
+        for _ in range(perturbed):
+            kwargs = perturb(call.kwargs, rng)
+            calls.setdefault(kwargs_key(call.name, kwargs), ProbeCall(call.function, call.name, kwargs))
     return list(calls.values())
+
+
+def perturb(value: Any, rng: np.random.Generator) -> Any:
+    """A random neighbour of a probe argument: floats scaled and shifted (x (1 + 0.3 z1) +
+    0.1 z2), positive ints moved by -2..2 (staying at least 1), everything else (strings,
+    bools, None, the `fakes` switch) as it is. It takes the inputs away from whatever the
+    checks happened to draw, so a mistake the checks never exercise still differs here."""
+    if isinstance(value, dict):
+        return {k: v if k == "fakes" else perturb(v, rng) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(perturb(v, rng) for v in value)
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return max(1, int(value) + int(rng.integers(-2, 3))) if value >= 1 else value
+    if isinstance(value, (float, np.floating)):
+        return float(value * (1 + 0.3 * rng.standard_normal()) + 0.1 * rng.standard_normal())
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value * (1 + 0.3 * rng.standard_normal(value.shape)) + 0.1 * rng.standard_normal(value.shape)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.size and value.min() >= 1:
+        return np.maximum(1, value + rng.integers(-2, 3, size=value.shape)).astype(value.dtype)
+    return value
 
 
 def _takes_fakes(driver) -> bool:
@@ -205,6 +239,9 @@ def _answers(source: str, module: str, probe_set: ProbeSet, limits: Limits,
             else:
                 reason = outcome.status if outcome.status != "ok" else "malformed"
                 answers.extend([[False, reason]] * len(chunk))
+                if outcome.status in ("timeout", "crashed"):  # it would hang again: the rest are not run
+                    answers.extend([[False, NOT_RUN]] * (len(probe_set.calls) - len(answers)))
+                    break
     return answers, seconds
 
 
@@ -288,6 +325,8 @@ def compare(key: str, answers: list[Any] | None, probe_set: ProbeSet, seconds: f
     first = ""
     status = "equivalent"
     for call, mine, theirs in zip(probe_set.calls, answers, probe_set.answers):
+        if _failure(mine) == NOT_RUN:
+            continue
         deviation = _deviation(mine, theirs)
         if deviation == 0.0:
             continue

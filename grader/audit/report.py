@@ -166,7 +166,9 @@ def render_table(summary: dict) -> str:
         lines.append("")
     broken = [r for r in summary["mutants"] if r["verdict"] == NOT_GRADED]
     if broken:
-        lines.append(f"Not graded (a grading error, not a verdict): {', '.join(r['key'] for r in broken)}")
+        reason = next((g.get("error") for r in broken for g in r["grades"].values() if g.get("error")), "")
+        lines.append(f"Not graded (a grading error, not a verdict): {', '.join(r['key'] for r in broken)}"
+                     + (f"; the first error: {terminal_line(reason)}" if reason else ""))
         lines.append("")
     suggestions = summary.get("suggestions", [])
     if suggestions:

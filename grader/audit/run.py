@@ -8,7 +8,8 @@ sandbox per mutant, the grading as the real `grade_job` of `grader batch` (a
 sandbox pool; diagnosis on, so a record says which catalogue entries named the mistake).
 
 Grading costs about as much per mutant and id as a student's submission, which is why the
-equivalence filter comes first and is one sandbox per mutant. Every remaining mutant is
+equivalence filter comes first and is one sandbox per mutant, and why a mutant is graded
+only on the parts its mistake can reach (`parts_to_grade`). Every remaining mutant is
 graded under EVERY id: a mutant that passes under the first id may fail under another, and
 that is exactly the unfairness the audit exists to find.
 
@@ -89,17 +90,36 @@ def catalogue_mutants(assignment: Assignment, folder: Path) -> list[AuditedMutan
     return audited
 
 
-def grade_summary(result: dict) -> dict:
+def grade_summary(result: dict, graded: tuple[str, ...] | None = None) -> dict:
     """What the audit keeps of a graded result: score, status, part scores, the
-    misconceptions diagnosis named, and the error of an ungraded one."""
+    misconceptions diagnosis named, and the error of an ungraded one. Parts outside
+    `graded` (None: all) were not checked again and score their full points (see
+    `parts_to_grade`)."""
+    parts = {p["function"]: (p["score"] if graded is None or p["function"] in graded else p["max_score"])
+             for p in result.get("parts", [])}
     return {
         "status": result.get("status"),
-        "score": result.get("score", 0.0),
+        "score": sum(parts.values()) if result.get("status") == "graded" else result.get("score", 0.0),
         "max_score": result.get("max_score", 0.0),
-        "parts": {p["function"]: p["score"] for p in result.get("parts", [])},
+        "parts": parts,
+        "graded_parts": list(graded) if graded is not None else None,
         "misconceptions": sorted({m for p in result.get("parts", []) for m in p.get("misconceptions", [])}),
         "error": result.get("error") or "",
     }
+
+
+def parts_to_grade(mutant: AuditedMutant, assignment: Assignment) -> tuple[str, ...] | None:
+    """The parts whose checks a mutant is graded on: its own function and every function
+    whose checks' probe calls gave a different answer on the equivalence probe set (None:
+    all parts, for a catalogued mutant or one that hung or broke there). A part none of
+    whose probe calls changed under 16 seeds of its checks' inputs and their randomised
+    neighbours gets the same answers as the reference, so grading it again would cost as
+    much as the rest of the grading and tell nothing."""
+    outcome = mutant.equivalence or {}
+    if outcome.get("status") not in ("differs", "raises"):
+        return None
+    affected = {mutant.function, *outcome.get("functions", [])}
+    return tuple(f for f in assignment.functions if f in affected)
 
 
 @dataclass(frozen=True)
@@ -111,11 +131,13 @@ class MutantGradeJob:
     student: str
     path: str
     student_id: str
+    functions: tuple[str, ...] | None = None  # the parts to grade (None: all)
 
 
 def mutant_grade_job(job: MutantGradeJob) -> GradeOutcome:
     """`grader batch`'s own job (no report) on the mutant's module, under `student_id`."""
-    outcome = grade_job(GradeJob(job.assignment, job.student_id, job.path, with_report=False))
+    outcome = grade_job(GradeJob(job.assignment, job.student_id, job.path, with_report=False,
+                                 functions=job.functions))
     outcome.student = job.student
     return outcome
 
@@ -172,15 +194,16 @@ def run_audit(assignment: Assignment, out: Path, *, seeds: int = 8, workers: int
     labels = {}
     grade_jobs = []
     for mutant in to_grade:
+        parts = parts_to_grade(mutant, assignment)
         for student in ids:
             label = f"{mutant.key} as {student}"
-            labels[label] = (mutant, student)
-            grade_jobs.append(MutantGradeJob(assignment, label, str(Path(mutant.path).resolve()), student))
+            labels[label] = (mutant, student, parts)
+            grade_jobs.append(MutantGradeJob(assignment, label, str(Path(mutant.path).resolve()), student, parts))
     tick = _ticker("grading", len(grade_jobs), stream)
 
     def settle_grade(outcome: GradeOutcome) -> None:
-        mutant, student = labels[outcome.student]
-        mutant.grades[student] = grade_summary(outcome.result)
+        mutant, student, parts = labels[outcome.student]
+        mutant.grades[student] = grade_summary(outcome.result, parts)
         tick()
 
     if grade_jobs:

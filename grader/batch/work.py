@@ -38,6 +38,7 @@ class GradeJob:
     path: str
     with_report: bool = True
     grade_fn: GradeFunction | None = None  # injectable for tests; None = the real grading
+    functions: tuple[str, ...] | None = None  # only these parts' checks (None: all); the real grading only
 
 
 @dataclass
@@ -80,8 +81,10 @@ def grade_job(job: GradeJob) -> GradeOutcome:
         cpu_started = _cpu_seconds()
         started = time.monotonic()
         try:
-            grade = job.grade_fn or _real_grade
-            result = grade(job.assignment, Path(job.path), job.student)
+            if job.grade_fn is not None:
+                result = job.grade_fn(job.assignment, Path(job.path), job.student)
+            else:
+                result = _real_grade(job.assignment, Path(job.path), job.student, job.functions)
             crashed = False
         except Exception as exc:  # a grader bug: keep the cohort going, say what happened
             result = crash_result(job.assignment, job.student,
@@ -110,13 +113,14 @@ def grade_job(job: GradeJob) -> GradeOutcome:
 _SESSIONS: dict[tuple[str, str], object] = {}
 
 
-def _real_grade(assignment: Assignment, path: Path, student: str) -> GradingResult:
+def _real_grade(assignment: Assignment, path: Path, student: str,
+                functions: tuple[str, ...] | None = None) -> GradingResult:
     from grader.grade import GradingSession, grade_submission
 
     key = (assignment.id, str(assignment.hidden_checks))
     if key not in _SESSIONS:
         _SESSIONS[key] = GradingSession(assignment)
-    return grade_submission(assignment, path, student=student, session=_SESSIONS[key])
+    return grade_submission(assignment, path, student=student, session=_SESSIONS[key], functions=functions)
 
 
 def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
