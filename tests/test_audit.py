@@ -266,3 +266,19 @@ def test_a_fairly_caught_unnamed_mutant_becomes_an_entry_the_catalogue_accepts(t
     assert mutant.key in accepted
     assert accepted[mutant.key].rewrites == ("exponential_decay",)
     assert mutant.mistaken in accepted[mutant.key].hint
+
+
+def test_a_saved_probe_set_compares_like_the_one_in_memory(tmp_path):
+    from grader.audit.equivalence import load_probe_set, save_probe_set
+    from grader.protocol import Opaque, roundtrip
+
+    answers = [roundtrip([True, 1.5]), roundtrip([True, np.float64(2.0)]), roundtrip([True, {"h": np.arange(3.0)}]),
+               [np.array(True), Opaque("generator", "<generator>")], roundtrip([False, "ValueError"])]
+    calls = [ProbeCall("f", "call", {"eta": 0.5, "n": 3, "x": np.ones(2), "kind": "k", "seed": None})] * len(answers)
+    save_probe_set(ProbeSet(calls, answers, [5.0], tmp_path / "probes.py"), tmp_path / "set.npz")
+    loaded = load_probe_set(tmp_path / "set.npz")
+    assert compare("m", answers, loaded).status == "equivalent"
+    kwargs = loaded.calls[0].kwargs
+    assert type(kwargs["eta"]) is float and type(kwargs["n"]) is int and kwargs["seed"] is None
+    assert isinstance(kwargs["x"], np.ndarray) and kwargs["kind"] == "k"
+    assert compare("m", [roundtrip([True, np.float64(1.5)])] + answers[1:], loaded).status == "differs"

@@ -36,7 +36,7 @@ import numpy as np
 
 from grader.checking import CheckSession, StudentProbes, kwargs_key
 from grader.course import Assignment
-from grader.protocol import Opaque, decode_value, encode_value, pytype_of
+from grader.protocol import Opaque, TypedArray, decode_value, encode_value, pytype_of
 from grader.sandbox import Limits, ProbeOutcome, Sandbox, SandboxError
 
 #: Relative difference below which two numbers are the same answer (float reordering).
@@ -247,8 +247,39 @@ def _answers(source: str, module: str, probe_set: ProbeSet, limits: Limits,
 
 # --- saving (worker processes read the probe set from disk) ----------------------------------
 
+_PYTYPE, _OPAQUE = "__audit_pytype__", "__audit_opaque__"
+
+
+def _pack(value: Any) -> Any:
+    """A decoded answer as plain data that keeps what a second encoding would lose: the
+    Python type each array stood for (TypedArray.pytype) and Opaque descriptions."""
+    if isinstance(value, TypedArray):
+        return {_PYTYPE: value.pytype, "array": value.view(np.ndarray)}
+    if isinstance(value, Opaque):
+        return {_OPAQUE: value.pytype, "repr": value.repr}
+    if isinstance(value, dict):
+        return {k: _pack(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_pack(v) for v in value)
+    return value
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, dict) and _PYTYPE in value:
+        typed = np.asarray(value["array"]).view(TypedArray)
+        typed.pytype = value[_PYTYPE]
+        return typed
+    if isinstance(value, dict) and _OPAQUE in value:
+        return Opaque(value[_OPAQUE], value["repr"])
+    if isinstance(value, dict):
+        return {k: _unpack(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unpack(v) for v in value)
+    return value
+
+
 def save_probe_set(probe_set: ProbeSet, path: Path) -> None:
-    value = {"calls": [[c.function, c.name, c.kwargs] for c in probe_set.calls], "answers": probe_set.answers,
+    value = {"calls": [[c.function, c.name, c.kwargs] for c in probe_set.calls], "answers": _pack(probe_set.answers),
              "chunk_timeouts": probe_set.chunk_timeouts, "probes_path": str(probe_set.probes_path)}
     meta, arrays = encode_value(value)
     np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -264,9 +295,10 @@ def load_probe_set(path: Path) -> ProbeSet:
     if key not in _LOADED:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["__meta__"]).decode())
-            value = decode_value(meta, {name: data[name] for name in data.files if name != "__meta__"})
+            # native: the calls' arguments as the checks passed them (a float stays a float)
+            value = decode_value(meta, {name: data[name] for name in data.files if name != "__meta__"}, native=True)
         _LOADED[key] = ProbeSet(
-            calls=[ProbeCall(str(f), str(n), dict(k)) for f, n, k in value["calls"]], answers=value["answers"],
+            calls=[ProbeCall(str(f), str(n), dict(k)) for f, n, k in value["calls"]], answers=_unpack(value["answers"]),
             chunk_timeouts=[float(t) for t in value["chunk_timeouts"]], probes_path=Path(value["probes_path"]))
     return _LOADED[key]
 
