@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_grader
+from conftest import run_grader
 
 TOY_REFERENCE = '''"""A toy assignment."""
 
