@@ -340,3 +340,28 @@ def test_latex_becomes_mathml_without_anything_active():
             assert tag in TAGS and set(attrs) <= ATTRIBUTES and "href" not in attrs, (hostile, tag, attrs)
     assert math_html(r"\begin{nosuchenv}", display=True) == r"$$\begin{nosuchenv}$$"  # not convertible: source
     assert math_html("x" * 3000) == "$" + "x" * 3000 + "$"
+
+
+# --- the report: a student's printed output and exception text are escaped text -------------
+
+def test_hostile_output_and_names_leave_the_reports_dom_unchanged():
+    """A report whose student id, printed output, exception text, warning and feedback hold
+    the whole hostile HTML has exactly the elements and attribute names of the same report
+    with plain text there: nothing of the student's became markup."""
+    from grader.render.html import render_report
+    from test_report_html import assignment, sample_result
+
+    def report(text: str) -> str:
+        result = sample_result(student=f"m{text}", warnings=[text])
+        result.parts[1].feedback = text
+        for test in result.tests:
+            test.output = f"Traceback: ValueError: {text}\n{text}"
+        return render_report(result, assignment(), plots=False)
+
+    def shape(page: str) -> list:
+        return [(tag, sorted(attrs)) for tag, attrs in Dom(page).tags]
+
+    hostile = report(ACTIVE_HTML + "\x1b[2J\x1b]8;;https://evil.example\x07")
+    assert shape(hostile) == shape(report("plain text"))
+    assert page_level_violations(hostile) == []
+    assert "Session expired" in re.sub(r"<[^>]*>", "", hostile)  # shown, as text

@@ -129,6 +129,7 @@ def record_exporter():
         def default_filters(self):
             yield from super().default_filters()
             yield ("record_markdown", self.record_markdown)
+            yield ("record_latex", _latex_output)
             yield ("student_html", clean_fragment)
 
         def from_notebook_node(self, nb, resources=None, **kw):
@@ -187,6 +188,20 @@ def _attachment_uri(attachments: dict, name: str) -> str | None:
                 payload = base64.b64encode(payload.encode("utf-8")).decode("ascii")
             return f"data:{mime};base64,{''.join(payload.split())}"
     return None
+
+
+def _latex_output(latex: Any) -> str:
+    """A text/latex output (`$...$`, `$$...$$` or one `\\begin{...}` environment, as IPython's
+    Math and Latex write them) as MathML; anything else as its escaped source."""
+    source = "".join(latex) if isinstance(latex, list) else str(latex)
+    tex = source.strip()
+    if len(tex) > 4 and tex.startswith("$$") and tex.endswith("$$"):
+        return math_html(tex[2:-2], display=True)
+    if len(tex) > 2 and tex.startswith("$") and tex.endswith("$") and "$" not in tex[1:-1]:
+        return math_html(tex[1:-1])
+    if tex.startswith("\\begin{") and "$" not in tex:
+        return math_html(tex, display=True)
+    return html.escape(source, quote=False)
 
 
 def _read(text: str):
