@@ -184,7 +184,7 @@ def cmd_submit(args) -> int:
     if state.get("late"):
         print("grader submit: this submission is late", file=sys.stderr)
     if result.status == "error":
-        print(f"grader: error: {result.error}", file=sys.stderr)
+        print(f"grader: error: {terminal_line(result.error)}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL
 

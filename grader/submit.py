@@ -21,6 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from grader.untrusted import terminal_line
+
 CONFIG_NAME = "submit.toml"
 POLL_SECONDS = 1.0
 DEFAULT_TIMEOUT = 600.0
@@ -132,4 +134,4 @@ def submit_path(assignment: str, path: str | os.PathLike, server: str | None = N
 
 
 def print_progress(message: str) -> None:
-    print(f"grader submit: {message}", file=sys.stderr, flush=True)
+    print(f"grader submit: {terminal_line(message)}", file=sys.stderr, flush=True)  # may quote the server
