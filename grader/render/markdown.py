@@ -54,7 +54,7 @@ def render_test_markdown(test: TestResult, result: GradingResult | None = None) 
 
 
 def _misconception_line(mid: str, hint: str) -> str:
-    line = f"**Likely mistake** `{mid}`"
+    line = f"**Likely mistake** `{terminal_line(mid)}`"
     return line + (f": {escape_inline(hint)}" if hint else "")
 
 
