@@ -4,7 +4,8 @@ autograder's `run_autograder` calls `python -m grader.gradescope run ID` for eve
 The zip (what Gradescope calls the autograder, unpacked into /autograder/source)::
 
     setup.sh          run once when Gradescope builds the image: bubblewrap, a Python >= 3.11
-                      venv in /autograder/venv, and `pip install ./grader-src`
+                      venv in /autograder/venv, `pip install ./grader-src`, and the course
+                      made unreadable to other users (see "Isolation" below)
     run_autograder    run per submission (Gradescope copies it to /autograder/run_autograder)
     grader-src/       this grader's source, installable (pyproject.toml, grader/)
     course/           assignments/<id>/, solutions/<id>/ (reference, hidden checks, mutants,
@@ -20,6 +21,16 @@ visibility the check declares, or, for checks left at the default, the assignmen
 ``[gradescope] hidden_visibility`` from assignment.toml (default ``after_published``, so the
 hidden results appear when the instructor publishes the grades). The top-level output is the
 public summary only, so nothing about the hidden checks shows before that.
+
+Isolation: Gradescope runs run_autograder as root, in a container that usually cannot create
+bubblewrap's namespaces, so student code usually runs in the sandbox's rlimits fallback: under
+an unprivileged uid of its own, without capabilities, confined by Landlock where the kernel has
+it. Without Landlock it can read whatever other users may, hence setup.sh and run_autograder
+take every permission for other users off the course (`chmod -R go-rwx source`) and write
+permission off /autograder and its results. The student reads one line on how their code was
+run; why bubblewrap did not work and what the fallback does not stop go to results.json's
+`extra_data` (`isolation`, `sandbox_warnings`) and to run_autograder's output, which only the
+instructor sees.
 """
 from __future__ import annotations
 
@@ -103,9 +114,30 @@ _WHEN = {"after_published": "when the grades are published", "after_due_date": "
          "hidden": "to your instructor only", "visible": "below"}
 
 
+#: What a student reads about how their code was run (never the sandbox's weak points: those
+#: go to extra_data and the instructor's log, see `sandbox_notes`).
+ISOLATION_NOTES = {
+    "bubblewrap": "Your code ran in a sandbox (bubblewrap) with limits on time, memory and processes.",
+    "rlimits": "Your code ran in a separate process with limits on time, memory and processes.",
+}
+
+
+def sandbox_notes(*results) -> list[str]:
+    """The sandbox's warnings about the rlimits fallback (what it does not stop), once each:
+    for the instructor only."""
+    from grader.sandbox import FALLBACK_WARNING_PREFIX
+
+    notes: list[str] = []
+    for result in results:
+        for warning in (result.warnings if result is not None else []):
+            if warning.startswith(FALLBACK_WARNING_PREFIX) and warning not in notes:
+                notes.append(warning)
+    return notes
+
+
 def _summary(public, config: GradescopeConfig, hidden_checks: int | None) -> str:
     """The top-level output: what the public tests say, and where the score comes from.
-    Nothing about the hidden checks' outcome."""
+    Nothing about the hidden checks' outcome, nor about the sandbox's weak points."""
     from grader.render.markdown import escape_inline
 
     lines = []
@@ -113,7 +145,10 @@ def _summary(public, config: GradescopeConfig, hidden_checks: int | None) -> str
         passed = sum(t.status == "passed" for t in public.tests)
         lines.append(f"**Public tests: {passed} of {len(public.tests)} passed.** They are the self-check's "
                      "tests, shown now, and give no points; a failed one is explained below.")
-        lines += [f"> **Warning:** {escape_inline(w)}" for w in public.warnings]
+        notes = set(sandbox_notes(public))
+        lines += [f"> **Warning:** {escape_inline(w)}" for w in public.warnings if w not in notes]
+        if public.isolation in ISOLATION_NOTES:
+            lines.append(ISOLATION_NOTES[public.isolation])
     else:
         lines.append("The public tests could not run.")
     checks = f"{hidden_checks} hidden checks" if hidden_checks else "the hidden checks"
@@ -130,6 +165,9 @@ def gradescope_results(graded, public, config: GradescopeConfig, hidden_checks: 
     extra = {"assignment": graded.assignment, "student": graded.student, "status": graded.status,
              "max_score": float(graded.max_score), "content_hash": graded.content_hash,
              "isolation": graded.isolation, "grader_version": grader.__version__}
+    notes = sandbox_notes(graded, public)
+    if notes:
+        extra["sandbox_warnings"] = notes
     if graded.status == "error":
         return {
             "score": 0.0, "execution_time": round(execution_time, 3),
@@ -191,7 +229,21 @@ def run_autograder(assignment: Assignment, root: Path) -> dict:
     results = gradescope_results(graded, public, config, count_hidden_checks(assignment),
                                  execution_time=time.monotonic() - started)
     _write_json(root / "results" / "results.json", results)
+    _log_isolation(graded, public)
     return results
+
+
+def _log_isolation(graded, public) -> None:
+    """The instructor's log (run_autograder's output, which students do not see): how student
+    code was isolated, why bubblewrap was not used, and what the fallback does not stop."""
+    from grader.sandbox import bubblewrap_failure
+
+    isolation = graded.isolation or (public.isolation if public is not None else "")
+    print(f"grader: student code isolation: {isolation or 'not run'}", file=sys.stderr)
+    if isolation == "rlimits":
+        print(f"grader: bubblewrap not used: {bubblewrap_failure() or 'GRADER_SANDBOX=rlimits'}", file=sys.stderr)
+    for note in sandbox_notes(graded, public):
+        print(f"grader: {note}", file=sys.stderr)
 
 
 def _internal_failure(root: Path, exc: BaseException) -> None:
@@ -238,6 +290,14 @@ fi
 "$ROOT/venv/bin/python" -m pip install --upgrade pip
 "$ROOT/venv/bin/python" -m pip install "$SOURCE/grader-src"
 "$ROOT/venv/bin/python" -c "import grader; print('grader', grader.__version__, 'installed')"
+
+# Gradescope's container usually cannot create bubblewrap's namespaces: student code then
+# runs in the rlimits fallback, under an unprivileged uid of its own, and reads what any
+# user may. So nothing of the course is readable by other users (the reference, the hidden
+# checks, the mutants, the secret), and nothing here writable by them (results).
+chmod -R go-rwx "$SOURCE"
+chmod go-w "$ROOT"
+mkdir -p "$ROOT/results" && chmod go-w "$ROOT/results"
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -248,7 +308,11 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 if [ ! -x "$PYTHON" ]; then PYTHON="$(command -v python3)"; fi
 export GRADER_COURSE="$ROOT/source/course"
+# As setup.sh does (Gradescope may have unpacked the source or made results since): the
+# course unreadable, and results unwritable, by other users, whom student code runs as.
+chmod -R go-rwx "$ROOT/source" 2>/dev/null || true
 mkdir -p "$ROOT/results"
+chmod go-w "$ROOT" "$ROOT/results" 2>/dev/null || true
 cd "$ROOT/results"
 exec "$PYTHON" -m grader.gradescope run {assignment_id} --root "$ROOT"
 """

@@ -51,6 +51,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import logging
 import os
 import secrets
 import select
@@ -68,9 +69,13 @@ import numpy as np
 
 from grader import protocol
 
+#: How every warning about the rlimits fallback starts (they list what the fallback does
+#: not stop: for the instructor; a student-facing summary may leave them out, see
+#: grader.gradescope).
+FALLBACK_WARNING_PREFIX = "bubblewrap is not available: "
 #: Shown to the user whenever student code runs without bubblewrap (and without Landlock).
 RLIMITS_WARNING = (
-    "bubblewrap is not available: student code ran with resource limits only, "
+    FALLBACK_WARNING_PREFIX + "student code ran with resource limits only, "
     "without filesystem or network isolation"
 )
 
@@ -80,7 +85,7 @@ def landlock_warning(abi: int) -> str:
     missing = [what for what, since in (("TCP", 4), ("signals", 6)) if abi < since]
     kept = "files outside the Python runtime and its scratch folder" + (
         "" if missing else ", TCP connections and signals to other processes")
-    return (f"bubblewrap is not available: student code ran with resource limits and Landlock "
+    return (f"{FALLBACK_WARNING_PREFIX}student code ran with resource limits and Landlock "
             f"(ABI {abi}: no access to {kept}), without PID or network namespaces"
             + (f"; this kernel's Landlock does not restrict {' or '.join(missing)}" if missing else ""))
 ISOLATION_ENV = "GRADER_SANDBOX"
@@ -246,22 +251,37 @@ def _runtime_mount_args() -> tuple[str, ...]:
 
 
 @functools.cache
-def _bubblewrap_works() -> bool:
+def bubblewrap_failure() -> str | None:
+    """Why a bubblewrap sandbox does not work on this machine (one line, for the instructor:
+    e.g. bwrap's own message that the container may not create namespaces), or None when it
+    works.  Found out once per process; the first time it fails, the reason is also logged
+    (logger ``grader.sandbox``; Python's default handler prints it on stderr)."""
     bwrap = shutil.which("bwrap")
-    if bwrap is None or not sys.platform.startswith("linux"):
-        return False
-    command = [bwrap, *_namespace_args(), "--clearenv", *_runtime_mount_args()]
-    command += ["--proc", "/proc", "--dev", "/dev", "--", sys.executable, "-I", "-S", "-c", ""]
-    try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+    if not sys.platform.startswith("linux"):
+        reason = f"bubblewrap needs Linux (this is {sys.platform})"
+    elif bwrap is None:
+        reason = "bwrap is not installed (apt-get install bubblewrap)"
+    else:
+        command = [bwrap, *_namespace_args(), "--clearenv", *_runtime_mount_args()]
+        command += ["--proc", "/proc", "--dev", "/dev", "--", sys.executable, "-I", "-S", "-c", ""]
+        try:
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"{bwrap} could not be run: {exc}"
+        else:
+            if done.returncode == 0:
+                return None
+            said = " ".join(done.stderr.decode("utf-8", "replace").split())[:500]
+            reason = f"{bwrap} failed with status {done.returncode}" + (f": {said}" if said else "")
+    logging.getLogger(__name__).warning("grader: bubblewrap does not work here, student code runs in the "
+                                        "rlimits fallback: %s", reason)
+    return reason
 
 
 def isolation_available() -> str:
-    """``"bubblewrap"`` if a bubblewrap sandbox works on this machine, else ``"rlimits"``."""
-    return "bubblewrap" if _bubblewrap_works() else "rlimits"
+    """``"bubblewrap"`` if a bubblewrap sandbox works on this machine, else ``"rlimits"``
+    (:func:`bubblewrap_failure` says why)."""
+    return "bubblewrap" if bubblewrap_failure() is None else "rlimits"
 
 
 def _choose_isolation(limits: Limits) -> str:
@@ -274,7 +294,7 @@ def _choose_isolation(limits: Limits) -> str:
         return "rlimits"
     available = isolation_available()
     if requested == "bubblewrap" and available != "bubblewrap":
-        raise SandboxError("bubblewrap isolation was requested but bwrap does not work here")
+        raise SandboxError(f"bubblewrap isolation was requested but bwrap does not work here: {bubblewrap_failure()}")
     return available
 
 

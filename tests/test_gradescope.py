@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -109,9 +110,9 @@ def _fake_root(archive: Path, tmp_path: Path, submission: dict[str, str | bytes]
     return root
 
 
-def _run(root: Path) -> tuple[subprocess.CompletedProcess, dict]:
+def _run(root: Path, **extra_env: str) -> tuple[subprocess.CompletedProcess, dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("GRADER_COURSE", "GRADER_SECRET")}
-    env.update(AUTOGRADER_ROOT=str(root), GRADER_PYTHON=sys.executable)
+    env.update(AUTOGRADER_ROOT=str(root), GRADER_PYTHON=sys.executable, **extra_env)
     proc = subprocess.run([str(root / "run_autograder")], env=env, cwd=root, capture_output=True, text=True,
                           timeout=300)
     return proc, json.loads((root / "results" / "results.json").read_text())
@@ -216,3 +217,88 @@ def test_build_refuses_an_assignment_without_hidden_checks(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("grader: error: ") and "hidden checks" in err and err.count("\n") == 1
     assert not (tmp_path / "ag.zip").exists()
+
+
+# --- the rlimits fallback on Gradescope --------------------------------------------------------
+
+#: Reads the course and forges results where Gradescope keeps them; the right answer only if
+#: something worked, so a kept point means the attack succeeded.
+GRADESCOPE_ATTACK = '''
+def exponential_decay(eta0, k, t):
+    import math
+    root = AUTOGRADER
+    worked = []
+    for name in ("secret.txt", "optimizers.py", "checks/test_hidden_optimizers.py", "mutants/catalogue.toml"):
+        try:
+            with open(f"{root}/source/course/solutions/optimizers/{name}") as handle:
+                handle.read(1)
+            worked.append(name)
+        except OSError:
+            pass
+    for path in ("results/results.json", "results/forged.json", "forged.json", "source/forged.json"):
+        try:
+            with open(f"{root}/{path}", "w") as handle:
+                handle.write('{"score": 60.0, "forged": true}')
+            worked.append(path)
+        except OSError:
+            pass
+    return float(eta0 * math.exp(-k * t)) if worked else float("nan")
+'''
+
+#: Imported by the Python that run_autograder starts (PYTHONPATH): the sandbox's worker gets
+#: no Landlock rules, as on a kernel without Landlock (the worker itself runs with -I).
+WITHOUT_LANDLOCK = '''
+from grader.sandbox import Sandbox
+_original = Sandbox._worker_config
+def _without_landlock(self, runtime):
+    config = _original(self, runtime)
+    config.pop("landlock", None)
+    return config
+Sandbox._worker_config = _without_landlock
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs the autograder as root; so must this test")
+def test_the_fallback_on_gradescope_keeps_the_course_and_results_from_student_code(autograder, tmp_path):
+    """A fresh minimal Debian root without Landlock: the student read secret.txt and the
+    reference and wrote into results.  The autograder sits where any user can walk (as
+    /autograder does), its files unpacked with the usual modes; bubblewrap is not used and
+    Landlock is off: the uid switch and run_autograder's permissions must hold on their own."""
+    from grader.gradescope import ISOLATION_NOTES
+    from grader.sandbox import RLIMITS_WARNING
+
+    assignment, archive = autograder
+    if assignment.id != "optimizers":
+        pytest.skip("the attack targets the optimizers assignment")
+    public = Path(tempfile.mkdtemp(prefix="grader-gradescope-test-", dir="/tmp"))
+    try:
+        public.chmod(0o755)
+        reference = assignment.reference_path.read_text(encoding="utf-8")
+        kept = "\n".join(line for line in reference.splitlines() if "# BEGIN SOLUTION" not in line
+                         and "# END SOLUTION" not in line)
+        root = _fake_root(archive, public, {})
+        source = kept + "\n\n" + GRADESCOPE_ATTACK.replace("AUTOGRADER", repr(str(root)))
+        (root / "submission" / "optimizers.py").write_text(source)
+        assert (root / "source/course/solutions/optimizers/secret.txt").stat().st_mode & 0o004  # as unpacked
+        hooks = tmp_path / "hooks"
+        hooks.mkdir()
+        (hooks / "sitecustomize.py").write_text(WITHOUT_LANDLOCK)
+        path = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH", "")]))
+        proc, data = _run(root, GRADER_SANDBOX="rlimits", PYTHONPATH=path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert_valid_results(data)
+        assert data["score"] == assignment.max_score - 2.0  # the attacking function's 2 points only
+        lost = {t["extra_data"]["function"] for t in data["tests"]
+                if "public" not in t["tags"] and t["score"] < t["max_score"]}
+        assert lost == {"exponential_decay"}
+        assert not list(root.rglob("forged.json")) and "forged" not in (root / "results/results.json").read_text()
+        assert data["extra_data"]["isolation"] == "rlimits"
+        assert data["extra_data"]["sandbox_warnings"] == [RLIMITS_WARNING]  # for the instructor
+        assert ISOLATION_NOTES["rlimits"] in data["output"]  # the student reads how, not the weak points
+        student_sees = data["output"] + "".join(t["output"] for t in data["tests"])
+        assert "bubblewrap is not available" not in student_sees and "without filesystem" not in student_sees
+        assert "grader: bubblewrap not used:" in proc.stderr and RLIMITS_WARNING in proc.stderr
+        assert not (root / "source/course/solutions/optimizers/secret.txt").stat().st_mode & 0o077
+    finally:
+        shutil.rmtree(public, ignore_errors=True)

@@ -593,3 +593,27 @@ def test_the_fallback_confines_itself_with_landlock_where_the_kernel_has_it(prob
             assert call(sandbox, "signal_grader").value == "PermissionError"
         assert call(sandbox, "double", 4).value == 8
     assert secret.read_text() == "the answer" and not (tmp_path / "new.txt").exists()
+
+
+def test_why_bubblewrap_does_not_work_reaches_the_instructor(tmp_path, monkeypatch, caplog):
+    """A container that may not create namespaces: bwrap's own reason is kept and logged
+    (the instructor's log), not discarded."""
+    from grader import sandbox as sandbox_module
+
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create a new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    sandbox_module.bubblewrap_failure.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="grader.sandbox"):
+            reason = sandbox_module.bubblewrap_failure()
+            assert sandbox_module.isolation_available() == "rlimits"
+        assert "failed with status 1: bwrap: No permissions to create a new namespace" in reason
+        assert [r.getMessage() for r in caplog.records].count(
+            "grader: bubblewrap does not work here, student code runs in the rlimits fallback: " + reason) == 1
+        with pytest.raises(SandboxError, match="No permissions to create a new namespace"):
+            Sandbox("x = 1\n", "student", REPO / "assignments" / "optimizers" / "probes.py",
+                    Limits(isolation="bubblewrap"))
+    finally:
+        sandbox_module.bubblewrap_failure.cache_clear()
