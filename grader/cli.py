@@ -124,6 +124,12 @@ def cmd_batch(args) -> int:
                          roster=Path(args.roster) if args.roster else None)
 
 
+def cmd_override(args) -> int:
+    from grader.batch.overrides import override_command
+    return override_command(_course().get(args.assignment), args.student, Path(args.out), args.part,
+                            score=args.score, comment=args.comment, remove=args.remove, author=args.by)
+
+
 def cmd_demo(args) -> int:
     from grader.batch import demo_command
     return demo_command(_course(), out=Path(args.out) if args.out else None, workers=args.workers)
@@ -232,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV with id, name, email[, lms_id, sis_id, section]: maps LMS entries to student ids "
                         "and fills the LMS gradebook files")
     p.set_defaults(run=cmd_batch)
+
+    p = sub.add_parser("override", help="an instructor's score for one part of one student's batch result, "
+                                        "kept across regrades until removed")
+    p.add_argument("assignment")
+    p.add_argument("student", help="the student id as in grades.csv")
+    p.add_argument("--out", required=True, help="the batch's output folder")
+    p.add_argument("--part", required=True, metavar="FUNCTION", help="the part (function) to override")
+    p.add_argument("--score", type=float, default=None, help="the part's new score (0 to its points)")
+    p.add_argument("--comment", default=None, help="why (shown in the report, the dashboard and the CSVs)")
+    p.add_argument("--remove", action="store_true", help="remove this part's override instead")
+    p.add_argument("--by", default=None, help="who (default: $GRADER_USER or the login name)")
+    p.set_defaults(run=cmd_override)
 
     p = sub.add_parser("demo", help="batch-grade the bundled sample cohort and print the dashboard's path")
     p.add_argument("--out", default=None, help="output folder (default: a fresh temporary folder)")

@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.late import LatePolicy, LatePolicyError, policy_from_toml
+
 
 class CourseError(Exception):
     """A user-facing problem with the course layout; str() is one line."""
@@ -32,6 +34,7 @@ class Assignment:
     description: str
     parts: tuple[Part, ...]
     course_root: Path
+    late: LatePolicy | None = None  # the `[late]` table of assignment.toml (grader.late)
 
     @property
     def directory(self) -> Path:
@@ -113,7 +116,10 @@ def load_assignment(directory: Path, course_root: Path) -> Assignment:
             description=str(config.get("description", "")),
             parts=parts,
             course_root=course_root,
+            late=policy_from_toml(config["late"]) if "late" in config else None,
         )
+    except LatePolicyError as exc:
+        raise CourseError(f"{config_path}: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise CourseError(f"{config_path}: missing or invalid field {exc}") from None
 

@@ -127,12 +127,16 @@ def test_csv_has_one_column_per_part_and_the_reason_for_errors(tmp_path, optimiz
         reader = csv.reader(f)
         header = next(reader)
         rows = {row[0]: dict(zip(header, row)) for row in reader}
-    assert header == ["student", "score", "max_score", *optimizers.functions, "status", "error"]
+    assert header == ["student", "score", "max_score", *optimizers.functions, "raw_score", "late_penalty",
+                      "status", "error", "adjustments"]
     assert header == csv_columns(optimizers)
     assert rows["alice"]["score"] == "11" and rows["alice"]["max_score"] == "60"
     assert rows["alice"]["gd_step"] == "3" and rows["alice"]["adam_step"] == "8" and rows["alice"]["train"] == "0"
     assert rows["erin"]["train"] == "8"
-    assert rows["carol"]["status"] == "error" and rows["carol"]["score"] == "0"
+    # could not be graded: empty score cells and the reason, never a silent 0
+    assert rows["carol"]["status"] == "error" and rows["carol"]["score"] == ""
+    assert rows["carol"]["gd_step"] == "" and rows["carol"]["raw_score"] == ""
+    assert rows["alice"]["raw_score"] == "11" and rows["alice"]["late_penalty"] == ""
     assert rows["carol"]["error"] == "syntax error in carol.py line 3: expected ':'"
     assert not list(out.glob(".grades.csv.*"))  # no temporary file left behind
 
@@ -155,7 +159,7 @@ def test_per_student_json_and_dashboard(tmp_path, optimizers):
     assert re.fullmatch(r"mallory-img-src-x-onerror-alert-1-[0-9a-f]{16}", mallory)
     assert (out / "results" / f"{mallory}.json").is_file() and (out / "reports" / f"{mallory}.html").is_file()
     assert f'href="reports/{mallory}.html"' in html
-    assert 'data:image/png;base64,' in html and 'alt="Histogram of 4 graded scores out of 60' in html
+    assert 'data:image/png;base64,' in html and 'alt="Histogram of the 4 scores out of 60' in html
     link = "reports/carol.html" if (out / "reports" / "carol.html").exists() else "results/carol.json"
     assert f'href="{link}"' in html
     assert "http://" not in html and "https://" not in html  # self-contained

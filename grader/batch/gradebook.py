@@ -15,6 +15,10 @@ Tables
   the LMS's bulk feedback upload expects, the files not graded); `unmapped`: the entries the
   roster could not place, with the reason; `roster`: the last roster given (`--roster`),
   kept so that a later run, an override or a rebuild of the outputs uses the same ids.
+- `overrides`: instructors' scores for one part of one student (`grader override`), with
+  who and when; removing one stamps `removed_at`/`removed_by` (the history is kept). They are
+  never written into a result: regrades and `--force` replace results, not overrides, and
+  the outputs apply them on top (grader.batch.final_grades).
 
 Durability: every submission is written in ONE transaction (its old test and part rows
 deleted, the new rows inserted), so a kill -9 at any moment leaves either all its rows or
@@ -91,6 +95,17 @@ CREATE TABLE IF NOT EXISTS roster (
     lms_id TEXT NOT NULL,
     sis_id TEXT NOT NULL,
     section TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL,
+    function TEXT NOT NULL,
+    score REAL NOT NULL,
+    comment TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    removed_at TEXT,
+    removed_by TEXT
 );
 CREATE TABLE IF NOT EXISTS parts (
     student TEXT NOT NULL,
@@ -212,6 +227,36 @@ class Gradebook:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def add_override(self, student: str, function: str, score: float, comment: str, author: str,
+                     when: datetime | None = None) -> None:
+        """Record an override; one that was active on the same part is removed (replaced)."""
+        stamp = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("UPDATE overrides SET removed_at = ?, removed_by = ? WHERE student = ? AND function = ? "
+                       "AND removed_at IS NULL", (stamp, f"{author} (replaced)", student, function))
+            db.execute("INSERT INTO overrides (student, function, score, comment, author, created_at) "
+                       "VALUES (?,?,?,?,?,?)", (student, function, score, comment, author, stamp))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def remove_override(self, student: str, function: str, author: str, when: datetime | None = None) -> bool:
+        """Remove the active override of this part; False when there was none."""
+        stamp = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        cursor = self._db.execute("UPDATE overrides SET removed_at = ?, removed_by = ? WHERE student = ? "
+                                  "AND function = ? AND removed_at IS NULL", (stamp, author, student, function))
+        return cursor.rowcount > 0
+
+    def overrides(self, active: bool = True) -> list[tuple]:
+        """(student, function, score, comment, author, created_at, removed_at, removed_by) rows,
+        oldest first; only those in force unless `active` is False."""
+        where = " WHERE removed_at IS NULL" if active else ""
+        return self._db.execute("SELECT student, function, score, comment, author, created_at, removed_at, "
+                                f"removed_by FROM overrides{where} ORDER BY id").fetchall()
 
     # reading ------------------------------------------------------------------------------
     def sources(self) -> dict[str, dict]:

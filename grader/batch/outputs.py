@@ -1,7 +1,10 @@
 """The batch's output folder, rebuilt from the gradebook at the end of every run (so it is
 complete after a resumed or partial run):
 
-    OUT_DIR/grades.csv              student, score, max_score, one column per part, status, error
+    OUT_DIR/grades.csv              student, score, max_score, one column per part, raw_score,
+                                    late_penalty, status, error, adjustments (the final grades:
+                                    grader.batch.final_grades; no score, not 0, when not graded)
+    OUT_DIR/grades-canvas.csv, grades-moodle.csv, feedback/   for the LMS (grader.batch.lms_exports)
     OUT_DIR/results/<stem>.json     the Gradescope-style result (GradingResult.to_dict())
     OUT_DIR/reports/<stem>.html     the student's feedback report (written as grading goes)
     OUT_DIR/notebooks/<stem>.html   a notebook submission as submitted (linked from its report)
@@ -28,6 +31,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from grader.batch.final_grades import FinalGrade, final_grades
 from grader.batch.gradebook import Gradebook
 from grader.course import Assignment
 from grader.ids import file_name
@@ -77,28 +81,70 @@ def result_path(out: Path, student: str) -> Path:
 
 
 def csv_columns(assignment: Assignment) -> list[str]:
-    return ["student", "score", "max_score", *assignment.functions, "status", "error"]
+    return ["student", "score", "max_score", *assignment.functions, "raw_score", "late_penalty",
+            "status", "error", "adjustments"]
 
 
-def grades_csv(gradebook: Gradebook, assignment: Assignment) -> str:
-    """The gradebook as CSV text: one row per student, scores as plain numbers; a submission
-    that could not be graded has score 0, status "error" and its reason. No cell starts a
-    formula (`csv_row`)."""
+def grades_csv(grades: list[FinalGrade], assignment: Assignment) -> str:
+    """The final grades as CSV text: one row per student, scores as plain numbers (after
+    overrides and the late penalty; `raw_score` is the checks' own). A submission that could
+    not be graded, or a roster student with no submission, has EMPTY score cells, status
+    "error" or "missing" and the reason: an empty cell is never mistaken for a 0. No cell
+    starts a formula (`csv_row`)."""
     buffer = io.StringIO()
     # CRLF rows (RFC 4180): the csv module then quotes a cell holding a lone CR as well as
     # one holding LF, so no id or reason splits a row for any reader
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(csv_row(csv_columns(assignment)))
-    for result in gradebook.results():
-        by_part = {part.function: part.score for part in result.parts}
-        writer.writerow(csv_row([result.student, _number(result.score), _number(result.max_score),
-                                 *(_number(by_part.get(function, 0.0)) for function in assignment.functions),
-                                 result.status, result.error or ""]))
+    for grade in grades:
+        writer.writerow(csv_row([grade.student, number(grade.score), number(grade.max_score),
+                                 *(number(part.score) for part in grade.parts),
+                                 number(grade.raw_score), number(grade.penalty) if grade.penalty else "",
+                                 grade.status, grade.reason, "; ".join(grade.notes())]))
     return buffer.getvalue()
 
 
-def _number(value: float) -> str:
+def number(value: float | None) -> str:
+    """A score as a CSV cell: plain digits, "" for no score."""
+    if value is None:
+        return ""
     return f"{value:g}" if abs(value) < 1e15 else repr(value)
+
+
+#: Reports are rendered with an empty pair of these near the top (templates/report.html.j2);
+#: the outputs put the student's adjustments between them. The first pair is used: it comes
+#: before anything from the submission, and text from a submission is escaped anyway.
+ADJUSTMENTS_START, ADJUSTMENTS_END = b"<!-- grader:adjustments -->", b"<!-- /grader:adjustments -->"
+
+
+def adjustments_html(grade: FinalGrade) -> str:
+    """The box a report shows above everything else when its grade was adjusted."""
+    if not grade.adjusted and not grade.late_note:
+        return ""
+    from html import escape
+
+    if grade.score is not None and grade.adjusted:
+        raw = f" (the checks gave {number(grade.raw_score)})" if grade.raw_score is not None else ""
+        head = f"<p><strong>Final score: {number(grade.score)} / {number(grade.max_score)}</strong>{raw}</p>"
+    else:
+        head = ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in grade.notes())
+    return f'<div class="notice adjustments" role="note">{head}<ul>{items}</ul></div>'
+
+
+def show_adjustments(report: Path, grade: FinalGrade) -> None:
+    """Put the grade's adjustments into its report (only when they changed)."""
+    try:
+        html = report.read_bytes()
+    except OSError:
+        return
+    start = html.find(ADJUSTMENTS_START)
+    end = html.find(ADJUSTMENTS_END, start)
+    if start < 0 or end < 0:
+        return
+    new = adjustments_html(grade).encode("utf-8")
+    if html[start + len(ADJUSTMENTS_START):end] != new:
+        write_atomic(report, html[:start + len(ADJUSTMENTS_START)] + new + html[end:])
 
 
 def write_outputs(gradebook: Gradebook, assignment: Assignment, out: Path, students: list[str]) -> list[str]:
@@ -108,12 +154,22 @@ def write_outputs(gradebook: Gradebook, assignment: Assignment, out: Path, stude
     line each (the student's row in the CSV and the dashboard is still there)."""
     problems = []
     gradebook.limit_to(students)
-    write_atomic(out / CSV_NAME, grades_csv(gradebook, assignment))
+    grades = list(final_grades(gradebook, assignment, students))
+    write_atomic(out / CSV_NAME, grades_csv(grades, assignment))
     for result in gradebook.results():
         try:
             write_atomic(result_path(out, result.student), json.dumps(result.to_dict(), indent=2) + "\n")
         except (OSError, ValueError) as exc:
             problems.append(f"no {RESULTS_DIR}/ file for {result.student!r}: {exc}")
+    for grade in grades:
+        if grade.status != "missing":
+            try:
+                show_adjustments(report_path(out, grade.student), grade)
+            except (OSError, ValueError) as exc:
+                problems.append(f"the report of {grade.student!r} does not show its adjustments: {exc}")
+    from grader.batch.lms_exports import write_lms_exports
+
+    write_lms_exports(gradebook, assignment, out, grades)
     keep = {file_name(student, "") for student in students}
     for folder, suffix in ((RESULTS_DIR, ".json"), (REPORTS_DIR, ".html"), (NOTEBOOKS_DIR, ".html")):
         for stale in (out / folder).glob(f"*{suffix}") if (out / folder).is_dir() else ():
@@ -121,6 +177,6 @@ def write_outputs(gradebook: Gradebook, assignment: Assignment, out: Path, stude
                 stale.unlink()
     from grader.batch.dashboard import write_dashboard
 
-    write_dashboard(gradebook, assignment, out)
+    write_dashboard(gradebook, assignment, out, grades)
     gradebook.limit_to(None)
     return problems

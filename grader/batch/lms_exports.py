@@ -1,0 +1,138 @@
+"""What goes back to the learning-management system, next to grades.csv:
+
+    OUT_DIR/grades-canvas.csv   for Canvas: Grades > Import
+    OUT_DIR/grades-moodle.csv   for Moodle: Grades > Import > CSV file
+    OUT_DIR/feedback/           one file per student for the LMS's bulk feedback upload
+
+Every row comes from the final grades (grader.batch.final_grades: overrides and the late
+penalty applied). A student with no score (could not be graded, or no submission) has an
+EMPTY score cell and the reason in the note column, never a 0: both importers leave an empty
+cell alone (Canvas's `GradebookImporter#no_score?`; Moodle's CSV import reads "" or "-" as no
+grade). Who is who comes from the roster (`--roster`, stored in the gradebook) and, for
+entries the roster could not place, from what the download said (the Canvas user id).
+
+**grades-canvas.csv** follows Canvas's gradebook export, which its import reads back
+(instructure/canvas-lms, app/models/gradebook_importer.rb; the Canvas guide "How do I import
+grades in the Gradebook?"): the header `Student, ID, SIS User ID, SIS Login ID, Section`,
+then one column per assignment, here the assignment's title (Canvas matches a column by
+"Title (assignment id)" or by the title alone; rename the header to your Canvas assignment's
+if they differ), then `Grader Notes`. The second row is Canvas's `Points Possible` row, with
+`(read only)` under Grader Notes: Canvas does not import a column marked so, so the notes
+never become an assignment. Canvas finds a student by ID (its user id: the roster's `lms_id`,
+or the id in the downloaded file's name), then SIS User ID (`sis_id`), then name.
+
+**grades-moodle.csv** has `Full name, Email address, ID number` (the roster's email and
+`sis_id`), the assignment's title with the score, `Feedback` (the adjustments a student
+should read: overrides' comments, lateness) and `Grader notes` (the reason there is no
+score). On import, map "Email address" (or "ID number") to the user field, the score column
+to the assignment's grade item and, if wanted, Feedback to its feedback; unmapped columns are
+ignored.
+
+**feedback/** holds each student's report (with its adjustments) under the name the LMS's
+bulk upload matches: for Canvas the downloaded file's name with `feedback.html` as the
+original name (`<name>_<userid>_<attachmentid>_feedback.html`: "Re-Upload Submissions" reads
+the user id and attachment id from it); for Moodle `<Full Name>_<participant id>_
+assignsubmission_file_feedback.html` ("Upload multiple feedback files in a zip" reads the
+participant id and plugin from it); otherwise the student's safe file name (`grader.ids.file_name`). Zip the folder's files to
+upload them. A student without a report gets a short page with their score or the reason.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from html import escape
+from pathlib import Path
+
+from grader.batch.final_grades import FinalGrade
+from grader.batch.gradebook import Gradebook
+from grader.batch.outputs import number, report_path, write_atomic
+from grader.course import Assignment
+from grader.ids import file_name
+from grader.untrusted import csv_row
+
+CANVAS_CSV = "grades-canvas.csv"
+MOODLE_CSV = "grades-moodle.csv"
+FEEDBACK_DIR = "feedback"
+CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+CANVAS_NOTES = "Grader Notes"
+MOODLE_HEADER = ["Full name", "Email address", "ID number"]
+
+
+def _people(gradebook: Gradebook) -> tuple[dict[str, tuple], dict[str, dict]]:
+    roster = {row[0]: row for row in gradebook.roster_rows()}  # id -> (id, name, email, lms_id, sis_id, section)
+    return roster, gradebook.sources()
+
+
+def _note(grade: FinalGrade) -> str:
+    return "; ".join(([grade.reason] if grade.reason else []) + grade.notes())
+
+
+def canvas_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, sources: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*CANVAS_HEADER, assignment.title, CANVAS_NOTES])
+    writer.writerow(["    Points Possible", "", "", "", "", number(assignment.max_score), "(read only)"])
+    for grade in grades:
+        person = roster.get(grade.student)
+        source = sources.get(grade.student, {})
+        canvas_id = (person[3] if person and person[3] else
+                     source.get("lms_user", "") if source.get("lms") == "canvas" else "")
+        name = person[1] if person else source.get("lms_name") or grade.student
+        writer.writerow(csv_row([name, canvas_id, person[4] if person else "", "", person[5] if person else "",
+                                 number(grade.score), _note(grade)]))
+    return buffer.getvalue()
+
+
+def moodle_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, sources: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*MOODLE_HEADER, assignment.title, "Feedback", "Grader notes"])
+    for grade in grades:
+        person = roster.get(grade.student)
+        source = sources.get(grade.student, {})
+        name = person[1] if person else source.get("lms_name") or grade.student
+        writer.writerow(csv_row([name, person[2] if person else "", person[4] if person else "",
+                                 number(grade.score), "; ".join(grade.notes()) if grade.score is not None else "",
+                                 grade.reason]))
+    return buffer.getvalue()
+
+
+def feedback_name(grade: FinalGrade, source: dict | None) -> str:
+    name = (source or {}).get("feedback_name", "")
+    if name and "/" not in name and "\0" not in name and not name.startswith("."):
+        return name
+    return file_name(grade.student, ".html")
+
+
+def feedback_page(grade: FinalGrade, assignment: Assignment) -> str:
+    """The feedback of a student without a report: the score or the reason, and the notes."""
+    line = (f"Score: {number(grade.score)} / {number(grade.max_score)}" if grade.score is not None
+            else f"Not graded: {grade.reason}")
+    notes = "".join(f"<li>{escape(note)}</li>" for note in grade.notes())
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(assignment.title)}</title>'
+            f"</head><body><h1>{escape(assignment.title)}</h1><p>Feedback for <strong>{escape(grade.student)}"
+            f"</strong></p><p>{escape(line)}</p>" + (f"<ul>{notes}</ul>" if notes else "") + "</body></html>\n")
+
+
+def write_lms_exports(gradebook: Gradebook, assignment: Assignment, out: Path, grades: list[FinalGrade]) -> None:
+    roster, sources = _people(gradebook)
+    write_atomic(out / CANVAS_CSV, canvas_csv(grades, assignment, roster, sources))
+    write_atomic(out / MOODLE_CSV, moodle_csv(grades, assignment, roster, sources))
+    folder = out / FEEDBACK_DIR
+    written = set()
+    for grade in grades:
+        if grade.status == "missing":
+            continue
+        name = feedback_name(grade, sources.get(grade.student))
+        report = report_path(out, grade.student)
+        try:
+            data = report.read_bytes()
+        except OSError:
+            data = feedback_page(grade, assignment).encode("utf-8")
+        target = folder / name
+        if not target.is_file() or target.read_bytes() != data:
+            write_atomic(target, data)
+        written.add(name)
+    for stale in folder.iterdir() if folder.is_dir() else ():
+        if stale.is_file() and not stale.name.startswith(".") and stale.name not in written:
+            stale.unlink()
