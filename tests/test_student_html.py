@@ -365,3 +365,19 @@ def test_hostile_output_and_names_leave_the_reports_dom_unchanged():
     assert shape(hostile) == shape(report("plain text"))
     assert page_level_violations(hostile) == []
     assert "Session expired" in re.sub(r"<[^>]*>", "", hostile)  # shown, as text
+
+
+def test_the_notebooks_text_never_reaches_the_graders_terminal_as_a_warning(tmp_path):
+    """nbconvert warns about an unknown lexer by quoting its name: a student's string,
+    escape sequences and all. The record is made without letting warnings out."""
+    import warnings
+
+    from grader.render.notebook_record import record_html
+
+    notebook = hostile_notebook()
+    notebook.metadata["language_info"]["pygments_lexer"] = "\x1b[2J\x1b[31mpwned"
+    notebook.cells[-1].metadata["magics_language"] = "\x1b]0;title\x07"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = record_html(nbformat.writes(notebook), "mallory")
+    assert caught == [] and "\x1b" not in record

@@ -217,8 +217,14 @@ def _show_address(match: re.Match) -> str:
     return f'{link} <span class="link-address">({html.escape(address, quote=False)})</span>'
 
 
+# C0 and C1 control characters but tab, newline and carriage return: terminal escape
+# sequences nbconvert's ANSI filter does not know (OSC hyperlinks, say) lose their ESC.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)])
+
+
 def clean_fragment(fragment: str) -> str:
     """`fragment` (HTML of a student's making, in any shape) with only what the rules in this
-    module's docstring allow; every link followed by its address in text."""
-    cleaned = _cleaner().clean(fragment)
+    module's docstring allow, without control characters; every link followed by its
+    address in text."""
+    cleaned = _cleaner().clean(fragment.translate(_CONTROLS))
     return _LINK.sub(_show_address, cleaned) if "<a" in cleaned else cleaned
