@@ -275,7 +275,39 @@ python -m grader check {assignment.id} assignments/{assignment.id}/{module}.ipyn
 or run the `grader.check(...)` cells in the notebook. The self-check runs the **public tests
 only**, in a sandbox; grading runs hidden checks on other inputs. Passing the public tests is a
 good sign, not your grade.
+
+## Submit
+
+If your course runs the submission service, your instructor sent you a login link: open it to
+upload your file in the browser and read your graded report within seconds. From a terminal:
+
+```
+python -m grader submit {assignment.id} assignments/{assignment.id}/{module}.py   # or the .ipynb
+```
+
+or, in the notebook, a cell with `import grader; grader.submit()` (it submits the functions you
+ran, as `grader.check()` checks them). Both wait for the grading and print it. They need the
+service's address and your token (the `token=` part of your login link): set `GRADER_SERVER`
+and `GRADER_TOKEN`, or write them in `submit.toml` in this folder
+(`server = "https://..."` and `token = "..."`){_server_note(assignment)}.
 """
+
+
+def _server_note(assignment: Assignment) -> str:
+    """Where the bundle's submit.toml already names the server (the assignment's [service] url)."""
+    return "; this bundle's `submit.toml` already names the server, add your token there" \
+        if _service_url(assignment) else ""
+
+
+def _service_url(assignment: Assignment) -> str | None:
+    import tomllib
+
+    try:
+        table = tomllib.loads((assignment.directory / "assignment.toml").read_text(encoding="utf-8")).get("service", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    url = table.get("url") if isinstance(table, dict) else None
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
 def _stage(assignment: Assignment, staging: Path) -> list[str]:
@@ -296,6 +328,10 @@ def _stage(assignment: Assignment, staging: Path) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     (staging / "README.md").write_text(_readme(assignment), encoding="utf-8")
+    url = _service_url(assignment)
+    if url:  # `grader submit` and grader.submit() read it (grader.submit)
+        (staging / "submit.toml").write_text(f"server = {json.dumps(url)}\n# token = \"the token= part of your login link\"\n",
+                                             encoding="utf-8")
     return sorted(p.relative_to(staging).as_posix() for p in _files_under(staging))
 
 

@@ -25,6 +25,7 @@ deadline = 2020-01-01T00:00:00Z
 late_penalty = 0.25
 rate_limit = 3
 max_upload_mb = 0.05
+url = "https://grader.example.org"
 """
 
 
@@ -267,3 +268,21 @@ def test_sessions_are_stored_hashed(harness):
         cookie = browser.cookies[auth.COOKIE]
     assert harness.database.session(auth.token_hash(cookie), 60) is not None
     assert harness.database.session(cookie, 60) is None
+
+
+def test_the_release_bundle_documents_submitting_and_names_the_server(strict_course, tmp_path):
+    import tomllib
+
+    from grader.release import release
+    from grader.submit import find_settings
+
+    bundle = release(strict_course.get("optimizers"), tmp_path / "bundle").bundle
+    readme = (bundle / "README.md").read_text(encoding="utf-8")
+    assert "grader submit optimizers" in readme and "grader.submit()" in readme
+    assert tomllib.loads((bundle / "submit.toml").read_text())["server"] == "https://grader.example.org"
+    import os
+    old = {k: os.environ.pop(k, None) for k in ("GRADER_SERVER", "GRADER_TOKEN")}
+    try:
+        assert find_settings(token="t", start=bundle / "assignments") == ("https://grader.example.org", "t")
+    finally:
+        os.environ.update({k: v for k, v in old.items() if v is not None})

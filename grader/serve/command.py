@@ -211,8 +211,10 @@ def serve_command(course: Course, data_dir: Path | None, *, roster: Path | None 
 
     print(f"grader serve: {len(database.students())} students ({added} new), {database.describe}, "
           f"grading on {runner.describe()}; tokens in {data_dir / TOKENS_CSV}")
-    if token:
+    if token and (demo or sys.stdout.isatty()):  # never into a log file or the journal
         print(f"instructor: {login_link(base_url, token)}")
+    else:
+        print(f"instructor: the login link is {base_url}/login?token=<the token in {data_dir / INSTRUCTOR_TOKEN}>")
     if demo and demo_rows:
         first = demo_rows[0][0]
         tokens = read_tokens(data_dir, database)

@@ -8,6 +8,8 @@ cutoff = 2026-03-08T23:59:00Z     # no submission accepted after this (none: alw
 max_upload_mb = 10                # larger uploads get 413
 rate_limit = 10                   # submissions per student per hour (all assignments); 0: unlimited
 counts = "latest"                 # which submission counts in grades.csv: "latest" or "best"
+url = "https://grader.example.org" # the service's public URL: `grader release` writes it to the
+                                   # bundle's submit.toml for `grader submit` / grader.submit()
 ```
 
 Defaults, as an instructor would pick them: no deadline, no penalty, no cut-off, 10 MB
@@ -63,7 +65,7 @@ def load_policy(assignment: Assignment) -> Policy:
         raise CourseError(f"{path}: cannot read it ({exc})") from None
     if not isinstance(table, dict):
         raise CourseError(f"{path}: [service] must be a table")
-    known = {"deadline", "late_penalty", "cutoff", "max_upload_mb", "rate_limit", "counts"}
+    known = {"deadline", "late_penalty", "cutoff", "max_upload_mb", "rate_limit", "counts", "url"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise CourseError(f"{path}: unknown [service] key '{unknown[0]}' (known: {', '.join(sorted(known))})")
