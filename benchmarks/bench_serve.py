@@ -74,6 +74,8 @@ def start_service(data: Path, roster: Path, workers: int | None, log) -> tuple[s
 
 async def one_submission(client, token: str, path: Path, deadline: float) -> tuple[str | None, float | None]:
     headers = {"Authorization": f"Bearer {token}"}
+    import httpx
+
     started = time.monotonic()
     reply = await client.post("/api/assignments/optimizers/submissions", headers=headers,
                               files={"file": (path.name, path.read_bytes())})
@@ -83,10 +85,13 @@ async def one_submission(client, token: str, path: Path, deadline: float) -> tup
     sid = reply.json()["id"]
     while time.monotonic() < deadline:
         await asyncio.sleep(POLL)
-        state = (await client.get(f"/api/submissions/{sid}", headers=headers)).json()
-        if state["status"] in ("graded", "error"):
-            report = await client.get(f"/api/submissions/{sid}/report", headers=headers)
-            return sid, (time.monotonic() - started) if report.status_code == 200 else None
+        try:
+            state = (await client.get(f"/api/submissions/{sid}", headers=headers)).json()
+            if state["status"] in ("graded", "error"):
+                report = await client.get(f"/api/submissions/{sid}/report", headers=headers)
+                return sid, (time.monotonic() - started) if report.status_code == 200 else None
+        except httpx.TransportError as exc:  # a GET is safe to repeat; say so, and poll again
+            print(f"poll of {sid} failed ({exc!r}); polling again", file=sys.stderr)
     return sid, None
 
 

@@ -61,7 +61,8 @@ class Harness:
     """A service on `course` in `data_dir`: its app, database, tokens, and (if `grading`) a
     running queue. close() when done."""
 
-    def __init__(self, course: Course, data_dir: Path, *, grading: bool = True, database_url: str | None = None):
+    def __init__(self, course: Course, data_dir: Path, *, grading: bool = True, database_url: str | None = None,
+                 runner=None):
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.database = Database(data_dir, database_url)
@@ -71,7 +72,7 @@ class Harness:
         self.service = Service(self.database, course, data_dir)
         self.queue = None
         if grading:
-            self.queue = GradingQueue(self.database, course, data_dir, ThreadRunner(),
+            self.queue = GradingQueue(self.database, course, data_dir, runner or ThreadRunner(),
                                       exclusive=self.database.dialect == "sqlite")
             self.service.queue = self.queue
             self.queue.start()

@@ -206,7 +206,9 @@ def serve_command(course: Course, data_dir: Path | None, *, roster: Path | None 
     logging.basicConfig(level=logging.WARNING, format="grader serve: %(levelname)s %(message)s")
     config = uvicorn.Config(app, access_log=False, log_level="warning", proxy_headers=True,
                             forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-                            timeout_graceful_shutdown=10)
+                            # keep-alive as long as a proxy's (nginx: 75 s): a client reusing a connection the
+                            # server had just closed would see its request fail
+                            timeout_graceful_shutdown=10, timeout_keep_alive=75)
     server = uvicorn.Server(config)
 
     print(f"grader serve: {len(database.students())} students ({added} new), {database.describe}, "

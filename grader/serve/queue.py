@@ -132,44 +132,57 @@ class GradingQueue:
     def _run(self) -> None:
         in_flight: dict[Future, Claim] = {}
         executor = self.runner.start()
-        last_renew = last_scan = time.monotonic()
+        self._last_renew = self._last_scan = time.monotonic()
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                if not self.exclusive and now - last_scan > EXPIRED_SCAN_EVERY:
-                    last_scan = now
-                    self.database.requeue_expired()
-                if now - last_renew > RENEW_EVERY:
-                    last_renew = now
-                    self.database.renew(self.owner, [c.id for c in in_flight.values()], LEASE_SECONDS)
-                free = self.runner.capacity - len(in_flight)
-                broken = False
-                if free > 0:
-                    for claim in self.database.claim(self.owner, free, LEASE_SECONDS):
-                        try:
-                            future = executor.submit(self.job_fn, self._job(claim))
-                        except (BrokenProcessPool, RuntimeError, OSError):
-                            self.database.release(claim, self.owner)
-                            broken = True
-                            continue
-                        in_flight[future] = claim
-                if in_flight:
-                    done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        broken |= self._settle(in_flight.pop(future), future)
-                else:
-                    self._wake.wait(POLL_SECONDS)
-                self._wake.clear()
-                if broken:
-                    for future in wait(list(in_flight)).done:  # the rest of a broken pool fails too
-                        self._settle(in_flight.pop(future), future)
-                    executor = self.runner.restart()
-        except Exception:
-            log.exception("the grading queue stopped")
+                try:
+                    executor = self._step(executor, in_flight)
+                except Exception:  # e.g. the database locked or unreachable for a while: keep going
+                    log.exception("grading queue: retrying in %g s", POLL_SECONDS)
+                    self._stop.wait(POLL_SECONDS)
         finally:
             for claim in in_flight.values():
-                self.database.release(claim, self.owner)
+                try:
+                    self.database.release(claim, self.owner)
+                except Exception:  # its lease runs out instead (or the next start requeues it)
+                    pass
             self.runner.close(cancel=True)
+
+    def _step(self, executor, in_flight: dict[Future, Claim]):
+        """One round: requeue expired leases, renew ours, claim what fits, settle what
+        finished. Returns the executor (a new one when the local pool broke)."""
+        now = time.monotonic()
+        if not self.exclusive and now - self._last_scan > EXPIRED_SCAN_EVERY:
+            self._last_scan = now
+            self.database.requeue_expired()
+        if now - self._last_renew > RENEW_EVERY:
+            self._last_renew = now
+            self.database.renew(self.owner, [c.id for c in in_flight.values()], LEASE_SECONDS)
+        free = self.runner.capacity - len(in_flight)
+        broken = False
+        if free > 0:
+            for claim in self.database.claim(self.owner, free, LEASE_SECONDS):
+                try:
+                    future = executor.submit(self.job_fn, self._job(claim))
+                except (BrokenProcessPool, RuntimeError, OSError):
+                    self.database.release(claim, self.owner)
+                    broken = True
+                    continue
+                in_flight[future] = claim
+        if in_flight:
+            done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                broken |= self._settle(in_flight[future], future)
+                del in_flight[future]  # only once stored: a failed store is retried next round
+        else:
+            self._wake.wait(POLL_SECONDS)
+        self._wake.clear()
+        if broken:
+            for future in wait(list(in_flight)).done:  # the rest of a broken pool fails too
+                self._settle(in_flight[future], future)
+                del in_flight[future]
+            executor = self.runner.restart()
+        return executor
 
     def _job(self, claim: Claim) -> Job:
         return Job(self._assignment(claim.assignment), claim.student,
