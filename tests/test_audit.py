@@ -181,8 +181,9 @@ def test_perturbation_moves_numbers_and_keeps_structure_and_switches():
 
 # --- verdicts -----------------------------------------------------------------------------
 
-def _grade(score, parts, status="graded", named=()):
-    return {"status": status, "score": score, "max_score": 10.0, "parts": parts, "misconceptions": list(named)}
+def _grade(score, parts, status="graded", named=(), failed=()):
+    return {"status": status, "score": score, "max_score": 10.0, "parts": parts, "misconceptions": list(named),
+            "failed_tests": list(failed)}
 
 
 def test_verdicts_from_the_grades_per_student_id():
@@ -205,7 +206,9 @@ def test_parts_not_graded_again_score_their_points():
     result = {"status": "graded", "score": 3.0, "max_score": 10.0, "error": None,
               "parts": [{"function": "a", "score": 3.0, "max_score": 5.0, "misconceptions": ["x.y"]},
                         {"function": "b", "score": 0.0, "max_score": 5.0, "misconceptions": []}]}
+    result["tests"] = [{"name": "a: one", "score": 1.0, "max_score": 2.0}, {"name": "a: two", "score": 2.0, "max_score": 2.0}]
     summary = grade_summary(result, ("a",))
+    assert summary["failed_tests"] == ["a: one"]
     assert summary["parts"] == {"a": 3.0, "b": 5.0} and summary["score"] == 8.0
     assert summary["misconceptions"] == ["x.y"]
     assert grade_summary(result)["score"] == 3.0
@@ -218,7 +221,8 @@ def _run_with(mutants):
 
 def test_the_table_ends_with_the_contract_line_and_lists_unfair_and_escaped():
     unfair = AuditedMutant("a.constant.1", "a", "constant", "`2` -> `1`", 3, "/nonexistent",
-                           grades={"s1": _grade(8, {"a": 3.0, "b": 5.0}), "s2": _grade(10, {"a": 5.0, "b": 5.0})},
+                           grades={"s1": _grade(8, {"a": 3.0, "b": 5.0}, failed=["a: drawn case"]),
+                                   "s2": _grade(10, {"a": 5.0, "b": 5.0})},
                            equivalence={"status": "differs", "max_deviation": 0.5})
     escaped = AuditedMutant("b.constant.1", "b", "constant", "`1e-8` -> `1`", 4, "/nonexistent",
                             grades={"s1": _grade(10, {"a": 5.0, "b": 5.0}), "s2": _grade(10, {"a": 5.0, "b": 5.0})},
@@ -230,6 +234,7 @@ def test_the_table_ends_with_the_contract_line_and_lists_unfair_and_escaped():
     assert table.splitlines()[-1] == "audit: 0 of 2 mutants caught for every seed, 1 unfair, 1 escaped"
     assert last_line(3, 4, 1, 0) == "audit: 3 of 4 mutants caught for every seed, 1 unfair, 0 escaped"
     assert "a.constant.1" in table and "caught for 1/2 ids" in table and "b.constant.1" in table
+    assert "fails for 1/2 ids: a: drawn case" in table
     assert summary["totals"]["equivalent"] == 1
     row = next(r for r in summary["mutants"] if r["key"] == "a.constant.1")
     assert row["points_lost"] == [2.0, 0.0] and row["points_vary"] and row["parts_lost"] == {"a": [2.0, 0.0]}

@@ -112,7 +112,7 @@ def test_planted_unfair_and_escaped_mutants_are_reported(toy_audit):
     forgot = next(r for r in rows.values() if r["function"] == "double" and r["description"].endswith("-> `x`"))
     assert forgot["verdict"] == "unfair"
     assert 0 < len(forgot["caught_ids"]) < 10 and sorted(set(forgot["points_lost"])) == [0.0, 2.0]
-    assert forgot["points_vary"]
+    assert forgot["points_vary"] and list(forgot["varying_checks"]) == ["double: one drawn value"]
     # the catalogued mutant makes the same mistake: unfair too, and named only where caught
     catalogued = rows["catalogue.double_forgot_factor"]
     assert catalogued["verdict"] == "unfair" and catalogued["named"] == "sometimes"

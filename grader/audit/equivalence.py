@@ -392,7 +392,7 @@ class EquivalenceJob:
     probe_set: str  # the saved probe set
 
 
-_POOLS: dict[int, Any] = {}
+_POOL: list = []  # this worker process's SandboxPool, made on its first job
 
 
 def equivalence_job(job: EquivalenceJob):
@@ -402,7 +402,9 @@ def equivalence_job(job: EquivalenceJob):
     from grader.sandbox_pool import SandboxPool
 
     probe_set = load_probe_set(Path(job.probe_set))
-    pool = _POOLS.setdefault(0, SandboxPool())
+    if not _POOL:
+        _POOL.append(SandboxPool())
+    pool = _POOL[0]
     started = time.monotonic()
     source = Path(job.path).read_text(encoding="utf-8")
     answers, _ = _answers(source, job.assignment.module, probe_set, Limits(probe_timeout=max(probe_set.chunk_timeouts)),

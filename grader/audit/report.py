@@ -80,6 +80,15 @@ def named(mutant: AuditedMutant) -> str:
     return "always" if hits and all(hits) else "sometimes" if any(hits) else "never"
 
 
+def varying_checks(mutant: AuditedMutant) -> dict[str, int]:
+    """The checks that failed under some ids but not all: title -> how many ids it failed."""
+    failed = [set(g.get("failed_tests", [])) for g in mutant.grades.values()]
+    if not failed:
+        return {}
+    counts = {t: sum(t in f for f in failed) for t in set().union(*failed)}
+    return {t: n for t, n in sorted(counts.items()) if n < len(failed)}
+
+
 def caught_ids(mutant: AuditedMutant, max_score: float) -> list[str]:
     return [s for s, g in sorted(mutant.grades.items()) if max_score - g["score"] > POINTS_EPSILON]
 
@@ -98,7 +107,7 @@ def summarise(run: AuditRun) -> dict:
             "operator_meaning": OPERATORS.get(mutant.operator, "a catalogued mistake"),
             "points_lost": lost, "points_vary": len(set(lost)) > 1,
             "parts_lost": parts_lost(mutant, run.parts),
-            "caught_ids": caught_ids(mutant, run.max_score), "named": named(mutant) if mutant.grades else "",
+            "caught_ids": caught_ids(mutant, run.max_score), "varying_checks": varying_checks(mutant), "named": named(mutant) if mutant.grades else "",
             "misconceptions": sorted({m for g in mutant.grades.values() for m in g.get("misconceptions", [])}),
             "max_deviation": (mutant.equivalence or {}).get("max_deviation"),
         })
@@ -134,7 +143,10 @@ def render_table(summary: dict) -> str:
     lines = [f"audit of {summary['assignment']}: {summary['generated']} generated mutants "
              f"({summary['totals'][EQUIVALENT]} equivalent to the reference, not graded), "
              f"{summary['catalogued']} catalogued; graded under {ids} student ids; "
-             f"equivalence on {summary['probe_calls']} probe calls", ""]
+             f"equivalence on {summary['probe_calls']} probe calls"]
+    if summary["seconds"]:
+        lines.append("wall-clock time: " + ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in summary["seconds"].items()))
+    lines.append("")
     header = f"{'function':<22} {'mutants':>7} {'equiv':>6} {'caught':>7} {'unfair':>7} {'escaped':>8} {'named':>7}"
     lines += [header, "-" * len(header)]
     for row in summary["functions"]:
@@ -154,6 +166,8 @@ def render_table(summary: dict) -> str:
             lines.append(f"  {row['key']:<40} {terminal_line(row['description'])}")
             lines.append(f"  {'':<40} caught for {len(row['caught_ids'])}/{ids} ids; points lost "
                          f"{_span(row['points_lost'])} ({', '.join(f'{v:g}' for v in lost)}); parts: {parts}")
+            for title, count in row["varying_checks"].items():
+                lines.append(f"  {'':<40} fails for {count}/{ids} ids: {terminal_line(title)}")
         lines.append("")
     escaped = [r for r in summary["mutants"] if r["verdict"] == ESCAPED]
     if escaped:

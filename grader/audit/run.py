@@ -92,7 +92,8 @@ def catalogue_mutants(assignment: Assignment, folder: Path) -> list[AuditedMutan
 
 def grade_summary(result: dict, graded: tuple[str, ...] | None = None) -> dict:
     """What the audit keeps of a graded result: score, status, part scores, the
-    misconceptions diagnosis named, and the error of an ungraded one. Parts outside
+    misconceptions diagnosis named, the checks that lost points (by title), and the error
+    of an ungraded one. Parts outside
     `graded` (None: all) were not checked again and score their full points (see
     `parts_to_grade`)."""
     parts = {p["function"]: (p["score"] if graded is None or p["function"] in graded else p["max_score"])
@@ -104,6 +105,8 @@ def grade_summary(result: dict, graded: tuple[str, ...] | None = None) -> dict:
         "parts": parts,
         "graded_parts": list(graded) if graded is not None else None,
         "misconceptions": sorted({m for p in result.get("parts", []) for m in p.get("misconceptions", [])}),
+        "failed_tests": sorted(t["name"] for t in result.get("tests", [])
+                               if t.get("score", 0.0) < t.get("max_score", 0.0)),
         "error": result.get("error") or "",
     }
 
