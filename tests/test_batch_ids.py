@@ -241,3 +241,18 @@ def test_arbitrary_names_through_a_real_batch(tmp_path_factory, sigmoid_neuron, 
         else:
             assert rows[student]["error"].startswith(f"{count} entries give this student id")
     assert not any(ch in log.getvalue() for ch in TERMINAL_ACTIVE)
+
+
+def test_a_notebook_the_exporter_fails_on_keeps_its_grade_and_report(tmp_path, optimizers, monkeypatch):
+    import grader.notebooks
+    from grader.batch.work import GradeJob, grade_job
+
+    def exporter_fails(path, module):
+        raise RecursionError("maximum recursion depth exceeded (a hostile notebook)")
+
+    monkeypatch.setattr(grader.notebooks, "submitted_notebook_record", exporter_fails)
+    entry = tmp_path / "alice.py"
+    entry.write_text("gd_step=3\n")
+    outcome = grade_job(GradeJob(optimizers, "alice", str(entry), True, fake_grade))
+    assert not outcome.crashed and outcome.result["status"] == "graded" and outcome.result["score"] == 3
+    assert outcome.notebook_html is None and outcome.report_html is not None

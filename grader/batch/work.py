@@ -125,7 +125,8 @@ def _real_grade(assignment: Assignment, path: Path, student: str,
 
 def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
     """The HTML record of a graded notebook submission, or None (not a notebook, or it
-    cannot be exported: the report then simply has no link)."""
+    cannot be exported: the report then simply has no link). Never raises: a notebook that
+    makes the exporter fail in any way must not cost its student the grade."""
     if result.status != "graded":
         return None
     try:
@@ -133,7 +134,7 @@ def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
 
         record = submitted_notebook_record(job.path, job.assignment.module)
         return record.encode("utf-8") if record is not None else None
-    except (ImportError, ValueError):
+    except Exception:  # ImportError, ValueError, or whatever a hostile notebook provokes
         return None
 
 
