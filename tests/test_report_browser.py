@@ -375,3 +375,33 @@ def test_a_hostile_record_stays_put_covers_nothing_and_fetches_nothing(browser, 
     logged = [e["params"]["entry"]["text"] for e in events
               if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"]
     assert logged == []  # no CSP violation: nothing of the student's even tried to act
+
+
+def test_the_dashboard_opens_with_its_style_sheet_allowed_and_nothing_else(browser, tmp_path):
+    """The dashboard's CSP allows its own <style> by hash: Chromium logs no violation and
+    applies the sheet (its background colour), and the bars have their lengths."""
+    import io
+
+    from grader.batch import run_batch
+    from grader.batch.outputs import DASHBOARD_NAME
+    from grader.course import Course
+    from test_batch_fakes import fake_grade, write_fake
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    write_fake(cohort, "bob.py", gd_step=3)
+    write_fake(cohort, "=cmd|' \x1b[2Jeve.py", gd_step=1)
+    out = tmp_path / "out"
+    run_batch(Course(ROOT).get("optimizers"), cohort, out, grade_fn=fake_grade, stream=io.StringIO(), workers=1)
+    facts, errors = open_page(browser, (out / DASHBOARD_NAME).as_uri(), DESKTOP, tmp_path / "dashboard.png")
+    assert errors == [], errors
+    target = browser.send("Target.createTarget", {"url": (out / DASHBOARD_NAME).as_uri()})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    time.sleep(1.0)
+    styled = browser.send("Runtime.evaluate", {"expression": "JSON.stringify([getComputedStyle(document.body).backgroundColor,"
+                                               " [...document.querySelectorAll('.bar > span')].map(s => s.offsetWidth)])",
+                                               "returnByValue": True}, session=session)["result"]["value"]
+    browser.send("Target.closeTarget", {"targetId": target})
+    background, widths = json.loads(styled)
+    assert background == "rgb(246, 247, 249)"  # the sheet applied
+    assert widths and any(w > 0 for w in widths)
