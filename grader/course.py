@@ -53,6 +53,13 @@ class Assignment:
         return self.solution_directory / f"{self.module}.py"
 
     @property
+    def figures(self) -> dict:
+        """The plot kinds this assignment declares in `figures.py` (`grader.figures`)."""
+        from grader.figures import load_figures
+
+        return load_figures(self.directory)
+
+    @property
     def probes_path(self) -> Path:
         return self.directory / "probes.py"
 

@@ -190,7 +190,7 @@ def test_every_image_has_alt_text_and_is_an_embedded_picture(report):
         for href in embedded:
             assert base64.b64decode(href.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     alts = " ".join(a["alt"] for a in images)
-    assert "Contour plot of the loss over w and b from -6 to 6" in alts
+    assert "Contour plot of the loss over w (weight) and b (bias) from -6 to 6" in alts
     assert "Line plot of the loss L(w, b) against step" in alts
 
 
@@ -246,7 +246,7 @@ def test_plots_can_be_left_out_or_supplied():
 
 
 def test_a_failing_plot_does_not_cost_the_report(monkeypatch):
-    def broken(test):
+    def broken(test, figures=None):
         raise ValueError("boom")
     monkeypatch.setattr(html_report, "plots_for_test", broken)
     text = render_report(sample_result(), assignment())

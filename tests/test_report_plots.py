@@ -17,8 +17,20 @@ from PIL import Image
 
 from grader import results
 from grader.render import plots
-from grader.render.plots import REFERENCE_COLOUR, STUDENT_COLOUR, UNITS, plots_for_test, plots_for_trace
+from grader.course import Course
+from grader.render.plots import REFERENCE_COLOUR, STUDENT_COLOUR, UNITS
 from grader.results import Trace
+
+#: The figures the sigmoid_neuron assignment declares (its error surface), as a report of it gets.
+FIGURES = Course.find().get("sigmoid_neuron").figures
+
+
+def plots_for_trace(trace, status=None):
+    return plots.plots_for_trace(trace, status, FIGURES)
+
+
+def plots_for_test(test):
+    return plots.plots_for_test(test, FIGURES)
 
 X, Y = [0.5, 2.5], [0.2, 0.9]
 SIGMOID = {"kind": "sigmoid_neuron", "x": X, "y": Y}
@@ -101,7 +113,7 @@ def test_both_runs_are_drawn_in_their_colours_where_they_are():
     assert reference_drawn[-1] == pytest.approx((left + (reference[-1, 0] + 6) / 12 * (right - left),
                                                  bottom - (reference[-1, 1] + 6) / 12 * (bottom - top)), abs=0.6)
     assert [len(polylines(loss, c)) for c in (STUDENT_COLOUR, REFERENCE_COLOUR)] == [1, 1]
-    assert "Contour plot of the loss over w and b from -6 to 6" in path.alt
+    assert "Contour plot of the loss over w (weight) and b (bias) from -6 to 6" in path.alt
     assert "(-2, 2)" in path.alt and "200 steps" in path.alt
     assert "log scale" in loss.alt  # the loss falls over decades
     assert loss.frame.ylog and loss.frame.ylim[1] == 1.0
@@ -111,13 +123,14 @@ def test_contour_grid_is_computed_once_per_problem():
     reference = gd_path(1.0)
     for eta in (0.5, 1.5, 2.0):
         plots_for_trace(Trace("gd", gd_path(eta), reference, problem=SIGMOID))
-    info = plots.sigmoid_surface.cache_info()
+    info = plots.declared_surface.cache_info()
     assert info.misses == 1 and info.currsize == 1
     other = {"kind": "sigmoid_neuron", "x": [1.0, 2.0, 3.0], "y": [0.1, 0.5, 0.9]}
     plots_for_trace(Trace("gd", gd_path(0.5), reference, problem=other))
-    assert plots.sigmoid_surface.cache_info().misses == 2
-    # the grid is the lecture's surface over its [-6, 6] window
-    W, B, L = plots.sigmoid_surface(tuple(X), tuple(Y), plots.SIGMOID_EXTENT)
+    assert plots.declared_surface.cache_info().misses == 2
+    # the grid is the lecture's surface over the [-6, 6] window the assignment declares
+    surface = FIGURES["sigmoid_neuron"]
+    W, B, L = plots.declared_surface(surface, (("x", tuple(X)), ("y", tuple(Y))), surface.extent)
     i, j = 50, 55
     f = 1 / (1 + np.exp(-(W[i, j] * np.array(X) + B[i, j])))
     assert L[i, j] == pytest.approx(0.5 * ((f - np.array(Y)) ** 2).sum())
@@ -223,10 +236,13 @@ def test_an_unknown_problem_plots_the_distance_to_the_reference():
 
 def test_no_pyplot_and_no_global_backend_change():
     code = ("import numpy as np, sys\n"
+            "from grader.course import Course\n"
             "from grader.render.plots import plots_for_trace\n"
             "from grader.results import Trace\n"
             "rows = np.cumsum(np.full((30, 2), 0.1), axis=0)\n"
-            "assert plots_for_trace(Trace('t', rows, rows, problem={'kind': 'sigmoid_neuron'}))\n"
+            "figures = Course.find().get('sigmoid_neuron').figures\n"
+            "problem = {'kind': 'sigmoid_neuron', 'x': [0.5, 2.5], 'y': [0.2, 0.9]}\n"
+            "assert len(plots_for_trace(Trace('t', rows, rows, problem=problem), None, figures)) == 2\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
@@ -264,9 +280,42 @@ def test_linear_tick_labels():
 
 
 def test_warm_up_draws_the_common_backdrops_ahead():
-    plots.warm_up()
+    plots.warm_up(FIGURES)
     drawn = plots.cache_stats()["backdrops"]
     assert drawn >= 4  # path and loss plots of the neuron and of a quadratic
     reference = gd_path(1.0)
     plots_for_trace(Trace("gd", gd_path(1.5), reference, problem=SIGMOID))
     assert plots.cache_stats()["backdrops"] == drawn  # a student's first report draws none
+
+
+def test_a_kind_nobody_declared_gets_the_generic_plot():
+    reference = gd_path(1.0)
+    images = plots.plots_for_trace(Trace("gd", gd_path(1.5), reference, problem=SIGMOID))  # no figures given
+    assert len(images) == 1 and "distance to the reference's last θ" in images[0].alt
+
+
+def test_a_loss_curve_is_drawn_against_the_step_on_a_log_scale_when_it_spans_decades():
+    losses = 0.5 * 0.9 ** np.arange(100)
+    (image,) = plots.plots_for_trace(Trace("train", losses * 1.1, losses, problem={"kind": "loss_curve"}))
+    assert image.frame.ylog and "Line plot of the loss against step (log scale)" in image.alt
+    assert len(polylines(image, STUDENT_COLOUR)) == 1 and len(polylines(image, REFERENCE_COLOUR)) == 1
+
+
+def test_a_declared_boundary_shades_the_output_and_draws_both_boundaries_and_the_points():
+    figures = Course.find().get("backprop").figures
+    X_xor, y_xor = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0.0, 1.0, 1.0, 0.0]
+    xor_net = np.array([[20.0, 20.0, -20.0, -20.0, -10.0, 30.0, 20.0, 20.0, -30.0]])  # W1, b1, w2, b2
+    one_line = np.array([[1.0, 1.0, 0.0, 0.0, -1.0, 0.0, 6.0, 0.0, -3.0]])  # yhat = 0.5 on x1 + x2 = 1
+    problem = {"kind": "xor_network", "hidden": 2, "inputs": 2, "X": X_xor, "y": y_xor}
+    (image,) = plots.plots_for_trace(Trace("train_xor", one_line, xor_net, problem=problem), None, figures)
+    assert "Decision boundary" in image.alt or "decision boundary" in image.alt
+    drawn = svg(image)
+    student = [p for p in drawn.iter(SVG + "path") if p.get("stroke") == STUDENT_COLOUR]
+    reference = [p for p in drawn.iter(SVG + "path") if p.get("stroke") == REFERENCE_COLOUR]
+    assert len(student) == 1 and len(reference) == 1 and reference[0].get("stroke-dasharray")
+    assert student[0].get("d").count("M") == 1  # one straight boundary
+    assert reference[0].get("d").count("M") == 2  # XOR's two boundaries (the band between them)
+    assert "2 of class 1" in image.alt
+    # without the student's network: the reference's, said so
+    (alone,) = plots.plots_for_trace(Trace("train_xor", None, xor_net, problem=problem), "error", figures)
+    assert "only the reference is shown" in alone.caption and "not shown" in alone.alt

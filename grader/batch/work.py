@@ -57,15 +57,23 @@ class GradeOutcome:
 
 
 def warm_up() -> None:
-    """Pool initializer: pay the imports once per worker, not once per submission."""
+    """Pool initializer: pay the imports once per worker, not once per submission, and draw
+    the commonest plot backdrops (the quadratic's and every declared surface's of the course)
+    before the first report."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     import grader.grade  # noqa: F401  (numpy, pytest, the check plugin, the sandbox)
+    import grader.render.html  # noqa: F401  (jinja2)
+    from grader.course import Course, CourseError
+    from grader.figures import FiguresError
+    from grader.render.plots import warm_up as warm_up_plots
+
+    figures: dict = {}
     try:
-        import grader.render.html  # noqa: F401  (jinja2)
-        from grader.render.plots import warm_up as warm_up_plots
-    except ImportError:
-        return
-    warm_up_plots()  # matplotlib and the commonest plot backdrops, before the first report
+        for assignment in Course.find().assignments():
+            figures.update(assignment.figures)
+    except (CourseError, FiguresError, OSError):
+        pass  # a job meets the same problem and reports it; warming up is only an optimisation
+    warm_up_plots(figures)
 
 
 def _cpu_seconds() -> float:

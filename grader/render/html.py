@@ -23,6 +23,7 @@ from markupsafe import Markup
 from grader import __version__
 from grader.course import Assignment
 from grader.render.csp import with_policy
+from grader.figures import FiguresError
 from grader.render.plots import PlotImage, plots_for_test
 from grader.render.text import (PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, clip_output, misconception_notes,
                                 part_summary, points, status_label)
@@ -69,8 +70,8 @@ def _anchor(prefix: str, text: str) -> str:
 
 
 def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots,
-               named_by_part: Sequence[str] = ()) -> dict:
-    images, plot_note = _images_for(test, plots)
+               named_by_part: Sequence[str] = (), figures: dict | None = None) -> dict:
+    images, plot_note = _images_for(test, plots, figures or {})
     output = ""
     if test.status != "passed" and test.output:
         output = clip_output(test.output, MAX_OUTPUT_LINES, MAX_OUTPUT_CHARS)
@@ -125,14 +126,14 @@ def _part_view(result: GradingResult, part: PartResult, tests: list[dict]) -> di
     }
 
 
-def _images_for(test: TestResult, plots: Plots) -> tuple[Sequence[PlotImage], str]:
+def _images_for(test: TestResult, plots: Plots, figures: dict) -> tuple[Sequence[PlotImage], str]:
     """The test's plots and, if drawing them failed, a one-line note (a plot never costs the
     student the rest of the report)."""
     if plots is False:
         return (), ""
     if plots is None or plots is True:
         try:
-            return plots_for_test(test), ""
+            return plots_for_test(test, figures), ""
         except Exception as exc:  # noqa: BLE001 - any failure: report without the plot
             return (), f"The plots of this check could not be drawn ({type(exc).__name__})."
     return plots.get(test.name, ()), ""
@@ -171,8 +172,12 @@ def report_context(result: GradingResult, assignment: Assignment | None = None, 
     listed += [(PartResult(function=function, score=sum(t.score for _, t in tests),
                            max_score=sum(t.max_score for _, t in tests)), tests)
                for function, tests in by_function.items()]
+    try:
+        figures = assignment.figures if assignment is not None else {}
+    except FiguresError:
+        figures = {}  # a broken figures.py costs the declared plots (generic ones are drawn), not the report
     parts = [_part_view(result, part, [_test_view(result, test, index, _plots_of(test, tests, plots),
-                                                  part.misconceptions)
+                                                  part.misconceptions, figures)
                                        for index, test in tests])
              for part, tests in listed]
     percent = round(100 * result.score / result.max_score) if result.max_score > 0 else 0

@@ -1,17 +1,21 @@
 """Convergence plots of a test's trajectories (`TestResult.traces`), the lecture's pictures:
-the (w, b) path over the contour plot of the error surface, and the loss against step, the
-student's run and the reference's on the same axes.
+a two-parameter path over the contour plot of its loss, the loss against step, and a
+classifier's decision boundary, the student's run and the reference's in the same frame.
 
 What a trace's `problem` dict may say (anything else gets a generic plot):
 
-- `{"kind": "sigmoid_neuron", "x": [...], "y": [...]}`: rows of the trajectory are (w, b) of
-  the toy neuron sigma(w x + b) with loss L(w, b) = 1/2 sum (sigma(w x_i + b) - y_i)^2; x and y
-  default to the lecture's points (0.5, 0.2) and (2.5, 0.9). Contours on w, b in [-6, 6].
+- a kind the assignment declares in its `figures.py` (`grader.figures`): a `Surface` (rows
+  are two parameters; contours of its loss, in its extent when the runs fit there) or a
+  `Boundary` (one row each: a trained classifier's parameters; its output over the plane,
+  both runs' decision boundaries and the problem's points `X`, `y`). The problem's other
+  entries are the figure's data.
 - `{"kind": "quadratic", "A": [[...]], "b": [...]}`: rows are theta (flattened), loss
   1/2 theta^T A theta - b^T theta (b defaults to zeros), drawn shifted by its minimum when A
   is positive definite; a two-parameter theta also gets its path over the contours.
 - `{"kind": "diagonal", "a": ..., "c": ...}`: the element-wise quadratic
   sum(1/2 a theta^2 - c theta), drawn as the quadratic with A = diag(a), b = c.
+- `{"kind": "loss_curve"}`: rows are loss values (one per step or epoch), drawn against the
+  step, on a log scale when they span decades.
 - anything else (e.g. `"sequence"`, given gradients): the distance of each row to the
   reference's last row, against step.
 
@@ -31,10 +35,10 @@ whole report, see benchmarks/bench_report.py):
 - What differs per problem and per student is vector overlay drawn in SVG on the frame's
   axes area: the contour bands (a tiny PNG) and contour lines of the surface, then the paths
   or loss curves with their markers. The picture is one SVG image (`<img>` with a data URI).
-- The contour grid is computed once per problem and view (`sigmoid_surface`,
+- The contour grid is computed once per problem and view (`declared_surface`,
   `quadratic_surface`: lru_caches keyed by the problem's data), and so is its overlay; all
   of an overlay's lines are converted and formatted in one pass. Surfaces of big data sets
-  get a coarser grid (at most SURFACE_EVALUATIONS sigmoid evaluations).
+  get a coarser grid (at most SURFACE_EVALUATIONS grid points x data points).
 - Data URIs are percent-encoded by a few str.replace passes; the frame's part and shared
   contour layers are encoded once.
 - Finished images are cached by a hash of (student path, reference path, problem, label),
@@ -59,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.figures import Boundary, Figure, Surface
 from grader.results import TestResult, Trace
 
 # Okabe-Ito, safe for the common colour-vision deficiencies; lines also differ in style and
@@ -68,10 +73,8 @@ REFERENCE_COLOUR = "#0072B2"  # blue
 INK = "#000000"
 CONTOUR_COLOUR = "#666666"
 
-LECTURE_X = (0.5, 2.5)
-LECTURE_Y = (0.2, 0.9)
-SIGMOID_EXTENT = (-6.0, 6.0, -6.0, 6.0)  # the lecture's w, b range
 GRID_POINTS = 81  # the surface's grid: smooth enough at this size
+BOUNDARY_POINTS = 61  # a decision boundary's grid
 SURFACE_EVALUATIONS = 2e5  # at most grid points x data points per surface: a 44 x 44 grid for 100 points
 
 FIG_SIZE = (4.8, 4.2)  # inches
@@ -241,8 +244,8 @@ class _Curves:
     student: np.ndarray | None  # (steps + 1, n), finite rows only
     reference: np.ndarray | None
     note: str  # why the student's path is missing or cut short ("" when it is complete)
-    kind: str  # sigmoid_neuron | quadratic | generic
-    problem: dict  # normalised problem data
+    kind: str  # surface | boundary | quadratic | loss_curve | generic
+    problem: dict  # normalised problem data (surface and boundary: "figure" and hashable "data")
 
     @cached_property
     def coincide(self) -> bool:
@@ -253,22 +256,33 @@ class _Curves:
 
 # --- cached surfaces --------------------------------------------------------------------
 
-def _sigmoid_loss(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    z = np.multiply.outer(w, x) + np.multiply.outer(b, np.ones_like(x))
-    f = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigma(z) without overflow
-    return 0.5 * ((f - y) ** 2).sum(axis=-1)
+def _freeze(value: Any) -> Any:
+    """A problem's data value as something hashable: arrays and lists become nested tuples."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_freeze(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _thaw(data: tuple) -> dict[str, Any]:
+    """The frozen data as a figure's callable gets it: tuples as float arrays."""
+    return {key: np.asarray(value, dtype=float) if isinstance(value, tuple) else value for key, value in data}
+
+
+def _figure_loss(surface: Surface, data: tuple, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    return np.asarray(surface.loss(p0, p1, **_thaw(data)), dtype=float)
 
 
 @lru_cache(maxsize=32)
-def sigmoid_surface(x: tuple[float, ...], y: tuple[float, ...], extent: tuple[float, float, float, float],
-                    points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(W, B, L) on a points x points grid over extent = (w0, w1, b0, b1). Cached per problem;
-    a coarser grid for big data sets, so that the work stays bounded."""
-    points = max(21, min(points, int(math.sqrt(SURFACE_EVALUATIONS / max(len(x), 1)))))
-    w = np.linspace(extent[0], extent[1], points)
-    b = np.linspace(extent[2], extent[3], points)
-    W, B = np.meshgrid(w, b)
-    return W, B, _sigmoid_loss(W, B, np.asarray(x), np.asarray(y))
+def declared_surface(surface: Surface, data: tuple, extent: tuple[float, float, float, float],
+                     points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P0, P1, L) on a points x points grid over extent = (x0, x1, y0, y1). Cached per
+    problem; a coarser grid for big data sets, so that the work stays bounded."""
+    size = max((len(value) for _, value in data if isinstance(value, tuple)), default=1)
+    points = max(21, min(points, int(math.sqrt(SURFACE_EVALUATIONS / max(size, 1)))))
+    P0, P1 = np.meshgrid(np.linspace(extent[0], extent[1], points), np.linspace(extent[2], extent[3], points))
+    return P0, P1, _figure_loss(surface, data, P0, P1)
 
 
 @lru_cache(maxsize=32)
@@ -308,16 +322,18 @@ def _finite_prefix(rows: np.ndarray) -> tuple[np.ndarray, int | None]:
     return rows[:first], first
 
 
-def _normalise_problem(problem: dict, width: int) -> tuple[str, dict]:
+def _normalise_problem(problem: dict, width: int, figures: dict[str, Figure]) -> tuple[str, dict]:
     """(kind, data) with the data as hashable tuples; "generic" when the problem is unknown
     or does not fit the trajectory's width."""
     kind = str(problem.get("kind") or problem.get("name") or "")
     try:
-        if kind == "sigmoid_neuron" and width == 2:
-            x = tuple(float(v) for v in np.ravel(problem.get("x", LECTURE_X)))
-            y = tuple(float(v) for v in np.ravel(problem.get("y", LECTURE_Y)))
-            if len(x) == len(y) and x:
-                return kind, {"x": x, "y": y}
+        figure = figures.get(kind)
+        if isinstance(figure, Surface) and width == 2 or isinstance(figure, Boundary):
+            data = tuple(sorted((str(key), _freeze(value)) for key, value in problem.items()
+                                if key not in ("kind", "name")))
+            return ("surface" if isinstance(figure, Surface) else "boundary"), {"figure": figure, "data": data}
+        if kind == "loss_curve" and width == 1:
+            return kind, {"label": str(problem.get("label", "loss"))}
         if kind == "diagonal":  # 1/2 sum a theta^2 - c theta, element-wise: a diagonal quadratic
             problem = {"A": np.diag(np.ravel(np.asarray(problem["a"], dtype=float))), "b": problem["c"]}
             kind = "quadratic"
@@ -360,7 +376,7 @@ def _missing_note(trace: Trace, status: str | None) -> str:
     return _NOT_A_PATH
 
 
-def _curves(trace: Trace, status: str | None) -> _Curves | None:
+def _curves(trace: Trace, status: str | None, figures: dict[str, Figure]) -> _Curves | None:
     reference = _as_rows(trace.reference)
     student = _as_rows(trace.student)
     known = reference if reference is not None else student
@@ -378,15 +394,17 @@ def _curves(trace: Trace, status: str | None) -> _Curves | None:
             student = None
     if reference is not None:
         reference, _ = _finite_prefix(reference)
-    kind, data = _normalise_problem(trace.problem or {}, width)
+    kind, data = _normalise_problem(trace.problem or {}, width, figures)
     if kind == "generic" and reference is None:
         return None  # nothing to measure a distance to
     return _Curves(student, reference, note, kind, data)
 
 
 def _loss(curves: _Curves, rows: np.ndarray) -> np.ndarray:
-    if curves.kind == "sigmoid_neuron":
-        return _sigmoid_loss(rows[:, 0], rows[:, 1], np.asarray(curves.problem["x"]), np.asarray(curves.problem["y"]))
+    if curves.kind == "surface":
+        return _figure_loss(curves.problem["figure"], curves.problem["data"], rows[:, 0], rows[:, 1])
+    if curves.kind == "loss_curve":
+        return rows[:, 0]
     if curves.kind == "quadratic":
         A, b = np.asarray(curves.problem["A"]), np.asarray(curves.problem["b"])
         loss = 0.5 * np.einsum("si,ij,sj->s", rows, A, rows) - rows @ b
@@ -396,8 +414,10 @@ def _loss(curves: _Curves, rows: np.ndarray) -> np.ndarray:
 
 
 def _loss_label(curves: _Curves) -> str:
-    if curves.kind == "sigmoid_neuron":
-        return "loss L(w, b)"
+    if curves.kind == "surface":
+        return curves.problem["figure"].loss_label
+    if curves.kind == "loss_curve":
+        return curves.problem["label"]
     if curves.kind == "quadratic":
         return "loss L(θ) − min L" if curves.problem["shift"] is not None else "loss L(θ)"
     return "distance to the reference's last θ"
@@ -443,8 +463,9 @@ def _path_view(curves: _Curves) -> tuple[tuple[float, float, float, float], bool
     if curves.kind == "quadratic" and curves.problem.get("argmin") is not None:
         known.append(np.array([curves.problem["argmin"]]))
     points = np.concatenate(known)
-    if curves.kind == "sigmoid_neuron" and _inside(points, SIGMOID_EXTENT):
-        base = SIGMOID_EXTENT
+    extent = curves.problem["figure"].extent if curves.kind == "surface" else None
+    if extent is not None and _inside(points, extent):
+        base = tuple(float(v) for v in extent)
     else:
         base = _square_view(points)
     student = curves.student
@@ -496,6 +517,10 @@ def _legend_handles(entries: tuple[str, ...]) -> list:
         "start": dict(ls="", marker="o", ms=8, mfc="none", mec=INK, mew=1.5, label="start"),
         "student_end": dict(ls="", marker="X", ms=8, color=STUDENT_COLOUR, mec=INK, label="your end"),
         "reference_end": dict(ls="", marker="*", ms=11, color=REFERENCE_COLOUR, mec=INK, label="reference end"),
+        "student_boundary": dict(color=STUDENT_COLOUR, lw=1.8, label="your boundary"),
+        "reference_boundary": dict(color=REFERENCE_COLOUR, lw=1.8, ls="--", label="reference boundary"),
+        "class_one": dict(ls="", marker="o", ms=7, color=INK, label="class 1"),
+        "class_zero": dict(ls="", marker="s", ms=7, mfc="white", mec=INK, mew=1.5, label="class 0"),
     }
     return [Line2D([], [], **styles[entry]) for entry in entries]
 
@@ -658,8 +683,8 @@ def _contour_overlay(kind: str, problem_key: tuple, view: tuple, frame: Frame) -
     import contourpy
     from PIL import Image
 
-    if kind == "sigmoid_neuron":
-        X, Y, Z = sigmoid_surface(*problem_key, view)
+    if kind == "surface":
+        X, Y, Z = declared_surface(*problem_key, view)
     else:
         A, b, shift = problem_key
         X, Y, Z = quadratic_surface(A, b, view, shift or 0.0)
@@ -789,14 +814,17 @@ def _fingerprint(*parts: Any) -> str:
     return digest.hexdigest()
 
 
-def plots_for_trace(trace: Trace, status: str | None = None) -> list[PlotImage]:
+def plots_for_trace(trace: Trace, status: str | None = None,
+                    figures: dict[str, Figure] | None = None) -> list[PlotImage]:
     """The plots of one trace: the path over the contours (two-parameter problems with a known
-    surface), then the loss against step. Cached: identical trajectories on the same problem
-    give the very same PlotImage objects. An unusable trace gives [].
+    surface), then the loss against step; or a decision boundary. Cached: identical
+    trajectories on the same problem give the very same PlotImage objects. An unusable trace
+    gives [].
 
     `status` is the test's status; it says why a missing student path is missing (without it,
-    a `None` student path means the student's code raised, as in `Trace`)."""
-    curves = _curves(trace, status)
+    a `None` student path means the student's code raised, as in `Trace`). `figures` are the
+    assignment's declared kinds (`grader.figures`)."""
+    curves = _curves(trace, status, figures or {})
     if curves is None:
         return []
     key = _fingerprint(curves.student if curves.student is not None else "none",
@@ -817,10 +845,10 @@ def plots_for_trace(trace: Trace, status: str | None = None) -> list[PlotImage]:
     return list(images)
 
 
-def plots_for_test(test: TestResult) -> list[PlotImage]:
+def plots_for_test(test: TestResult, figures: dict[str, Figure] | None = None) -> list[PlotImage]:
     images: list[PlotImage] = []
     for trace in test.traces:
-        images += plots_for_trace(trace, test.status)
+        images += plots_for_trace(trace, test.status, figures)
     return images
 
 
@@ -835,7 +863,7 @@ def clear_caches() -> None:
     with _LOCK:
         _IMAGES.clear()
         _STATS.update(hits=0, misses=0)
-        sigmoid_surface.cache_clear()
+        declared_surface.cache_clear()
         quadratic_surface.cache_clear()
         _frame.cache_clear()
         _backdrop.cache_clear()
@@ -843,20 +871,26 @@ def clear_caches() -> None:
         _contour_overlay.cache_clear()
 
 
-def warm_up() -> None:
+def warm_up(figures: dict[str, Figure] | None = None) -> None:
     """Pay what the first report of a process would: matplotlib's, contourpy's and Pillow's
-    imports and the backdrops of the commonest looks (a batch worker's initializer)."""
+    imports and the backdrops of the commonest looks (a batch worker's initializer): the
+    quadratic's, and the path and loss looks of each declared surface."""
     import contourpy  # noqa: F401
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
+    from matplotlib.figure import Figure as MatplotlibFigure  # noqa: F401
 
-    # paths converging to the minimum (the lecture neuron's fits both points exactly): their
-    # losses fall over decades, as most runs' do, so the loss plots get the log-scale look
-    neuron_minimum = np.array([1.7918, -2.2822])
+    # paths converging to a point: their losses fall over decades, as most runs' do, so the
+    # loss plots get the log-scale look
     decay = 0.8 ** np.arange(60)[:, None]
-    for kind, minimum in (("sigmoid_neuron", neuron_minimum), ("quadratic", np.zeros(2))):
-        rows = minimum + (np.array([-2.0, 2.0]) - minimum) * decay
-        plots_for_trace(Trace("warm-up", rows, rows, problem={"kind": kind, "A": [[2.0, 0.0], [0.0, 1.0]]}))
+    rows = np.array([-2.0, 2.0]) * decay
+    plots_for_trace(Trace("warm-up", rows, rows, problem={"kind": "quadratic", "A": [[2.0, 0.0], [0.0, 1.0]]}))
+    for name, figure in (figures or {}).items():
+        if isinstance(figure, Surface):
+            with_student, without = (_legend(True, True), _legend(False, True))
+            for legend in (with_student, without):
+                _backdrop(_title(figure.title, legend is with_student), *figure.axes, legend)
+            _backdrop(_title("Loss against step", True), "step", figure.loss_label + " (log scale)",
+                      _legend(True, False))
 
 
 def _legend(with_student: bool, marked: bool) -> tuple[str, ...]:
@@ -876,18 +910,21 @@ def _draw(curves: _Curves, label: str) -> list[PlotImage]:
     with_student = curves.student is not None
     width = (curves.reference if curves.reference is not None else curves.student).shape[1]
     notes = [curves.note] if curves.note else []
-    if curves.kind in ("sigmoid_neuron", "quadratic") and width == 2:
+    if curves.kind == "boundary":
+        return [_draw_boundary(curves, label)]
+    if curves.kind in ("surface", "quadratic") and width == 2:
         view, leaves = _path_view(curves)
-        if curves.kind == "sigmoid_neuron":
-            title, xlabel, ylabel = "Path on the error surface L(w, b)", "w (weight)", "b (bias)"
-            problem_key = (curves.problem["x"], curves.problem["y"])
+        if curves.kind == "surface":
+            figure = curves.problem["figure"]
+            title, (xlabel, ylabel) = figure.title, figure.axes
+            problem_key = (figure, curves.problem["data"])
         else:
             title, xlabel, ylabel = "Path on the loss contours", "θ₁", "θ₂"
             problem_key = (curves.problem["A"], curves.problem["b"], curves.problem["shift"])
         frame = _frame(_title(title, with_student), xlabel, ylabel, (view[0], view[1]), (view[2], view[3]),
                        False, _legend(with_student, True), False)
         layers = (_contour_overlay(curves.kind, problem_key, view, frame), _path_overlay(frame, curves))
-        what = "path on the error surface" if curves.kind == "sigmoid_neuron" else "path on the loss contours"
+        what = title[0].lower() + title[1:]
         path_notes = notes + (["your path leaves the plotted area"] if leaves else [])
         images.append(PlotImage(layers, _path_alt(curves, view, leaves), _caption(label, what, path_notes),
                                 frame.width, frame.height, frame))
@@ -906,6 +943,76 @@ def _draw(curves: _Curves, label: str) -> list[PlotImage]:
     return images
 
 
+def _boundary_output(figure: Boundary, data: tuple, row: np.ndarray, extent: tuple) -> np.ndarray:
+    """The classifier's output on the boundary grid over extent, clipped to [0, 1]."""
+    grid_x, grid_y = np.meshgrid(np.linspace(extent[0], extent[1], BOUNDARY_POINTS),
+                                 np.linspace(extent[2], extent[3], BOUNDARY_POINTS))
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    output = np.asarray(figure.predict(row, points, **_thaw(data)), dtype=float).reshape(grid_x.shape)
+    return grid_x, grid_y, np.clip(np.nan_to_num(output, nan=0.5), 0.0, 1.0)
+
+
+def _boundary_line(frame: Frame, X: np.ndarray, Y: np.ndarray, Z: np.ndarray, colour: str, dashed: bool) -> str:
+    import contourpy
+
+    points, offsets = contourpy.contour_generator(X, Y, Z, line_type=contourpy.LineType.ChunkCombinedOffset).lines(0.5)
+    chunks = [(p, o) for p, o in zip(points, offsets) if p is not None]
+    if not chunks:
+        return ""
+    points = np.concatenate([p for p, _ in chunks])
+    bounds = np.concatenate([o[:-1] + start for (_, o), start
+                             in zip(chunks, np.cumsum([0] + [len(p) for p, _ in chunks[:-1]]))] + [[len(points)]])
+    dash = " stroke-dasharray='14,8'" if dashed else ""
+    return (f"<path d='{_multi_line_path(frame, points, bounds)}' fill='none' stroke='{colour}' stroke-width='4.4'"
+            f" stroke-linejoin='round'{dash}/>")
+
+
+def _draw_boundary(curves: _Curves, label: str) -> PlotImage:
+    """The student's classifier's output shaded over the figure's extent (light: near 0,
+    dark: near 1), both runs' decision boundaries (output 0.5) and the problem's points."""
+    from PIL import Image
+
+    figure, data = curves.problem["figure"], curves.problem["data"]
+    with_student = curves.student is not None
+    extent = tuple(float(v) for v in figure.extent)
+    legend = (("student_boundary",) if with_student else ()) + ("reference_boundary", "class_one", "class_zero")
+    frame = _frame(_title(figure.title, with_student), *figure.axes, (extent[0], extent[1]), (extent[2], extent[3]),
+                   False, legend, False)
+    shaded_row = curves.student[-1] if with_student else curves.reference[-1]
+    X, Y, Z = _boundary_output(figure, data, shaded_row, extent)
+    grey = (245 - np.round(110 * np.floor(Z * 5 - 1e-9).clip(0, 4) / 4)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.flipud(grey), mode="L").save(buffer, format="PNG", compress_level=6)
+    left, top, right, bottom = (round(v * UNITS) for v in frame.box)
+    layers = [f"<image x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' preserveAspectRatio='none' "
+              f"href='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}'/>"]
+    if curves.reference is not None:
+        layers.append(_boundary_line(frame, *_boundary_output(figure, data, curves.reference[-1], extent),
+                                     REFERENCE_COLOUR, True))
+    if with_student:
+        layers.append(_boundary_line(frame, X, Y, Z, STUDENT_COLOUR, False))
+    given = dict(data)
+    points = np.asarray(given.get("X", ()), dtype=float).reshape(-1, 2)
+    classes = np.asarray(given.get("y", ()), dtype=float).ravel()
+    marks = []
+    if len(points) and len(classes) == len(points):
+        ux, uy = frame.to_units(points[:, 0], points[:, 1])
+        one = classes >= 0.5
+        marks.append(f"<path d='{_dots(ux[one], uy[one], 9)}' fill='{INK}'/>")
+        marks.append(f"<path d='{_squares(ux[~one], uy[~one], 8)}' fill='white' stroke='{INK}' stroke-width='3'/>")
+    layers.append("".join(marks))
+    notes = [curves.note] if curves.note else []
+    whose = "your" if with_student else "the reference's"
+    alt = (f"The output of {whose} trained classifier over {figure.axes[0]} from {_num(extent[0])} to "
+           f"{_num(extent[1])} and {figure.axes[1]} from {_num(extent[2])} to {_num(extent[3])}, shaded from light "
+           f"(near 0) to dark (near 1), with the reference's decision boundary (dashed)"
+           + (" and yours (solid)" if with_student else "") + f" where the output is 0.5, and {len(points)} points "
+           f"marked by class ({int((classes >= 0.5).sum())} of class 1 as dots, the rest as squares).")
+    if not with_student:
+        alt += f" Your classifier is not shown: {curves.note}."
+    return PlotImage(tuple(layers), alt, _caption(label, "decision boundary", notes), frame.width, frame.height, frame)
+
+
 # --- words: captions and alt text ------------------------------------------------------
 
 def _num(value: float) -> str:
@@ -922,7 +1029,7 @@ def _caption(label: str, what: str, notes: list[str]) -> str:
 
 
 def _path_alt(curves: _Curves, view: tuple, leaves: bool) -> str:
-    names = "w and b" if curves.kind == "sigmoid_neuron" else "θ₁ and θ₂"
+    names = " and ".join(curves.problem["figure"].axes) if curves.kind == "surface" else "θ₁ and θ₂"
     text = (f"Contour plot of the loss over {names} from {_num(view[0])} to {_num(view[1])} "
             f"and {_num(view[2])} to {_num(view[3])}.")
     r, s = curves.reference, curves.student

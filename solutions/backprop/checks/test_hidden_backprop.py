@@ -429,6 +429,18 @@ def test_gradcheck_transposed(student, reference, rng):
 # --- train_xor (6) -----------------------------------------------------------------------------
 
 
+def flat_params(params, like=None):
+    """A params tuple flattened to one row (W1, b1, w2, b2), for the decision boundary plot;
+    None when it is not a tuple of the reference's shapes."""
+    try:
+        arrays = [np.asarray(p, dtype=float) for p in params]
+    except (TypeError, ValueError):
+        return None
+    if len(arrays) != 4 or (like is not None and [a.shape for a in arrays] != [np.shape(w) for w in like]):
+        return None
+    return np.concatenate([a.ravel() for a in arrays])[None, :]
+
+
 def train_matches(student, reference, params0, X, y, eta, epochs, trace=None, label="", untouched=False):
     kwargs = dict(params0=plain(params0), X=X, y=y, eta=eta, epochs=epochs)
     inputs = {**network_inputs(params0, X, y), "eta": eta, "epochs": epochs}
@@ -444,17 +456,21 @@ def train_matches(student, reference, params0, X, y, eta, epochs, trace=None, la
         return losses
 
     def show(got, want):
-        if trace is not None:
-            rows = None if got is None else plot_rows(got["losses"], want["losses"])
-            trace(rows, np.asarray(want["losses"], dtype=float), label=label,
-                  problem={"kind": "loss_curve", "log": True})
+        if trace is None:
+            return
+        rows = None if got is None else plot_rows(got["losses"], want["losses"])
+        trace(rows, np.asarray(want["losses"], dtype=float), label=label, problem={"kind": "loss_curve"})
+        if np.shape(X)[1] == 2:  # the plane: the trained network's decision boundary
+            hidden = np.shape(params0[0])[0]
+            trace(None if got is None else flat_params(got["params"], want["params"]), flat_params(want["params"]),
+                  label=label, problem={"kind": "xor_network", "hidden": hidden, "inputs": 2, "X": X, "y": y})
 
     plain_or_faked(student, reference, "train", kwargs, compare, show=show)
 
 
-@check("train_xor", 2, title="60 epochs from P0 on the XOR data, eta = 2")
+@check("train_xor", 2, title="700 epochs from P0 on the XOR data, eta = 2: off the plateau")
 def test_train_p0(student, reference, rng, trace):
-    train_matches(student, reference, P0, np.array(XOR_X), np.array(XOR_Y), 2.0, 60, trace,
+    train_matches(student, reference, P0, np.array(XOR_X), np.array(XOR_Y), 2.0, 700, trace,
                   "train_xor from P0, eta = 2")
 
 
