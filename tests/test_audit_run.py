@@ -163,3 +163,23 @@ def test_a_broken_catalogue_is_a_one_line_error(tmp_path):
     (root / "solutions" / "toy" / "mutants" / "catalogue.toml").write_text("[[mutant]]\nid = 'x'\n")
     done = run_grader("audit", "toy", "--out", str(tmp_path / "out"), env={"GRADER_COURSE": str(root)})
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "catalogue.toml" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_audit_runs_on_a_dask_cluster(tmp_path):
+    import io
+
+    distributed = pytest.importorskip("distributed")
+    from grader.audit.command import audit_command
+    from grader.course import Course
+
+    assignment = Course(make_toy_course(tmp_path / "course")).get("toy")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=40) as cluster:
+        log = io.StringIO()
+        summary = audit_command(assignment, seeds=2, out=tmp_path / "out", scheduler=cluster.scheduler_address,
+                                functions=["half"], max_mutants=3, stream=log)
+    assert summary["generated"] == 3 and summary["totals"]["not graded"] == 0
+    assert summary["graded"] + summary["totals"]["equivalent"] == 3
+    assert all(len(r["grades"]) == 2 for r in summary["mutants"] if r["verdict"] != "equivalent")
+    assert log.getvalue().rstrip().splitlines()[-1] == summary["last_line"]

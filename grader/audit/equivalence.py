@@ -392,19 +392,15 @@ class EquivalenceJob:
     probe_set: str  # the saved probe set
 
 
-_POOL: list = []  # this worker process's SandboxPool, made on its first job
-
-
 def equivalence_job(job: EquivalenceJob):
-    """Run one mutant on the probe set in a sandbox of this worker's warm pool; the outcome's
-    `result` is the EquivalenceOutcome as a dict."""
+    """Run one mutant on the probe set in a sandbox of this worker thread's warm pool (a Dask
+    worker may run jobs on several threads; a pool serves the thread that made it); the
+    outcome's `result` is the EquivalenceOutcome as a dict."""
     from grader.batch.work import GradeOutcome
-    from grader.sandbox_pool import SandboxPool
+    from grader.sandbox_pool import thread_pool
 
     probe_set = load_probe_set(Path(job.probe_set))
-    if not _POOL:
-        _POOL.append(SandboxPool())
-    pool = _POOL[0]
+    pool = thread_pool()
     started = time.monotonic()
     source = Path(job.path).read_text(encoding="utf-8")
     answers, _ = _answers(source, job.assignment.module, probe_set, Limits(probe_timeout=max(probe_set.chunk_timeouts)),
