@@ -50,6 +50,7 @@ folder download are graded where they are.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -59,7 +60,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.batch.cohort import CohortError, Entry, discover_cohort
-from grader.ids import clean_id, entry_name
+from grader.ids import clean_id, entry_name, stem_clashes
 from grader.load import MAX_ARCHIVE_BYTES
 from grader.roster import Roster, RosterStudent
 from grader.untrusted import unicode_text
@@ -386,7 +387,11 @@ def _resolve(kind: str, found: dict[str, _Candidate], ignored: list, module: str
             if winner is other:
                 continue
         chosen[student] = (entry, order)
-    result.entries = sorted((entry for entry, _ in chosen.values()), key=lambda e: e.student)
+    entries = sorted((entry for entry, _ in chosen.values()), key=lambda e: e.student)
+    clashing = {s for students in stem_clashes(e.student for e in entries).values() for s in students}
+    result.entries = [dataclasses.replace(e, problem="this id and another's would share output files; "
+                                                      "fix the roster or the LMS names") if e.student in clashing else e
+                      for e in entries]
     if roster is not None:
         present = {e.student for e in result.entries}
         result.missing = [s for s in roster.students if s.id not in present]
