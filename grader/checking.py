@@ -458,6 +458,8 @@ class GraderPlugin:
 
     @pytest.fixture
     def rng(self, request) -> np.random.Generator:
+        """The check's generator: per student and check (`seed_material` names the student,
+        never the submission's content), or per check alone for public checks."""
         material = f"{self.seed_material}|{request.node.name}" if self.per_student_seed else f"public|{request.node.name}"
         seed = int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
         return np.random.default_rng(seed)

@@ -93,10 +93,13 @@ class GradingSession:
         self.sandbox_pool.close()
 
 
-def seed_material(assignment: Assignment, student: str, content_hash: str) -> str:
-    """Per-student seed: a regrade of the same file is reproducible; another student, or an
-    edited file, gets other inputs."""
-    return hashlib.sha256(f"{assignment.secret()}|{assignment.id}|{student}|{content_hash}".encode()).hexdigest()
+def seed_material(assignment: Assignment, student: str) -> str:
+    """Per-student seed (the `rng` fixture adds the check's name): another student gets other
+    inputs, the same student always the same ones. The submission's content is deliberately
+    not part of it: a student who resubmits with a comment added must not re-roll the draw
+    (the checks cover the same cases for every draw, but values near a tolerance need not).
+    A batch still regrades an edited file: its fingerprint is the entry's content hash."""
+    return hashlib.sha256(f"{assignment.secret()}|{assignment.id}|{student}".encode()).hexdigest()
 
 
 def grade_submission(assignment: Assignment, path: str | Path, student: str | None = None, *,
@@ -137,7 +140,7 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
                                function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
                                retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
                                reply_allowance=reply_allowance(limits))
-        plugin = GraderPlugin(probes, reference, seed_material(assignment, student, submission.content_hash),
+        plugin = GraderPlugin(probes, reference, seed_material(assignment, student),
                               per_student_seed=not public_only, only_functions=functions)
         records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)
         isolation = sandbox.isolation
