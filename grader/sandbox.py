@@ -53,6 +53,7 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 import select
 import shutil
@@ -298,8 +299,18 @@ def _choose_isolation(limits: Limits) -> str:
     return available
 
 
+#: The grader's own settings that choose OpenBLAS's kernels, passed on to the worker: the
+#: reference runs in the grader's process, the student's code in the sandbox, and with
+#: different kernels the two round differently (a near-tie between two candidates could then
+#: go either way). Only these names, and only plain values.
+BLAS_KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.]{1,32}$")
+
+
 def _worker_environment(isolation: str, home: str) -> dict[str, str]:
-    """The worker's whole environment (nothing of the grader's)."""
+    """The worker's whole environment: nothing of the grader's but its BLAS kernel choice."""
+    kernels = {name: os.environ[name] for name in BLAS_KERNEL_VARIABLES
+               if _PLAIN_VALUE.match(os.environ.get(name, ""))}
     return {
         "PATH": "/usr/bin:/bin",
         "HOME": home,
@@ -309,6 +320,7 @@ def _worker_environment(isolation: str, home: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        **kernels,
     }
 
 

@@ -411,6 +411,18 @@ def test_environment_and_file_descriptors_are_clean(probes, mode, monkeypatch, t
     assert (tmp_path / "gradebook.csv").read_text() == ""
 
 
+@pytest.mark.parametrize("mode", MODES[:2])  # (a shared pool keeps the environment it started with)
+def test_the_blas_kernel_choice_reaches_the_worker_and_nothing_else(probes, mode, monkeypatch):
+    # The reference (here) and the student (in there) must round alike: same OpenBLAS kernel.
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "$(touch /tmp/x)")  # not a plain value: left out
+    monkeypatch.setenv("OPENBLAS_VERBOSE", "2")  # not a kernel choice: left out
+    with make(probes, mode) as sandbox:
+        env = call(sandbox, "environment").value
+    assert env.get("OPENBLAS_CORETYPE") == "Haswell"
+    assert "OPENBLAS_L2_SIZE" not in env and "OPENBLAS_VERBOSE" not in env
+
+
 def test_import_errors_are_sticky_outcomes(probes):
     source = "import numpy\nimport no_such_module_anywhere\n"
     with make(probes, "rlimits", source=source) as sandbox:
