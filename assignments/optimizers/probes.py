@@ -426,6 +426,18 @@ def line_search(mod, theta0, steps, problem, etas, fakes=False):
     return {"theta": rows, "etas": chosen, "returned": None, "step": steps, "mutated": mutated}
 
 
+def candidate_losses(mod, rows, problem, etas, fakes=False):
+    """The loss of every line-search candidate theta - eta * grad(theta) (with `fakes`, the
+    fake gd_step's candidate) at each of `rows` (a trajectory), shape (len(rows), len(etas)).
+    It does not call the module: the grader uses it on the reference's trajectory to draw
+    inputs whose candidates are told apart by a clear margin (no near-ties that rounding
+    could settle either way)."""
+    gradients, loss = _gradients(problem), _loss(problem)
+    step = _fake_gd_step if fakes else (lambda theta, grad, eta: theta - eta * grad)
+    rows = _floats(rows)
+    return np.array([[loss(step(row, gradients(row, k), eta)) for eta in etas] for k, row in enumerate(rows)])
+
+
 def schedule(mod, function, calls):
     """The raw return of `function(*args)` for each argument list in `calls`."""
     return [getattr(mod, function)(*args) for args in calls]

@@ -287,7 +287,9 @@ def test_gd_random(student, reference, rng):
 
 @check("gradient_descent", 1, title="epochs = 0 gives only the start, and one epoch")
 def test_gd_zero_epochs(student, reference, rng):
-    w0, b0 = rng.normal(0.0, 2.0, 2)
+    # A start where the neuron is not saturated, for every draw: one epoch then moves w by
+    # enough that a b-gradient taken after w moved (or the other way round) shows.
+    w0, b0 = rng.uniform(-1.0, 1.0, 2)
     for epochs in (0, 1):
         kwargs = dict(w0=float(w0), b0=float(b0), x=np.array(X_LECTURE), y=np.array(Y_LECTURE), eta=0.5,
                       epochs=epochs)
