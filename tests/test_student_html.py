@@ -70,6 +70,7 @@ def hostile_notebook(code: str = "x = 1\n") -> nbformat.NotebookNode:
         new_output("display_data", data={"text/html": ACTIVE_HTML, "text/plain": "html"}),
         new_output("display_data", data={"text/markdown": mermaid}),
         new_output("display_data", data={"image/svg+xml": HOSTILE_SVG}),
+        new_output("display_data", data={"text/vnd.mermaid": f"graph TD; Z-->Y\n{OVERLAY}", "text/plain": "diagram"}),
         new_output("display_data", data={"text/latex": "$<script>alert(1)</script>$"}),
         new_output("display_data", data={"application/javascript": "alert('js')", "text/plain": "js"}),
         new_output("display_data", data={"image/png": PNG_1x1},
@@ -252,7 +253,8 @@ def test_the_mermaid_overlay_is_shown_as_code_not_rendered(record):
     assert_clean_record(record)
     cells = record.split('class="record"', 1)[1]
     assert "&lt;meta http-equiv=&quot;refresh&quot;" in cells or "&lt;meta http-equiv=\"refresh\"" in cells
-    assert "graph TD; A--&gt;B" in cells  # an honest diagram shows its source
+    assert "graph TD; A--&gt;B" in cells  # an honest diagram shows its source, in Markdown ...
+    assert "graph TD; Z--&gt;Y" in cells  # ... or as a text/vnd.mermaid output
 
 
 def test_images_are_only_the_notebooks_own_and_svg_is_redrawn_without_its_payload(record):

@@ -64,6 +64,7 @@ img{max-width:100%;height:auto}
 .rendered_html table{border-collapse:collapse}.rendered_html td,.rendered_html th{border:1px solid #ccc;padding:.2rem .4rem}
 pre.raw{border:1px dashed #bbb}
 .not-shown{color:#666;font-style:italic}
+.link-address{color:#666;font-size:.85em;overflow-wrap:anywhere}
 .ansi-bold{font-weight:bold}.ansi-red-fg{color:#b22b31}.ansi-green-fg{color:#007427}
 .ansi-yellow-fg{color:#b27d12}.ansi-blue-fg{color:#0065ca}.ansi-magenta-fg{color:#a03196}
 .ansi-cyan-fg{color:#258f8f}
