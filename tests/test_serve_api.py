@@ -21,11 +21,13 @@ from grader.serve import auth  # noqa: E402
 from serve_helpers import COHORT, Harness, copy_course, login, submit, wait_graded  # noqa: E402
 
 POLICY = """[service]
-deadline = 2020-01-01T00:00:00Z
-late_penalty = 0.25
 rate_limit = 3
 max_upload_mb = 0.05
 url = "https://grader.example.org"
+
+[late]
+deadline = 2020-01-01T00:00:00Z
+penalty_per_day = 10
 """
 
 
@@ -286,3 +288,27 @@ def test_the_release_bundle_documents_submitting_and_names_the_server(strict_cou
         assert find_settings(token="t", start=bundle / "assignments") == ("https://grader.example.org", "t")
     finally:
         os.environ.update({k: v for k, v in old.items() if v is not None})
+
+
+def test_a_late_submission_is_graded_and_the_late_policy_applies_to_the_counted_grade(strict_course, tmp_path):
+    """[late] (grader.late) as the batch applies it: the result stays the checks' own, the
+    page says how late, grades.csv takes the penalty (here all of it: years late at 10 % a day)."""
+    import csv
+    import io as _io
+
+    harness = Harness(strict_course, tmp_path / "data")
+    try:
+        with TestClient(harness.app) as client:
+            sid = submit(client, harness, "alice", COHORT / "amara_okafor.py").json()["id"]
+            state = wait_graded(client, harness, "alice", sid)
+            assert state["late"] is True and state["result"]["score"] == 60.0
+            rows = list(csv.DictReader(_io.StringIO(client.get("/api/assignments/optimizers/grades.csv",
+                                                                headers=harness.bearer()).text)))
+            alice = next(r for r in rows if r["student"] == "alice")
+            assert float(alice["raw_score"]) == 60.0 and float(alice["score"]) == 0.0
+            assert next(r for r in rows if r["student"] == "bob")["status"] == "missing"
+            login(client, harness, "alice")
+            page = client.get(f"/submissions/{sid}").text
+            assert "Late: submitted" in page and "counts as 0 points" in page
+    finally:
+        harness.close()

@@ -26,11 +26,11 @@ queued or grading: no JavaScript anywhere.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from grader.batch.final_grades import FinalGrade, final_grade
 from grader.course import Assignment, Course, CourseError
 from grader.load import SubmissionError
 from grader.results import GradingResult
@@ -174,8 +175,6 @@ def accept(service: Service, caller: auth.Caller, assignment_id: str, filename: 
     if caller.is_instructor:
         raise ApiError(403, "only students submit (the instructor token grades with `grader grade`)")
     now = time.time()
-    if policy.closed(now):
-        raise ApiError(403, "this assignment no longer accepts submissions (past its cut-off)")
     sid = storage.new_submission_id()
     kind = storage.kind_of(filename, data[:64])
     try:
@@ -183,7 +182,7 @@ def accept(service: Service, caller: auth.Caller, assignment_id: str, filename: 
     except SubmissionError as exc:
         raise ApiError(422, str(exc)) from None
     limited = service.database.add_submission(sid, assignment.id, caller.student, kind, content_hash, len(data),
-                                              now, policy.late_seconds(now), rate_limit=policy.rate_limit,
+                                              now, late_seconds(assignment, now), rate_limit=policy.rate_limit,
                                               rate_window=policy.rate_window)
     if isinstance(limited, RateLimited):
         storage.upload_path(service.data_dir, sid, kind).unlink(missing_ok=True)
@@ -192,6 +191,24 @@ def accept(service: Service, caller: auth.Caller, assignment_id: str, filename: 
     if service.queue is not None:
         service.queue.notify()
     return sid
+
+
+def late_seconds(assignment: Assignment, when: float) -> float:
+    """How long after the deadline (and its grace) `when` is, under the assignment's `[late]`
+    policy (grader.late); 0 when on time or without a policy."""
+    if assignment.late is None:
+        return 0.0
+    return max(0.0, when - (assignment.late.deadline + assignment.late.grace).timestamp())
+
+
+def grade_of(assignment: Assignment, row: SubmissionRow) -> FinalGrade | None:
+    """The submission's grade as the batch's outputs show it (grader.batch.final_grades):
+    its result, then the late policy for its submission time. None until graded."""
+    if row.result is None:
+        return None
+    submitted = datetime.fromtimestamp(row.submitted_at, timezone.utc).isoformat()
+    return final_grade(assignment, GradingResult.from_dict(row.result_dict()), [],
+                       {"submitted_at": submitted, "late": None})
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -267,8 +284,8 @@ def grades_csv_response(service: Service, assignment_id: str) -> Response:
     from grader.batch.outputs import grades_csv
 
     assignment, policy = service.assignment(assignment_id)
-    with snapshot_gradebook(service, assignment, policy) as (gradebook, _):
-        text = grades_csv(gradebook, assignment)
+    with snapshot_gradebook(service, assignment, policy) as (_, _, grades):
+        text = grades_csv(grades, assignment)
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{assignment.id}-grades.csv"'})
 
@@ -310,10 +327,14 @@ class Standing:
     student: str
     submissions: int
     latest: SubmissionRow | None  # the newest graded (or error) submission
-    best: SubmissionRow | None  # the one with the highest counted score
+    best: SubmissionRow | None  # the one with the highest final score
     counted: SubmissionRow | None  # the one the policy counts
-    counted_score: float | None  # its score after the late penalty
+    grade: FinalGrade | None  # the counted one's grade (late policy applied)
     pending: int  # queued or grading
+
+    @property
+    def counted_score(self) -> float | None:
+        return self.grade.score if self.grade is not None else None
 
 
 def standings(service: Service, assignment: Assignment, policy: Policy) -> list[Standing]:
@@ -323,51 +344,57 @@ def standings(service: Service, assignment: Assignment, policy: Policy) -> list[
     out = []
     for student, rows in sorted(by_student.items()):
         done = [r for r in rows if r.status in ("graded", "error") and r.result]
+        grades = {r.id: grade_of(assignment, r) for r in done}
+
+        def final(row: SubmissionRow) -> float:
+            score = grades[row.id].score
+            return -1.0 if score is None else score
+
         latest = done[0] if done else None
-        best = max(done, key=lambda r: (policy.penalised(r.score or 0.0, r.late_seconds), r.submitted_at),
-                   default=None)
+        best = max(done, key=lambda r: (final(r), r.submitted_at), default=None)
         counted = latest if policy.counts == "latest" else best
-        score = policy.penalised(counted.score or 0.0, counted.late_seconds) if counted else None
-        out.append(Standing(student, len(rows), latest, best, counted, score,
+        out.append(Standing(student, len(rows), latest, best, counted, grades[counted.id] if counted else None,
                             sum(r.status in ("queued", "grading") for r in rows)))
     return out
 
 
 class snapshot_gradebook:
     """A batch gradebook (grader.batch.gradebook) in a temporary folder holding each
-    student's counted result, late penalty applied to its total: what the batch's CSV writer
-    and dashboard read. Yields (gradebook, folder)."""
+    student's counted result, with the final grades (late policy applied; roster students
+    without a submission "missing"): what the batch's CSV writer and dashboard read.
+    Yields (gradebook, folder, grades)."""
 
     def __init__(self, service: Service, assignment: Assignment, policy: Policy):
         self.service, self.assignment, self.policy = service, assignment, policy
 
     def __enter__(self):
         from grader.batch.gradebook import Gradebook
+        from grader.batch.outputs import report_path
 
         self._folder = tempfile.TemporaryDirectory(prefix="grader-serve-")
-        self.gradebook = Gradebook(Path(self._folder.name), self.assignment.id)
+        folder = Path(self._folder.name)
+        self.gradebook = Gradebook(folder, self.assignment.id)
+        grades = []
+        seen = set()
         for standing in standings(self.service, self.assignment, self.policy):
             row = standing.counted
             if row is None:
                 continue
-            result = GradingResult.from_dict(row.result_dict())
-            if standing.counted_score != result.score:
-                result = dataclasses.replace(result, score=standing.counted_score,
-                                             warnings=[*result.warnings, f"late penalty applied: "
-                                                       f"{result.score:g} -> {standing.counted_score:g}"])
-            self.gradebook.record(result, entry=f"{row.id}.{row.kind}", content_hash=row.content_hash,
-                                  checks_hash="service", report="written" if row.report else "unavailable")
-            if row.report and "/" not in standing.student and not standing.student.startswith(".") \
-                    and len(standing.student.encode("utf-8", "surrogateescape")) < 200:
-                # the dashboard links a student's report when the file exists in its folder;
+            seen.add(standing.student)
+            grades.append(standing.grade)
+            self.gradebook.record(GradingResult.from_dict(row.result_dict()), entry=f"{row.id}.{row.kind}",
+                                  content_hash=row.content_hash, checks_hash="service",
+                                  report="written" if row.report else "unavailable")
+            if row.report:
+                # the dashboard links a student's report when its file exists in the folder;
                 # the instructor's routes serve it from the stored grading
-                marker = Path(self._folder.name) / "reports" / f"{standing.student}.html"
+                marker = report_path(folder, standing.student)
                 marker.parent.mkdir(exist_ok=True)
-                try:
-                    marker.touch()
-                except (OSError, ValueError):
-                    pass
-        return self.gradebook, Path(self._folder.name)
+                marker.touch()
+        for student, _, _ in self.service.database.students():
+            if student not in seen:
+                grades.append(final_grade(self.assignment, None, [], None, student=student))
+        return self.gradebook, folder, grades
 
     def __exit__(self, *exc):
         self.gradebook.close()

@@ -18,9 +18,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from grader import __version__
+from grader.ids import file_name
 from grader.serve import auth
-from grader.serve.app import (ApiError, Service, accept, check_form_post, caller_of, grades_csv_response,
-                              own_submission, read_upload, regrade, report_response, require_caller,
+from grader.serve.app import (ApiError, Service, accept, check_form_post, caller_of, grade_of, grades_csv_response,
+                              late_seconds, own_submission, read_upload, regrade, report_response, require_caller,
                               require_instructor, snapshot_gradebook, standings)
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -121,8 +122,10 @@ def assignment_page(request: Request) -> Response:
         if not caller.is_instructor else []
     pending = any(r.status in ("queued", "grading") for r in rows)
     now = time.time()
+    late = assignment.late
     return render(request, "assignment.html.j2", caller=caller, assignment=assignment, policy=policy,
-                  rows=rows, now=now, late_now=policy.late_seconds(now), closed=policy.closed(now),
+                  rows=rows, now=now, late_now=late_seconds(assignment, now),
+                  cut_off=late is not None and late.cutoff is not None and now > late.cutoff.timestamp(),
                   refresh=REFRESH_PENDING if pending else None)
 
 
@@ -145,7 +148,7 @@ def submission_page(request: Request) -> Response:
     return render(request, "submission.html.j2", caller=caller, row=row, assignment=assignment, policy=policy,
                   result=row.result_dict(), gradings=service.database.gradings(row.id),
                   ahead=service.database.queue_ahead(row.id) if row.status == "queued" else 0,
-                  counted=policy.penalised(row.score or 0.0, row.late_seconds) if row.score is not None else None,
+                  grade=grade_of(assignment, row),
                   refresh=REFRESH_PENDING if pending else None)
 
 
@@ -173,11 +176,10 @@ def instructor_assignment(request: Request) -> Response:
     caller = require_instructor(request)
     assignment, policy = service.assignment(request.path_params["assignment"])
     rows = standings(service, assignment, policy)
-    counted = [s.counted_score for s in rows if s.counted is not None and s.counted.status == "graded"]
-    full = sum(s.counted_score >= assignment.max_score - 1e-9 for s in rows
-               if s.counted is not None and s.counted.status == "graded")
+    counted = [s.counted_score for s in rows if s.counted_score is not None]
+    full = sum(score >= assignment.max_score - 1e-9 for score in counted)
     parts, misconceptions = [], []
-    with snapshot_gradebook(service, assignment, policy) as (gradebook, _):
+    with snapshot_gradebook(service, assignment, policy) as (gradebook, _, _):
         parts = gradebook.part_stats()
         misconceptions = gradebook.misconception_counts()
     roster = {s[0] for s in service.database.students()}
@@ -194,8 +196,8 @@ def instructor_dashboard(request: Request) -> Response:
     service: Service = request.app.state.service
     require_instructor(request)
     assignment, policy = service.assignment(request.path_params["assignment"])
-    with snapshot_gradebook(service, assignment, policy) as (gradebook, folder):
-        html = render_dashboard(gradebook, assignment, folder)
+    with snapshot_gradebook(service, assignment, policy) as (gradebook, folder, grades):
+        html = render_dashboard(gradebook, assignment, folder, grades)
     return HTMLResponse(html)
 
 
@@ -208,10 +210,10 @@ def _counted_row(request: Request):
     service: Service = request.app.state.service
     require_instructor(request)
     assignment, policy = service.assignment(request.path_params["assignment"])
-    student, suffix = request.path_params["student"], request.url.path.rsplit(".", 1)[-1]
-    student = student[: -len(suffix) - 1] if student.endswith("." + suffix) else student
+    name = request.path_params["student"]  # the dashboard's link: the batch's file name of the id
     for standing in standings(service, assignment, policy):
-        if standing.student == student and standing.counted is not None:
+        if name in (file_name(standing.student, ".html"), file_name(standing.student, ".json")) \
+                and standing.counted is not None:
             return service, standing.counted
     raise ApiError(404, "no graded submission of this student")
 
