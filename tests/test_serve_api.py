@@ -57,7 +57,7 @@ def client(harness):
 @pytest.fixture(scope="module")
 def graded(client, harness):
     """alice's graded submission of a demo file with a known mistake, and a notebook."""
-    reply = submit(client, harness, "alice", COHORT / "ben_carter.py")
+    reply = submit(client, harness, "alice", COHORT / "nadia_rahman.py")
     assert reply.status_code == 202, reply.text
     assert reply.json()["status"] == "queued"
     sid = reply.json()["id"]
@@ -70,7 +70,7 @@ def test_a_submission_gets_the_same_result_as_grader_grade(graded):
     state = graded["state"]
     assert state["status"] == "graded" and state["student"] == "alice" and state["assignment"] == "optimizers"
     assert state["late"] is False and state["submitted_at"].endswith("Z")
-    cli = run_grader("grade", "optimizers", str(COHORT / "ben_carter.py"), "--json", "--student", "alice")
+    cli = run_grader("grade", "optimizers", str(COHORT / "nadia_rahman.py"), "--json", "--student", "alice")
     expected = json.loads(cli.stdout)
     got = dict(state["result"])
     for volatile in ("execution_time",):
@@ -104,7 +104,7 @@ def test_errors_are_one_line_json_with_the_contracts_codes(client, harness, grad
     bad = client.get("/api/me/submissions", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and set(bad.json()) == {"error"}
     assert client.get("/api/assignments/optimizers/grades.csv", headers=harness.bearer("bob")).status_code == 403
-    assert submit(client, harness, "bob", COHORT / "ben_carter.py", assignment="nope").status_code == 404
+    assert submit(client, harness, "bob", COHORT / "nadia_rahman.py", assignment="nope").status_code == 404
     assert client.get("/api/submissions/" + "0" * 24, headers=harness.bearer("bob")).status_code == 404
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:

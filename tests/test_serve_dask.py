@@ -21,14 +21,14 @@ def test_the_queue_grades_on_a_dask_cluster(tmp_path):
         harness = Harness(course, tmp_path / "data", runner=DaskRunner(cluster.scheduler_address))
         try:
             with TestClient(harness.app) as client:
-                sid = submit(client, harness, "alice", COHORT / "ben_carter.py").json()["id"]
+                sid = submit(client, harness, "alice", COHORT / "nadia_rahman.py").json()["id"]
                 state = wait_graded(client, harness, "alice", sid, timeout=300)
                 report = client.get(f"/api/submissions/{sid}/report", headers=harness.bearer("alice"))
         finally:
             harness.close()
     from grader.grade import grade_submission
 
-    local = grade_submission(course.get("optimizers"), COHORT / "ben_carter.py", student="alice").to_dict()
+    local = grade_submission(course.get("optimizers"), COHORT / "nadia_rahman.py", student="alice").to_dict()
     got = state["result"]
     assert got["status"] == "graded" and got["score"] == local["score"] < local["max_score"]
     assert [t["status"] for t in got["tests"]] == [t["status"] for t in local["tests"]]

@@ -76,7 +76,7 @@ def test_a_student_logs_in_by_link_uploads_and_reads_the_report_in_chromium(live
         document = browser.send("DOM.getDocument", session=session)["root"]["nodeId"]
         file_input = browser.send("DOM.querySelector", {"nodeId": document, "selector": "#file"},
                                   session=session)["nodeId"]
-        browser.send("DOM.setFileInputFiles", {"files": [str(COHORT / "ben_carter.py")], "nodeId": file_input},
+        browser.send("DOM.setFileInputFiles", {"files": [str(COHORT / "nadia_rahman.py")], "nodeId": file_input},
                      session=session)
         browser.events.clear()
         evaluate(browser, session, "document.getElementById('submit').click()")

@@ -114,15 +114,15 @@ def test_sigkill_while_grading_then_restart_grades_each_submission_exactly_once(
 
         # a student's terminal: `grader submit` uploads, waits and prints as `grader grade`
         completed = subprocess.run(
-            [sys.executable, "-m", "grader", "submit", "optimizers", str(COHORT / "ben_carter.py")],
+            [sys.executable, "-m", "grader", "submit", "optimizers", str(COHORT / "nadia_rahman.py")],
             capture_output=True, text=True, timeout=600, cwd=tmp_path,
             env={**os.environ, "PYTHONPATH": str(ROOT), "GRADER_SERVER": url, "GRADER_TOKEN": tokens["s00"]})
         graded_cli = subprocess.run([sys.executable, "-m", "grader", "grade", "optimizers",
-                                     str(COHORT / "ben_carter.py"), "--student", "s00"],
+                                     str(COHORT / "nadia_rahman.py"), "--student", "s00"],
                                     capture_output=True, text=True, timeout=600, cwd=course_dir)
         assert completed.returncode == graded_cli.returncode == 1, completed.stderr
         assert completed.stdout.splitlines()[:3] == graded_cli.stdout.splitlines()[:3]
-        refused = subprocess.run([sys.executable, "-m", "grader", "submit", "optimizers", str(COHORT / "ben_carter.py"),
+        refused = subprocess.run([sys.executable, "-m", "grader", "submit", "optimizers", str(COHORT / "nadia_rahman.py"),
                                   "--server", url, "--token", "wrong"],
                                  capture_output=True, text=True, timeout=120, cwd=tmp_path,
                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
