@@ -69,6 +69,13 @@ def read_csv(out: Path) -> list[list[str]]:
 
 def assert_well_formed(out: Path, ids: set[str]) -> dict[str, dict]:
     """The batch's outputs for the cohort of `ids`: returns the CSV rows by student."""
+    for other in out.glob("*.csv"):  # the LMS exports too: one row per student, no formula
+        with other.open(newline="", encoding="utf-8") as f:
+            table = list(csv.reader(f))
+        assert len({len(row) for row in table}) == 1, other.name
+        assert len(table) == len(ids) + (2 if other.name == "grades-canvas.csv" else 1), other.name
+        for cell in (cell for row in table for cell in row):
+            assert not cell.startswith(FORMULA_PREFIXES) or csv_cell(cell) == cell, (other.name, cell)
     rows = read_csv(out)
     header, body = rows[0], rows[1:]
     assert len(body) == len(ids), body

@@ -69,7 +69,7 @@ def _note(grade: FinalGrade) -> str:
 
 def canvas_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, sources: dict) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # CRLF: a CR in a name is quoted too
     writer.writerow([*CANVAS_HEADER, assignment.title, CANVAS_NOTES])
     writer.writerow(["    Points Possible", "", "", "", "", number(assignment.max_score), "(read only)"])
     for grade in grades:
@@ -85,7 +85,7 @@ def canvas_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, s
 
 def moodle_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, sources: dict) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # CRLF: a CR in a name is quoted too
     writer.writerow([*MOODLE_HEADER, assignment.title, "Feedback", "Grader notes"])
     for grade in grades:
         person = roster.get(grade.student)
