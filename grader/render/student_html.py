@@ -200,7 +200,8 @@ def _cleaner():
 
 # A link as the sanitiser writes it: <a href="..." rel="..."> (attribute values double-quoted,
 # `"` inside them as &quot;), its content up to the next </a> (links do not nest in HTML).
-_LINK = re.compile(r'<a((?:\s+[\w:-]+(?:="[^"]*")?)*)\s*>(.*?)</a>', re.S)
+# (Not when the address already follows: cleaning twice changes nothing.)
+_LINK = re.compile(r'<a((?:\s+[\w:-]+(?:="[^"]*")?)*)\s*>(.*?)</a>(?! <span class="link-address">)', re.S)
 _HREF = re.compile(r'\shref="([^"]*)"')
 _TAG = re.compile(r"<[^>]*>")
 
