@@ -31,7 +31,7 @@ from grader.batch.work import GradeJob, GradeOutcome, grade_job
 from grader.course import Assignment
 
 #: Seeds of the equivalence probe set (the hidden checks' inputs under this many seeds).
-PROBE_SEEDS = 16
+PROBE_SEEDS = 8
 MUTANTS_DIR = "mutants"
 
 
@@ -115,7 +115,7 @@ def parts_to_grade(mutant: AuditedMutant, assignment: Assignment) -> tuple[str, 
     """The parts whose checks a mutant is graded on: its own function and every function
     whose checks' probe calls gave a different answer on the equivalence probe set (None:
     all parts, for a catalogued mutant or one that hung or broke there). A part none of
-    whose probe calls changed under 16 seeds of its checks' inputs and their randomised
+    whose probe calls changed under PROBE_SEEDS seeds of its checks' inputs and their randomised
     neighbours gets the same answers as the reference, so grading it again would cost as
     much as the rest of the grading and tell nothing."""
     outcome = mutant.equivalence or {}
