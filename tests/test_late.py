@@ -93,6 +93,7 @@ def test_batch_applies_the_policy_from_gradescope_times_and_canvas_markers(tmp_p
     assert rows["2001"]["score"] == "11" and rows["2001"]["late_penalty"] == ""
     assert rows["2002"]["raw_score"] == "8" and rows["2002"]["late_penalty"] == "8"  # 20% of 60 = 12, capped at 8
     assert rows["2002"]["score"] == "0" and "2 days late" in rows["2002"]["adjustments"]
+    assert rows["2002"]["submitted_at"] == "2026-03-13T09:00:00+01:00" and rows["2002"]["lms_late"] == ""
     # Canvas: jose is LATE without a time: one day's penalty, said so
     canvas = write_canvas_zip(tmp_path / "canvas.zip", fakes)
     run_batch(assignment, canvas, tmp_path / "out-canvas", workers=1, grade_fn=fake_grade, stream=io.StringIO())
@@ -100,5 +101,18 @@ def test_batch_applies_the_policy_from_gradescope_times_and_canvas_markers(tmp_p
     assert rows["nunezjose_4022"]["raw_score"] == "8" and rows["nunezjose_4022"]["late_penalty"] == "6"
     assert rows["nunezjose_4022"]["score"] == "2" and "no submission time" in rows["nunezjose_4022"]["adjustments"]
     assert rows["gomezana_4021"]["late_penalty"] == "" and rows["gomezana_4021"]["score"] == "11"
+    assert (rows["nunezjose_4022"]["lms_late"], rows["gomezana_4021"]["lms_late"]) == ("yes", "no")
+
     report = (tmp_path / "out-canvas" / "reports" / "nunezjose_4022.html").read_text()
     assert "Final score: 2 / 60" in report and "the checks gave 8" in report
+
+def test_the_lms_late_marker_is_kept_without_a_policy(tmp_path, optimizers):
+    from grader.batch import run_batch
+    from lms_fixtures import write_canvas_zip
+    from test_batch_fakes import fake_grade
+
+    canvas = write_canvas_zip(tmp_path / "canvas.zip", {"jose": "gd_step=3\n"})
+    run_batch(optimizers, canvas, tmp_path / "out", workers=1, grade_fn=fake_grade, stream=io.StringIO())
+    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "out" / "grades.csv").open(newline=""))}
+    assert rows["nunezjose_4022"]["lms_late"] == "yes" and rows["nunezjose_4022"]["score"] == "3"
+    assert rows["nunezjose_4022"]["late_penalty"] == ""

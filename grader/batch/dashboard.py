@@ -126,6 +126,7 @@ def dashboard_context(gradebook: Gradebook, assignment: Assignment, out: Path,
         "students": [{"id": r.student, "link": link(r.student), "score": by_student[r.student].score,
                       "raw_score": by_student[r.student].raw_score, "penalty": by_student[r.student].penalty,
                       "adjusted": by_student[r.student].adjusted, "max_score": r.max_score,
+                      "late": by_student[r.student].lms_late, "submitted_at": by_student[r.student].submitted_at,
                       "status": r.status, "graded_at": r.graded_at[:19].replace("T", " ")} for r in rows],
     }
 

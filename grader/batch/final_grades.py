@@ -60,6 +60,8 @@ class FinalGrade:
     penalty: float = 0.0  # points taken for lateness
     late_note: str = ""  # what is known of the timing when no policy applies or nothing is known
     reason_graded_by_hand: str = ""  # why the checks could not grade a hand-graded submission
+    lms_late: bool | None = None  # the LMS's own late marker, kept whether or not a policy applies
+    submitted_at: str = ""  # the submission time the LMS gave (ISO 8601), "" unknown
 
     @property
     def adjusted(self) -> bool:
@@ -94,6 +96,7 @@ def final_grade(assignment: Assignment, result: GradingResult | None, overrides:
     if result is None:
         parts = [PartGrade(p.function, p.points, None, None) for p in assignment.parts]
         return FinalGrade(student, "missing", assignment.max_score, None, None, "no submission", parts)
+    timing = {"lms_late": (source or {}).get("late"), "submitted_at": (source or {}).get("submitted_at", "")}
     graded = result.status == "graded"
     raw_parts = {p.function: p.score for p in result.parts} if graded else {}
     parts = []
@@ -104,7 +107,8 @@ def final_grade(assignment: Assignment, result: GradingResult | None, overrides:
     used = [p.override for p in parts if p.override]
     if not graded and not used:
         return FinalGrade(student, "error", assignment.max_score, None, None,
-                          result.error or "could not be graded", parts, late_note=_timing_note(assignment, source))
+                          result.error or "could not be graded", parts, late_note=_timing_note(assignment, source),
+                          **timing)
     total = sum(p.score or 0.0 for p in parts)
     lateness = None
     if assignment.late is not None and source is not None:
@@ -113,7 +117,7 @@ def final_grade(assignment: Assignment, result: GradingResult | None, overrides:
     return FinalGrade(student, result.status, assignment.max_score, result.score if graded else None,
                       total - penalty, "", parts, used, lateness, penalty,
                       late_note=_timing_note(assignment, source) if lateness is None else "",
-                      reason_graded_by_hand="" if graded else (result.error or "could not be graded"))
+                      reason_graded_by_hand="" if graded else (result.error or "could not be graded"), **timing)
 
 
 def _timing_note(assignment: Assignment, source: dict | None) -> str:

@@ -2,7 +2,9 @@
 complete after a resumed or partial run):
 
     OUT_DIR/grades.csv              student, score, max_score, one column per part, raw_score,
-                                    late_penalty, status, error, adjustments (the final grades:
+                                    late_penalty, lms_late (the LMS's marker: yes, no or empty
+                                    when it does not say), submitted_at (the time the LMS gave),
+                                    status, error, adjustments (the final grades:
                                     grader.batch.final_grades; no score, not 0, when not graded)
     OUT_DIR/grades-canvas.csv, grades-moodle.csv, feedback/   for the LMS (grader.batch.lms_exports)
     OUT_DIR/results/<stem>.json     the Gradescope-style result (GradingResult.to_dict())
@@ -82,7 +84,7 @@ def result_path(out: Path, student: str) -> Path:
 
 def csv_columns(assignment: Assignment) -> list[str]:
     return ["student", "score", "max_score", *assignment.functions, "raw_score", "late_penalty",
-            "status", "error", "adjustments"]
+            "lms_late", "submitted_at", "status", "error", "adjustments"]
 
 
 def grades_csv(grades: list[FinalGrade], assignment: Assignment) -> str:
@@ -100,6 +102,7 @@ def grades_csv(grades: list[FinalGrade], assignment: Assignment) -> str:
         writer.writerow(csv_row([grade.student, number(grade.score), number(grade.max_score),
                                  *(number(part.score) for part in grade.parts),
                                  number(grade.raw_score), number(grade.penalty) if grade.penalty else "",
+                                 {True: "yes", False: "no", None: ""}[grade.lms_late], grade.submitted_at,
                                  grade.status, grade.reason, "; ".join(grade.notes())]))
     return buffer.getvalue()
 
