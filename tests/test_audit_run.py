@@ -144,6 +144,7 @@ def test_the_table_is_printed_and_the_last_line_counts_every_graded_mutant(toy_a
     assert (out / "audit.txt").read_text().rstrip().splitlines()[-1] == expected
     html = (out / "audit.html").read_text()
     assert expected in html and "catalogue.double_forgot_factor" in html and "<script" not in html
+    assert "style-src 'sha256-" in html and "unsafe-inline" not in html
 
 
 @pytest.mark.parametrize("args, message", [

@@ -105,7 +105,7 @@ def summarise(run: AuditRun) -> dict:
         rows.append({
             **asdict(mutant), "verdict": kind,
             "operator_meaning": OPERATORS.get(mutant.operator, "a catalogued mistake"),
-            "points_lost": lost, "points_vary": len(set(lost)) > 1,
+            "points_lost": lost, "points_vary": len(set(lost)) > 1, "points_lost_text": _counted(lost),
             "parts_lost": parts_lost(mutant, run.parts),
             "caught_ids": caught_ids(mutant, run.max_score), "varying_checks": varying_checks(mutant), "named": named(mutant) if mutant.grades else "",
             "misconceptions": sorted({m for g in mutant.grades.values() for m in g.get("misconceptions", [])}),
@@ -191,6 +191,14 @@ def render_table(summary: dict) -> str:
         lines.append("")
     lines.append(summary["last_line"])
     return "\n".join(lines)
+
+
+def _counted(values: list[float]) -> str:
+    """"2 for 7 ids, 4 for 1": the distinct values with how many ids got each."""
+    counts = {v: values.count(v) for v in sorted(set(values))}
+    if len(counts) == 1:
+        return f"{values[0]:g} for every id" if values else ""
+    return ", ".join(f"{v:g} for {n} id{'s' * (n != 1)}" for v, n in counts.items())
 
 
 def _span(values: list[float]) -> str:
@@ -284,9 +292,10 @@ def write_json(summary: dict, path: Path) -> None:
 def render_html(summary: dict, course_templates: Path | None = None) -> str:
     import jinja2
 
+    from grader.render.csp import with_policy
     from grader.render.html import PACKAGE_TEMPLATES
 
     dirs = [d for d in (course_templates, PACKAGE_TEMPLATES) if d is not None and (d / HTML_TEMPLATE).is_file()]
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader([str(d) for d in dirs]), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return environment.get_template(HTML_TEMPLATE).render(s=summary, verdicts=VERDICTS)
+    return with_policy(environment.get_template(HTML_TEMPLATE).render(s=summary, verdicts=VERDICTS))
