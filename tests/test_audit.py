@@ -287,3 +287,18 @@ def test_a_saved_probe_set_compares_like_the_one_in_memory(tmp_path):
     assert type(kwargs["eta"]) is float and type(kwargs["n"]) is int and kwargs["seed"] is None
     assert isinstance(kwargs["x"], np.ndarray) and kwargs["kind"] == "k"
     assert compare("m", [roundtrip([True, np.float64(1.5)])] + answers[1:], loaded).status == "differs"
+
+
+def test_each_probe_call_knows_which_functions_it_runs(sigmoid_neuron):
+    from grader.audit.equivalence import collect_calls
+
+    calls = collect_calls(sigmoid_neuron, seeds=1, perturbed=0)
+    assert calls and all(call.uses for call in calls)
+    own = {call.function: set() for call in calls}
+    for call in calls:
+        own[call.function] |= set(call.uses)
+    assert {"predict", "sigmoid"} <= own["predict"] and "grad_w" not in own["predict"]
+    assert {"gradient_descent", "grad_w", "grad_b", "predict", "sigmoid"} <= own["gradient_descent"]
+    assert own["sigmoid"] == {"sigmoid"}
+    sigmoid_only = next(call for call in calls if call.function == "sigmoid")
+    assert sigmoid_only.reaches("sigmoid") and not sigmoid_only.reaches("grad_b") and sigmoid_only.reaches(None)

@@ -20,6 +20,13 @@ every answer matches the reference's: the same structure and Python types, numbe
 the outcome says how it differs (numbers, an exception, a timeout), by how much at most,
 and which functions' checks saw a difference.
 
+Only the calls that can see the mistake are run: while the probe set is built, each call is
+traced on the reference (a profile hook notes which of the module's top-level functions it
+ran), and a mutant of `f` reruns only the calls that ran `f`. Every other call runs exactly
+the reference's code (a mutant is the reference with one function edited), so its answer is
+the reference's. A mutant of a step-size schedule thus costs its own few calls, not the
+thousand of the whole set.
+
 Mutant code never runs in this process: only the sandbox runs it, under its limits.
 """
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +57,7 @@ CHUNK_CALLS = 80
 CHUNK_TIME_FACTOR = 20.0
 CHUNK_MIN_SECONDS = 5.0
 NOT_RUN = "not run"  # the answer of a call after a chunk that hung or crashed
+NOT_REACHED = "not reached"  # a call that never runs the mutated function: the reference's answer
 BATCH_PROBE = "audit_batch"
 #: Randomised neighbours of every probe call the checks make (see `perturb`).
 PERTURBED_VARIANTS = 1
@@ -77,6 +86,12 @@ class ProbeCall:
     function: str  # the student function whose check made the call
     name: str
     kwargs: dict
+    uses: tuple[str, ...] | None = None  # the module's top-level functions the call ran (None: unknown)
+
+    def reaches(self, function: str | None) -> bool:
+        """Whether a change to `function` can change this call's answer: only if the
+        reference ran it (the rest of a mutant's module is the reference's, byte for byte)."""
+        return function is None or self.uses is None or function in self.uses
 
 
 @dataclass
@@ -164,7 +179,29 @@ def collect_calls(assignment: Assignment, seeds: int, perturbed: int = PERTURBED
         for _ in range(perturbed):
             kwargs = perturb(call.kwargs, rng)
             calls.setdefault(kwargs_key(call.name, kwargs), ProbeCall(call.function, call.name, kwargs))
-    return list(calls.values())
+    return [ProbeCall(c.function, c.name, c.kwargs, _functions_run(reference, c)) for c in calls.values()]
+
+
+def _functions_run(reference, call: ProbeCall) -> tuple[str, ...]:
+    """The reference module's top-level functions that `call` runs (code nested in one, a
+    lambda or a local function, counts as that function), traced here on the trusted
+    reference with a profile hook."""
+    origin = str(reference.module_path)
+    seen: set[str] = set()
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename == origin:
+            seen.add(frame.f_code.co_qualname.split(".")[0])
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        reference.probe(call.name, **call.kwargs)
+    except Exception:
+        pass
+    finally:
+        sys.setprofile(previous)
+    return tuple(sorted(seen - {"<module>"}))
 
 
 def perturb(value: Any, rng: np.random.Generator) -> Any:
@@ -206,7 +243,7 @@ def build_probe_set(assignment: Assignment, seeds: int, out: Path, limits: Limit
     calls = collect_calls(assignment, seeds)
     reference = assignment.reference_path.read_text(encoding="utf-8")
     limits = limits or Limits(probe_timeout=600.0)
-    draft = ProbeSet(calls, [], [600.0] * len(range(0, len(calls), CHUNK_CALLS)), probes_path)
+    draft = ProbeSet(calls, [], [600.0], probes_path)
     first, seconds = _answers(reference, assignment.module, draft, limits)
     second, _ = _answers(reference, assignment.module, draft, limits)
     if first is None or second is None or any(_failure(a) in ("timeout", "crashed") for a in first):
@@ -220,28 +257,35 @@ def build_probe_set(assignment: Assignment, seeds: int, out: Path, limits: Limit
     return probe_set
 
 
-def _answers(source: str, module: str, probe_set: ProbeSet, limits: Limits,
-             pool=None) -> tuple[list[Any] | None, list[float]]:
-    """[ok, value] per call of `source` run in one sandbox (a failed chunk: [False,
-    "timeout"/"crashed"/...] for each of its calls), and the seconds each chunk took; None
-    when the module does not import."""
-    answers: list[Any] = []
+def _answers(source: str, module: str, probe_set: ProbeSet, limits: Limits, pool=None,
+             function: str | None = None) -> tuple[list[Any] | None, list[float]]:
+    """[ok, value] per call of `source` run in one sandbox, and the seconds each request
+    took; None when the module does not import. Only the calls that reach `function` (all
+    for None) are run; the others answer [False, NOT_REACHED]. After a request that hung or
+    crashed, its calls answer [False, "timeout"/"crashed"] and the rest [False, NOT_RUN]."""
+    wanted = [n for n, call in enumerate(probe_set.calls) if call.reaches(function)]
+    answers: list[Any] = [[False, NOT_REACHED]] * len(probe_set.calls)
     seconds: list[float] = []
+    timeout = max(probe_set.chunk_timeouts, default=CHUNK_MIN_SECONDS)
     with Sandbox(source, module, probe_set.probes_path, limits, pool=pool) as sandbox:
         if sandbox.import_error is not None:
             return None, []
-        for chunk, timeout in zip(probe_set.chunks(), probe_set.chunk_timeouts):
+        for start in range(0, len(wanted), CHUNK_CALLS):
+            chunk = wanted[start:start + CHUNK_CALLS]
             batch = [[probe_set.calls[n].name, probe_set.calls[n].kwargs] for n in chunk]
             outcome = sandbox.run_probe(BATCH_PROBE, {"calls": batch}, timeout=timeout, group="audit")
             seconds.append(outcome.seconds)
             if outcome.status == "ok" and isinstance(outcome.value, list) and len(outcome.value) == len(chunk):
-                answers.extend(outcome.value)
-            else:
-                reason = outcome.status if outcome.status != "ok" else "malformed"
-                answers.extend([[False, reason]] * len(chunk))
-                if outcome.status in ("timeout", "crashed"):  # it would hang again: the rest are not run
-                    answers.extend([[False, NOT_RUN]] * (len(probe_set.calls) - len(answers)))
-                    break
+                for n, value in zip(chunk, outcome.value):
+                    answers[n] = value
+                continue
+            reason = outcome.status if outcome.status != "ok" else "malformed"
+            for n in chunk:
+                answers[n] = [False, reason]
+            if outcome.status in ("timeout", "crashed"):  # it would hang again: the rest are not run
+                for n in wanted[start + CHUNK_CALLS:]:
+                    answers[n] = [False, NOT_RUN]
+                break
     return answers, seconds
 
 
@@ -279,7 +323,8 @@ def _unpack(value: Any) -> Any:
 
 
 def save_probe_set(probe_set: ProbeSet, path: Path) -> None:
-    value = {"calls": [[c.function, c.name, c.kwargs] for c in probe_set.calls], "answers": _pack(probe_set.answers),
+    value = {"calls": [[c.function, c.name, c.kwargs, None if c.uses is None else list(c.uses)] for c in probe_set.calls],
+             "answers": _pack(probe_set.answers),
              "chunk_timeouts": probe_set.chunk_timeouts, "probes_path": str(probe_set.probes_path)}
     meta, arrays = encode_value(value)
     np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -298,7 +343,8 @@ def load_probe_set(path: Path) -> ProbeSet:
             # native: the calls' arguments as the checks passed them (a float stays a float)
             value = decode_value(meta, {name: data[name] for name in data.files if name != "__meta__"}, native=True)
         _LOADED[key] = ProbeSet(
-            calls=[ProbeCall(str(f), str(n), dict(k)) for f, n, k in value["calls"]], answers=_unpack(value["answers"]),
+            calls=[ProbeCall(str(f), str(n), dict(k), None if u is None else tuple(u)) for f, n, k, u in value["calls"]],
+            answers=_unpack(value["answers"]),
             chunk_timeouts=[float(t) for t in value["chunk_timeouts"]], probes_path=Path(value["probes_path"]))
     return _LOADED[key]
 
@@ -357,7 +403,7 @@ def compare(key: str, answers: list[Any] | None, probe_set: ProbeSet, seconds: f
     first = ""
     status = "equivalent"
     for call, mine, theirs in zip(probe_set.calls, answers, probe_set.answers):
-        if _failure(mine) == NOT_RUN:
+        if _failure(mine) in (NOT_RUN, NOT_REACHED):
             continue
         deviation = _deviation(mine, theirs)
         if deviation == 0.0:
@@ -390,6 +436,7 @@ class EquivalenceJob:
     student: str
     path: str  # the mutant's module text
     probe_set: str  # the saved probe set
+    function: str | None = None  # the function the mutant changes: only calls that run it can differ
 
 
 def equivalence_job(job: EquivalenceJob):
@@ -404,6 +451,6 @@ def equivalence_job(job: EquivalenceJob):
     started = time.monotonic()
     source = Path(job.path).read_text(encoding="utf-8")
     answers, _ = _answers(source, job.assignment.module, probe_set, Limits(probe_timeout=max(probe_set.chunk_timeouts)),
-                          pool=pool)
+                          pool=pool, function=job.function)
     outcome = compare(job.student, answers, probe_set, time.monotonic() - started)
     return GradeOutcome(job.student, outcome.to_dict())

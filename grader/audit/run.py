@@ -173,7 +173,8 @@ def run_audit(assignment: Assignment, out: Path, *, seeds: int = 8, workers: int
     print(f"equivalence: {len(probe_set.calls)} probe calls ({probe_seeds} seeds of the hidden checks and the "
           f"public checks)", file=stream, flush=True)
     by_key = {m.key: m for m in audited}
-    jobs = [EquivalenceJob(assignment, m.key, m.path, str(out / "probe_set" / "probe_set.npz")) for m in audited]
+    jobs = [EquivalenceJob(assignment, m.key, m.path, str(out / "probe_set" / "probe_set.npz"), m.function)
+            for m in audited]
     tick = _ticker("equivalence", len(jobs), stream)
 
     def settle_equivalence(outcome: GradeOutcome) -> None:
