@@ -35,6 +35,9 @@ class Assignment:
     parts: tuple[Part, ...]
     course_root: Path
     late: LatePolicy | None = None  # the `[late]` table of assignment.toml (grader.late)
+    # `[lms] canvas_assignment`: the assignment's column as Canvas names it, "Title (id)"
+    # (grader.batch.lms_exports); "" uses the title
+    canvas_assignment: str = ""
 
     @property
     def directory(self) -> Path:
@@ -106,6 +109,13 @@ class Assignment:
         return "public"
 
 
+def _table(config: dict, name: str) -> dict:
+    table = config.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"[{name}] must be a table")
+    return table
+
+
 def load_assignment(directory: Path, course_root: Path) -> Assignment:
     config_path = directory / "assignment.toml"
     try:
@@ -124,6 +134,7 @@ def load_assignment(directory: Path, course_root: Path) -> Assignment:
             parts=parts,
             course_root=course_root,
             late=policy_from_toml(config["late"]) if "late" in config else None,
+            canvas_assignment=str(_table(config, "lms").get("canvas_assignment", "")).strip(),
         )
     except LatePolicyError as exc:
         raise CourseError(f"{config_path}: {exc}") from None

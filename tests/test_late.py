@@ -116,3 +116,19 @@ def test_the_lms_late_marker_is_kept_without_a_policy(tmp_path, optimizers):
     rows = {r["student"]: r for r in csv.DictReader((tmp_path / "out" / "grades.csv").open(newline=""))}
     assert rows["nunezjose_4022"]["lms_late"] == "yes" and rows["nunezjose_4022"]["score"] == "3"
     assert rows["nunezjose_4022"]["late_penalty"] == ""
+
+
+def test_the_canvas_column_from_assignment_toml(tmp_path):
+    from grader.batch.final_grades import FinalGrade
+    from grader.batch.lms_exports import canvas_csv
+
+    root = copy_course(tmp_path, '[lms]\ncanvas_assignment = "Optimisers (48213)"\n')
+    assignment = Course(root).get("optimizers")
+    assert assignment.canvas_assignment == "Optimisers (48213)"
+    text = canvas_csv([FinalGrade("a", "graded", 60, 5, 5, "")], assignment, {}, {})
+    assert text.splitlines()[0] == "Student,ID,SIS User ID,SIS Login ID,Section,Optimisers (48213),Grader Notes"
+    root = copy_course(tmp_path / "bad", "")
+    toml = root / "assignments" / "optimizers" / "assignment.toml"
+    toml.write_text('lms = "x"\n' + toml.read_text())
+    with pytest.raises(CourseError, match=r"\[lms\] must be a table"):
+        Course(root).get("optimizers")

@@ -14,9 +14,10 @@ entries the roster could not place, from what the download said (the Canvas user
 **grades-canvas.csv** follows Canvas's gradebook export, which its import reads back
 (instructure/canvas-lms, app/models/gradebook_importer.rb; the Canvas guide "How do I import
 grades in the Gradebook?"): the header `Student, ID, SIS User ID, SIS Login ID, Section`,
-then one column per assignment, here the assignment's title (Canvas matches a column by
-"Title (assignment id)" or by the title alone; rename the header to your Canvas assignment's
-if they differ), then `Grader Notes`. The second row is Canvas's `Points Possible` row, with
+then one column per assignment, then `Grader Notes`. Canvas matches an assignment column by
+"Title (assignment id)", else by the title alone, and makes a NEW assignment of a column it
+cannot match; so the column is `[lms] canvas_assignment` from assignment.toml when set (copy
+it from a Canvas gradebook export, e.g. "Optimisers (48213)"), else the assignment's title. The second row is Canvas's `Points Possible` row, with
 `(read only)` under Grader Notes: Canvas does not import a column marked so, so the notes
 never become an assignment. Canvas finds a student by ID (its user id: the roster's `lms_id`,
 or the id in the downloaded file's name), then SIS User ID (`sis_id`), then name.
@@ -70,7 +71,7 @@ def _note(grade: FinalGrade) -> str:
 def canvas_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, sources: dict) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # CRLF: a CR in a name is quoted too
-    writer.writerow([*CANVAS_HEADER, assignment.title, CANVAS_NOTES])
+    writer.writerow(csv_row([*CANVAS_HEADER, assignment.canvas_assignment or assignment.title, CANVAS_NOTES]))
     writer.writerow(["    Points Possible", "", "", "", "", number(assignment.max_score), "(read only)"])
     for grade in grades:
         person = roster.get(grade.student)
