@@ -320,8 +320,13 @@ HOSTILE_PAGE_CHECK = """
   const covering = points.map(([x, y]) => document.elementFromPoint(x, y)).filter(Boolean)
     .filter(e => e !== document.body && e !== document.documentElement && !document.querySelector('main').contains(e))
     .map(e => e.tagName);
+  const header = document.querySelector('h1.record').getBoundingClientRect();
+  const above = [...document.querySelectorAll('main .cell *')].filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.width * r.height > 0 && (r.top < header.bottom - 1 || r.left < -1);
+  }).map(e => e.tagName + ': ' + e.textContent.slice(0, 40));
   const svgs = [...document.images].filter(i => i.src.startsWith('data:image/svg+xml'));
-  return JSON.stringify({href: location.href, title: document.title, placed, covering,
+  return JSON.stringify({href: location.href, title: document.title, placed, covering, above,
                          h1: document.querySelector('h1').textContent,
                          svgs: svgs.map(i => i.complete && i.naturalWidth > 0),
                          metas: [...document.querySelectorAll('meta[http-equiv]')].map(m => m.httpEquiv.toLowerCase()),
@@ -369,7 +374,7 @@ def test_a_hostile_record_stays_put_covers_nothing_and_fetches_nothing(browser, 
 
     assert facts["href"] == url and facts["title"] == "mallory"
     assert facts["h1"].startswith("Notebook as submitted: mallory")
-    assert facts["placed"] == [] and facts["covering"] == []
+    assert facts["placed"] == [] and facts["covering"] == [] and facts["above"] == []
     assert facts["metas"] == ["content-security-policy"] and facts["forms"] == 0 and facts["base"] == 0
     assert facts["svgs"] and all(facts["svgs"])  # the re-written pictures still draw
     logged = [e["params"]["entry"]["text"] for e in events
@@ -395,9 +400,11 @@ def test_the_dashboard_opens_with_its_style_sheet_allowed_and_nothing_else(brows
     run_batch(Course(ROOT).get("optimizers"), cohort, out, grade_fn=fake_grade, stream=io.StringIO(), workers=1)
     facts, errors = open_page(browser, (out / DASHBOARD_NAME).as_uri(), DESKTOP, tmp_path / "dashboard.png")
     assert errors == [], errors
-    target = browser.send("Target.createTarget", {"url": (out / DASHBOARD_NAME).as_uri()})["targetId"]
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    time.sleep(1.0)
+    browser.send("Page.enable", session=session)
+    browser.send("Page.navigate", {"url": (out / DASHBOARD_NAME).as_uri()}, session=session)
+    browser.wait_for("Page.loadEventFired")
     styled = browser.send("Runtime.evaluate", {"expression": "JSON.stringify([getComputedStyle(document.body).backgroundColor,"
                                                " [...document.querySelectorAll('.bar > span')].map(s => s.offsetWidth)])",
                                                "returnByValue": True}, session=session)["result"]["value"]

@@ -41,6 +41,8 @@ ACTIVE_HTML = OVERLAY + (
     '<svg onload="alert(1)"><foreignObject><div>inline svg</div></foreignObject><script>alert(3)</script></svg>'
     '<math><mi><style><img src=x onerror=alert(4)></style></mi><mtext><a href="javascript:alert(5)">m</a></mtext></math>'
     '<noscript><p title="</noscript><img src=x onerror=alert(6)>"></p></noscript>'
+    '<math><mpadded voffset="3000px" lspace="-60em" width="-1em"><mtext>over the header</mtext></mpadded></math><math>'
+    '<mstyle scriptlevel="-40"><mi>huge</mi></mstyle><mspace width="-800px"></mspace></math>'
     '<template><img src=x onerror=alert(7)></template><details open ontoggle="alert(8)"><summary>s</summary></details>'
     '<marquee>m</marquee><dialog open>d</dialog><!-- <img src=x onerror=alert(9)> -->')
 HOSTILE_SVG = (
@@ -99,7 +101,7 @@ ATTRIBUTES = {"href", "src", "alt", "title", "width", "height", "class", "rel", 
               "display", "mathvariant", "stretchy", "fence", "separator", "accent", "lspace", "rspace",
               "displaystyle", "scriptlevel", "movablelimits", "largeop", "linethickness", "columnalign",
               "symmetric", "minsize", "maxsize", "accentunder", "notation", "rowalign", "columnspacing",
-              "rowspacing", "depth", "voffset"}
+              "rowspacing", "depth"}
 SVG_ELEMENTS = {"svg", "g", "defs", "symbol", "use", "path", "rect", "circle", "ellipse", "line", "polyline",
                 "polygon", "text", "tspan", "title", "desc", "clipPath", "mask", "pattern", "marker",
                 "linearGradient", "radialGradient", "stop", "image", "switch"}
@@ -174,8 +176,11 @@ def allowlist_violations(page: str) -> list[str]:
         if tag == "input" and (attrs.get("type") != "checkbox" or "disabled" not in attrs):
             problems.append(f"input {attrs}")
         for name in ("width", "height"):
-            if name in attrs and not re.fullmatch(r"\d{1,4}", attrs[name]):
+            if tag == "img" and name in attrs and not re.fullmatch(r"\d{1,4}", attrs[name]):
                 problems.append(f"{name}={attrs[name][:20]}")
+        for name in ("lspace", "rspace", "width", "height", "depth", "scriptlevel"):
+            if tag in TAGS and tag.startswith("m") and "-" in attrs.get(name, ""):
+                problems.append(f"negative {name} on {tag}")
     return problems
 
 

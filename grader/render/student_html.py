@@ -14,7 +14,8 @@ bleach is deprecated upstream) configured once, with these rules:
   `<iframe>`, `<object>`, `<embed>`, `<svg>` inline, `<template>`. A disallowed element is
   unwrapped to its text, escaped: a script's or style sheet's text stays visible as text, so
   the reader sees what was tried, and nothing of it acts.
-- Attributes: no `style`, no event handlers, no `id`; `class` only from `ALLOWED_CLASSES`
+- Attributes: no `style`, no event handlers, no `id`, no MathML offsets or negative
+  spacing; `class` only from `ALLOWED_CLASSES`
   (the notebook layout's own classes, pygments' token classes, ANSI colours), none of which
   positions anything: nothing a student writes can cover the page or pose as the grader's
   header. `width`/`height` only as small numbers.
@@ -58,7 +59,14 @@ MATHML_ATTRIBUTES = frozenset({
     "display", "displaystyle", "scriptlevel", "mathvariant", "stretchy", "fence", "separator",
     "accent", "accentunder", "lspace", "rspace", "minsize", "maxsize", "movablelimits", "symmetric",
     "largeop", "linethickness", "columnalign", "rowalign", "columnspacing", "rowspacing", "notation",
-    "width", "height", "depth", "voffset"})
+    "width", "height", "depth"})
+#: MathML lengths that move or size a formula's parts: non-negative and small only (a
+#: negative `lspace`, or an `mpadded` `voffset`, which is not allowed at all, would draw the
+#: formula over the content around it).
+MATHML_LENGTHS = frozenset({"lspace", "rspace", "width", "height", "depth", "minsize", "maxsize",
+                            "linethickness", "columnspacing", "rowspacing"})
+MATH_LENGTH = re.compile(r"(?:\s*(?:\d{1,2}(?:\.\d*)?(?:em|ex|px|pt|mu|%)?|[a-z]*mathspace|thin|medium|thick|auto))+\s*")
+SCRIPT_LEVEL = re.compile(r"\s*[+-]?[0-2]\s*")
 
 ATTRIBUTES = {
     "*": {"title", "lang"},
@@ -182,6 +190,11 @@ def _attribute(tag: str, name: str, value: str) -> str | None:
     if name in ("width", "height") and tag in ("img", "col", "td", "th"):
         number = SMALL_NUMBER.fullmatch(value)
         return number[1] if number else None
+    if tag in MATHML_TAGS:
+        if name in MATHML_LENGTHS:
+            return value if MATH_LENGTH.fullmatch(value) else None
+        if name == "scriptlevel":  # a large negative level would scale the text up without bound
+            return value if SCRIPT_LEVEL.fullmatch(value) else None
     return value
 
 
