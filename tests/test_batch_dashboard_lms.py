@@ -86,3 +86,5 @@ def test_lms_csv_cells_are_neutralised_and_feedback_names_stay_in_their_folder(t
     grade = FinalGrade("bob", "graded", 60, 1, 1, "")
     assert feedback_name(grade, {"feedback_name": "../../etc/x_1_2_feedback.html"}) == "bob.html"
     assert feedback_name(grade, {"feedback_name": "smithjohn_1_2_feedback.html"}) == "smithjohn_1_2_feedback.html"
+    long_name = "Ana " * 80 + "_1044_assignsubmission_file_feedback.html"  # over 255 bytes: no file system takes it
+    assert feedback_name(grade, {"feedback_name": long_name}) == "bob.html"

@@ -32,6 +32,7 @@ def test_override_life_cycle(tmp_path, optimizers, capsys):
     assert "bias correction fine" in row["adjustments"]
     report = (out / "reports" / "bob.html").read_text()
     assert "Final score: 7 / 60" in report and "the checks gave 1" in report and "ta.kim" in report
+    assert (out / "feedback" / "bob.html").read_text() == report  # the feedback file is the adjusted report
     dashboard = (out / "index.html").read_text()
     assert 'title="override"' in dashboard and "adjusted (override or late)" in dashboard
     canvas = list(csv.reader((out / "grades-canvas.csv").open(newline="")))
@@ -61,6 +62,7 @@ def test_override_life_cycle(tmp_path, optimizers, capsys):
     assert row["score"] == "3" and row["adjustments"] == ""
     report = (out / "reports" / "bob.html").read_text()
     assert "Final score" not in report and "<!-- grader:adjustments --><!-- /grader:adjustments -->" in report
+    assert (out / "feedback" / "bob.html").read_text() == report
     with Gradebook(out, optimizers.id) as book:
         assert book.overrides() == [] and book.overrides(active=False)[-1][7] == "prof"
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from html import escape
 from pathlib import Path
 
@@ -98,9 +99,15 @@ def moodle_csv(grades: list[FinalGrade], assignment: Assignment, roster: dict, s
     return buffer.getvalue()
 
 
+#: Longer feedback names (a long Moodle full name) fall back to the student's file name:
+#: most file systems allow 255 bytes.
+MAX_FEEDBACK_NAME_BYTES = 200
+
+
 def feedback_name(grade: FinalGrade, source: dict | None) -> str:
     name = (source or {}).get("feedback_name", "")
-    if name and "/" not in name and "\0" not in name and not name.startswith("."):
+    if (name and "/" not in name and "\0" not in name and not name.startswith(".")
+            and len(name.encode("utf-8", "surrogateescape")) <= MAX_FEEDBACK_NAME_BYTES):
         return name
     return file_name(grade.student, ".html")
 
@@ -115,25 +122,46 @@ def feedback_page(grade: FinalGrade, assignment: Assignment) -> str:
             f"</strong></p><p>{escape(line)}</p>" + (f"<ul>{notes}</ul>" if notes else "") + "</body></html>\n")
 
 
-def write_lms_exports(gradebook: Gradebook, assignment: Assignment, out: Path, grades: list[FinalGrade]) -> None:
+def write_lms_exports(gradebook: Gradebook, assignment: Assignment, out: Path, grades: list[FinalGrade]) -> list[str]:
+    """Write the two LMS gradebooks and feedback/; returns problems with single students'
+    feedback files, one line each (they never stop the others)."""
     roster, sources = _people(gradebook)
     write_atomic(out / CANVAS_CSV, canvas_csv(grades, assignment, roster, sources))
     write_atomic(out / MOODLE_CSV, moodle_csv(grades, assignment, roster, sources))
     folder = out / FEEDBACK_DIR
-    written = set()
+    folder.mkdir(exist_ok=True)
+    written, problems = set(), []
     for grade in grades:
         if grade.status == "missing":
             continue
         name = feedback_name(grade, sources.get(grade.student))
-        report = report_path(out, grade.student)
         try:
-            data = report.read_bytes()
-        except OSError:
-            data = feedback_page(grade, assignment).encode("utf-8")
-        target = folder / name
-        if not target.is_file() or target.read_bytes() != data:
-            write_atomic(target, data)
-        written.add(name)
-    for stale in folder.iterdir() if folder.is_dir() else ():
+            _place_feedback(folder / name, report_path(out, grade.student), grade, assignment)
+            written.add(name)
+        except (OSError, ValueError) as exc:
+            problems.append(f"no {FEEDBACK_DIR}/ file for {grade.student!r}: {exc}")
+    for stale in folder.iterdir():
         if stale.is_file() and not stale.name.startswith(".") and stale.name not in written:
             stale.unlink()
+    return problems
+
+
+def _place_feedback(target: Path, report: Path, grade: FinalGrade, assignment: Assignment) -> None:
+    """The report itself as `target`: a hard link (no second copy; a rewritten report is a
+    new file, so a link to the old one is replaced), else a copy; a page of its own for a
+    student without a report."""
+    if not report.is_file():
+        data = feedback_page(grade, assignment).encode("utf-8")
+        if not target.is_file() or target.read_bytes() != data:
+            write_atomic(target, data)
+        return
+    if target.exists() and os.path.samefile(target, report):
+        return
+    temporary = target.with_name(f".{target.name}.link")
+    try:
+        temporary.unlink(missing_ok=True)
+        os.link(report, temporary)
+        os.replace(temporary, target)
+    except OSError:  # no hard links here: copy
+        temporary.unlink(missing_ok=True)
+        write_atomic(target, report.read_bytes())

@@ -172,7 +172,7 @@ def write_outputs(gradebook: Gradebook, assignment: Assignment, out: Path, stude
                 problems.append(f"the report of {grade.student!r} does not show its adjustments: {exc}")
     from grader.batch.lms_exports import write_lms_exports
 
-    write_lms_exports(gradebook, assignment, out, grades)
+    problems.extend(write_lms_exports(gradebook, assignment, out, grades))
     keep = {file_name(student, "") for student in students}
     for folder, suffix in ((RESULTS_DIR, ".json"), (REPORTS_DIR, ".html"), (NOTEBOOKS_DIR, ".html")):
         for stale in (out / folder).glob(f"*{suffix}") if (out / folder).is_dir() else ():
