@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grader.checking import (BakedReference, GraderPlugin, RecordingReference, StudentProbes, kwargs_key,
                              pack_answers, run_checks)
 from grader.course import Assignment
+from grader.sandbox import ProbeOutcome
 from grader.stubs import write_stub
 
 INVENTORY = "inventory.json"
-
-
-@dataclass
-class _Outcome:
-    status: str
-    value: Any = None
-    message: str = ""
-    exc_type: str = ""
-    traceback: str = ""
 
 
 def bake_public_answers(assignment: Assignment, path: Path | None = None) -> Path:
@@ -36,7 +26,7 @@ def bake_public_answers(assignment: Assignment, path: Path | None = None) -> Pat
 
     reference = reference_module(assignment)
     recorder = RecordingReference(reference)
-    student = StudentProbes(lambda name, kwargs, timeout, group: _Outcome("ok", reference.probe(name, **kwargs)))
+    student = StudentProbes(lambda name, kwargs, timeout, group: ProbeOutcome("ok", reference.probe(name, **kwargs)))
     plugin = GraderPlugin(student, recorder, seed_material="public", per_student_seed=False)
     records = run_checks(assignment.public_checks, plugin)
     broken = [f"{r.title}: {r.status} {r.output or r.internal_error}" for r in records if r.status != "passed"]
@@ -73,9 +63,9 @@ def bake_public_mutants(assignment: Assignment, path: Path | None = None) -> tup
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return _Outcome("ok", module.probe(name, **kwargs))
+                    return ProbeOutcome("ok", module.probe(name, **kwargs))
             except Exception as exc:  # the mistake raises here: a student's code would too
-                return _Outcome("error", message=str(exc), exc_type=type(exc).__name__)
+                return ProbeOutcome("error", message=str(exc), exc_type=type(exc).__name__)
 
         asked = RecordingReference(reference)  # every call the checks ask the reference for
         plugin = GraderPlugin(StudentProbes(answer), asked, seed_material="public", per_student_seed=False,

@@ -264,16 +264,15 @@ class StudentProbes:
     function that hangs costs its own checks and never another function's: once one of its
     probes timed out, its later probes get `retry_timeout` instead of `probe_timeout`, and
     all its probes together may take `function_budget` seconds; past that its remaining
-    probes are not run.  `deadline` (a time.monotonic() instant) stops every probe."""
+    probes are not run."""
 
-    def __init__(self, run: Callable[[str, dict, float | None, str | None], Any], deadline: float | None = None, *,
+    def __init__(self, run: Callable[[str, dict, float | None, str | None], Any], *,
                  probe_timeout: float | None = None, function_budget: float | None = None,
                  retry_timeout: float | None = None, reply_allowance: tuple[int, int, int] | None = None):
         # (name, kwargs, timeout, group) -> ProbeOutcome-like. The group is the student function
         # of the running check: probes of one function may share a sandbox process
         # (see Sandbox.run_probe).
         self._run = run
-        self.deadline = deadline  # time.monotonic() after which no more probes run
         self.probe_timeout = probe_timeout  # what the runner uses when given None
         self.function_budget = function_budget
         self.retry_timeout = retry_timeout
@@ -308,9 +307,6 @@ class StudentProbes:
         return unknown if known is None else floor + factor * known
 
     def probe(self, name: str, **kwargs) -> Any:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self._remember(name, kwargs, "timeout")
-            raise StudentTimeout("not run: the time budget for this submission was used up by earlier tests")
         function = self.record.function if self.record is not None else None
         timeout, note = self._timeout_for(function)
         if timeout is not None and timeout <= 0:

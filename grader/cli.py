@@ -12,13 +12,10 @@ import sys
 from pathlib import Path
 
 from grader import __version__
+from grader.errors import UsageError
 from grader.untrusted import terminal_line
 
 EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A user mistake; str() is the one line printed after `grader: error:`."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,16 +133,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from grader.audit.command import AUDIT_ERRORS, audit_command
+    from grader.audit.command import audit_command
 
     options = {name: getattr(args, name) for name in ("seeds", "workers", "scheduler", "max_mutants")
                if getattr(args, name) is not None}
     if args.functions is not None:
         options["functions"] = [f.strip() for f in args.functions.split(",") if f.strip()]
-    try:
-        audit_command(_course().get(args.assignment), out=Path(args.out) if args.out else None, **options)
-    except AUDIT_ERRORS as exc:
-        raise UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    audit_command(_course().get(args.assignment), out=Path(args.out) if args.out else None, **options)
     return EXIT_OK
 
 
@@ -173,15 +167,12 @@ def cmd_serve(args) -> int:
 def cmd_submit(args) -> int:
     from grader.render.text import render_text
     from grader.results import GradingResult
-    from grader.submit import SubmitError, print_progress, submit_path
+    from grader.submit import print_progress, submit_path
 
     if not Path(args.file).exists():
         raise UsageError(f"{args.file}: no such file")
-    try:
-        state = submit_path(args.assignment, args.file, args.server, args.token, timeout=args.timeout,
-                            progress=print_progress)
-    except SubmitError as exc:
-        raise UsageError(str(exc)) from None
+    state = submit_path(args.assignment, args.file, args.server, args.token, timeout=args.timeout,
+                        progress=print_progress)
     result = GradingResult.from_dict(state["result"])
     if args.json:
         print(json.dumps(state["result"], indent=2))
@@ -299,14 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from grader.course import CourseError
-    from grader.load import SubmissionError
-
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (UsageError, CourseError, SubmissionError) as exc:
-        print(f"grader: error: {terminal_line(exc)}", file=sys.stderr)
+    except UsageError as exc:  # the one error boundary (grader.errors)
+        print(f"grader: error: {terminal_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)

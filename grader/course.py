@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.late import LatePolicy, LatePolicyError, policy_from_toml
+from grader.errors import UsageError
 
 
-class CourseError(Exception):
+class CourseError(UsageError):
     """A user-facing problem with the course layout; str() is one line."""
 
 
@@ -97,16 +98,21 @@ class Assignment:
         raise KeyError(function)
 
     def secret(self) -> str:
-        """The assignment secret for per-student seeds: `GRADER_SECRET`, else
-        `solutions/<id>/secret.txt`, else a fixed public value (a student bundle has no
-        secret: the public checks use fixed inputs anyway)."""
+        """The assignment secret that seeds per-student inputs of the hidden checks:
+        `GRADER_SECRET`, else `solutions/<id>/secret.txt`. Without one, hidden grading stops
+        with a CourseError naming the command that makes one (a silent fixed value would let
+        anyone who reads the grader compute every student's inputs). The public checks
+        (self-check, student bundle) use fixed inputs and never ask for it."""
         env = os.environ.get("GRADER_SECRET")
         if env:
             return env
         path = self.solution_directory / "secret.txt"
-        if path.is_file():
-            return path.read_text(encoding="utf-8").strip()
-        return "public"
+        secret = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        if not secret:
+            raise CourseError(f"{path}: no secret for the hidden checks' per-student inputs; make one with "
+                              f"`python -c \"import secrets; print(secrets.token_hex(32))\" > {path}` "
+                              "(or set GRADER_SECRET)")
+        return secret
 
 
 def _table(config: dict, name: str) -> dict:

@@ -57,6 +57,7 @@ from grader.checking import (PUBLIC_EXPECTED, BakedAnswers, BakedReference, Chec
 from grader.course import Assignment
 from grader.protocol import Opaque
 from grader.results import GradingResult, PartResult
+from grader.errors import UsageError
 
 CATALOGUE = "catalogue.toml"
 #: The known mistakes' answers to the public checks' probe calls, baked by `grader build` into
@@ -70,7 +71,7 @@ UNRECOGNISED = ("The grader does not recognise this mistake: your results match 
                 "with the formula in the handout, term by term.")
 
 
-class CatalogueError(Exception):
+class CatalogueError(UsageError):
     """An instructor's mistake in a misconception catalogue; str() is one line naming the file."""
 
 

@@ -31,11 +31,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from grader.errors import UsageError
 
 FIGURES_FILE = "figures.py"
 
 
-class FiguresError(Exception):
+class FiguresError(UsageError):
     """An assignment's figures.py is unusable; str() names the file and what is wrong."""
 
 

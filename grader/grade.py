@@ -29,8 +29,6 @@ FUNCTION_BUDGET_TIMEOUTS = 4.0
 #: Once a probe of a function timed out, its later probes get this fraction of the timeout
 #: (plenty for a correct probe, which takes milliseconds; a hanging one costs less).
 RETRY_TIMEOUT_FRACTION = 0.2
-#: Correct probes take milliseconds; a probe still running after this many seconds is stuck.
-PROBE_TIMEOUT_SECONDS = 3.0
 
 
 #: A student's reply to a probe may take this many times the reference's answer to it (plus
@@ -133,15 +131,15 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     else:
         checks_dir = assignment.hidden_checks
         reference = session.reference() if session else reference_module(assignment)
-    limits = limits or Limits(probe_timeout=PROBE_TIMEOUT_SECONDS)
+    limits = limits or Limits()
     pool = session.sandbox_pool if session else None
     with Sandbox(submission.source, assignment.module, assignment.probes_path, limits, pool=pool) as sandbox:
         probes = StudentProbes(sandbox.run_probe, probe_timeout=limits.probe_timeout,
                                function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
                                retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
                                reply_allowance=reply_allowance(limits))
-        plugin = GraderPlugin(probes, reference, seed_material(assignment, student),
-                              per_student_seed=not public_only, only_functions=functions)
+        seed = "public" if public_only else seed_material(assignment, student)
+        plugin = GraderPlugin(probes, reference, seed, per_student_seed=not public_only, only_functions=functions)
         records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)
         isolation = sandbox.isolation
         warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []

@@ -47,13 +47,14 @@ from pathlib import Path
 
 import grader
 from grader.course import Assignment, Course
+from grader.errors import UsageError
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_ROOT = "/autograder"
 ZIP_NAME = "{id}-gradescope.zip"
 
 
-class AutograderError(Exception):
+class AutograderError(UsageError):
     """The autograder cannot be built; str() is one line."""
 
 
@@ -368,12 +369,8 @@ def build_autograder(assignment: Assignment, out: Path) -> Path:
 
 
 def build_autograder_command(assignment: Assignment, out: Path) -> int:
-    """The CLI's `grader gradescope build`: 0 with the zip written, 2 with a one-line error."""
-    try:
-        path = build_autograder(assignment, out)
-    except AutograderError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return 2
+    """The CLI's `grader gradescope build`: 0 with the zip written (an AutograderError otherwise)."""
+    path = build_autograder(assignment, out)
     print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment "
           f"(students submit {assignment.module}.py or {assignment.module}.ipynb)")
     return 0

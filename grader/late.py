@@ -25,11 +25,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from grader.errors import UsageError
 
 DAY = timedelta(days=1)
 
 
-class LatePolicyError(ValueError):
+class LatePolicyError(UsageError, ValueError):
     """An invalid `[late]` table; str() is one line naming the field."""
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 
 from grader.ids import EXTENSIONS
 from grader.untrusted import unicode_text
+from grader.errors import UsageError
 
 MAX_SOURCE_BYTES = 5 << 20
 MAX_NOTEBOOK_BYTES = 20 << 20
@@ -70,7 +71,7 @@ _HELP_LINE = re.compile(r"[ \t]*(\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class SubmissionError(Exception):
+class SubmissionError(UsageError):
     """A user-facing problem with a submission: str(exc) is ONE line saying what is wrong and where."""
 
     def __init__(self, message: str):

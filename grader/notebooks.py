@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from grader.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from grader.course import Assignment
@@ -48,7 +49,7 @@ METADATA_KEY = "grader"  # notebook and cell metadata namespace
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
-class NotebookBuildError(ValueError):
+class NotebookBuildError(UsageError, ValueError):
     """The template and the stub do not fit together; str() says what to fix, in one line."""
 
 

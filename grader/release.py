@@ -34,13 +34,13 @@ import io
 import json
 import os
 import shutil
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
 from grader.course import Assignment, Course
+from grader.errors import UsageError
 
 MANIFEST = "bundle.json"
 #: A line shorter than this (whitespace removed) is too generic to count as a solution line.
@@ -52,7 +52,7 @@ _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ipynb_checkpo
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-class ReleaseError(Exception):
+class ReleaseError(UsageError):
     """The bundle cannot be released; str() is one line (the CLI prints it and exits 2)."""
 
 
@@ -398,12 +398,8 @@ def release(assignment: Assignment, out: Path, course: Course | None = None) -> 
 
 
 def release_command(assignment: Assignment, out: Path) -> int:
-    """The CLI's `grader release`: 0 when the bundle is written, 2 with a one-line error."""
-    try:
-        report = release(assignment, out)
-    except ReleaseError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return 2
+    """The CLI's `grader release`: 0 when the bundle is written (a ReleaseError otherwise)."""
+    report = release(assignment, out)
     print(f"wrote {report.bundle} ({len(report.files)} files) and {report.archive}")
     print(f"no leak: scanned {report.scanned_files} text files for {report.secret_lines} distinctive lines "
           f"of the solutions, mutants and hidden checks")

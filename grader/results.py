@@ -21,7 +21,6 @@ class Trace:
     label: str
     student: Any  # np.ndarray | None (None when the student's code raised)
     reference: Any  # np.ndarray
-    kind: str = "trajectory"  # "trajectory" (rows of parameters)
     problem: dict = field(default_factory=dict)  # how to compute the loss (e.g. {"name": "quadratic", "A": ...})
 
 

@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.cli import UsageError
+from grader.errors import UsageError
 from grader.untrusted import terminal_line
 
 REQUIRED_COLUMNS = ("id", "name", "email")

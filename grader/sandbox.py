@@ -129,7 +129,7 @@ class Limits:
     memory_bytes: int = 1 << 30
     file_bytes: int = 16 << 20
     processes: int = 64
-    probe_timeout: float = 10.0
+    probe_timeout: float = 3.0  # per probe call; a correct probe takes milliseconds
     output_bytes: int = 1 << 20
     scratch_bytes: int = 64 << 20
     reply_bytes: int = 64 << 20

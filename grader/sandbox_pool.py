@@ -7,7 +7,7 @@ of a process that already did costs a few milliseconds.  Usage::
 
     pool = SandboxPool()                 # or thread_pool(): this thread's shared pool
     for source in submissions:
-        with Sandbox(source, "optimizers", probes_path, limits, pool=pool) as sandbox:
+        with Sandbox(source, module_name, probes_path, limits, pool=pool) as sandbox:
             sandbox.run_probe(...)       # exactly as without a pool
     pool.close()                         # or `with SandboxPool() as pool:`; also at exit
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from grader.errors import UsageError
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
@@ -24,7 +25,7 @@ STUB_BODY = "raise NotImplementedError"
 _MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) SOLUTION\s*$")
 
 
-class MarkerError(ValueError):
+class MarkerError(UsageError, ValueError):
     """Unbalanced or nested solution markers; str() names the file and line."""
 
 

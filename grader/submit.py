@@ -22,13 +22,14 @@ import urllib.request
 from pathlib import Path
 
 from grader.untrusted import terminal_line
+from grader.errors import UsageError
 
 CONFIG_NAME = "submit.toml"
 POLL_SECONDS = 1.0
 DEFAULT_TIMEOUT = 600.0
 
 
-class SubmitError(Exception):
+class SubmitError(UsageError):
     """Submitting failed; str() is one line saying what and where."""
 
 

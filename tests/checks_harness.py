@@ -12,7 +12,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from grader.build import _Outcome
+from grader.sandbox import ProbeOutcome
 from grader.checking import CheckRecord, GraderPlugin, InProcessModule, StudentProbes, kwargs_key, run_checks
 from grader.course import Assignment
 from grader.grade import reference_module, trusted_probes
@@ -21,11 +21,11 @@ from grader.grade import reference_module, trusted_probes
 def student_probes(module: InProcessModule) -> StudentProbes:
     def run(name, kwargs, timeout, group):
         try:
-            return _Outcome("ok", module.probe(name, **kwargs))
+            return ProbeOutcome("ok", module.probe(name, **kwargs))
         except TimeoutError:  # stands for a hang: the sandbox would report a timeout
-            return _Outcome("timeout", message="your code did not finish within the time limit")
+            return ProbeOutcome("timeout", message="your code did not finish within the time limit")
         except Exception as exc:  # what the worker would report as an error reply
-            return _Outcome("error", message=str(exc), exc_type=type(exc).__name__)
+            return ProbeOutcome("error", message=str(exc), exc_type=type(exc).__name__)
     return StudentProbes(run)
 
 

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import run_grader
 
 from grader.course import Course
 from grader.gradescope import (VISIBILITIES, AutograderError, GradescopeConfig, build_autograder,
@@ -213,8 +214,12 @@ def test_build_refuses_an_assignment_without_hidden_checks(tmp_path, capsys):
     assignment = GRADABLE[0]
     root = tmp_path / "course"
     shutil.copytree(assignment.directory, root / "assignments" / assignment.id)
-    assert build_autograder_command(Course(root).get(assignment.id), tmp_path / "ag.zip") == 2
-    err = capsys.readouterr().err
+    with pytest.raises(AutograderError, match="hidden checks"):
+        build_autograder_command(Course(root).get(assignment.id), tmp_path / "ag.zip")
+    done = run_grader("gradescope", "build", assignment.id, "--out", str(tmp_path / "ag.zip"),
+                      env={"GRADER_COURSE": str(root)})
+    assert done.returncode == 2
+    err = done.stderr
     assert err.startswith("grader: error: ") and "hidden checks" in err and err.count("\n") == 1
     assert not (tmp_path / "ag.zip").exists()
 

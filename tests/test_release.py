@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from grader.course import Course
-from grader.release import MANIFEST, ReleaseError, release, release_command, scan_bundle
+from grader.cli import main
+from grader.release import MANIFEST, ReleaseError, release, scan_bundle
 
 COURSE = Course.find(Path(__file__).resolve().parent)
 
@@ -175,6 +176,20 @@ def _hidden_check_lines(assignment) -> list[str]:
     return found
 
 
+def release_cli(assignment, out) -> int:
+    """`grader release` as the command line runs it: its exit code (its lines go to stdout and
+    stderr, where capsys reads them), on the assignment's own course."""
+    saved = os.environ.get("GRADER_COURSE")
+    os.environ["GRADER_COURSE"] = str(assignment.course_root)
+    try:
+        return main(["release", assignment.id, "--out", str(out)])
+    finally:
+        if saved is None:
+            del os.environ["GRADER_COURSE"]
+        else:
+            os.environ["GRADER_COURSE"] = saved
+
+
 def _assert_refused(capsys, code: int, out: Path, *expected: str) -> str:
     err = capsys.readouterr().err
     assert code == 2
@@ -193,7 +208,7 @@ def test_a_solution_line_in_the_stub_is_refused(fake_course, tmp_path, capsys):
     stub = assignment.stub_path
     stub.write_text(stub.read_text().replace("raise NotImplementedError", leaked.strip(), 1))
     out = tmp_path / "out" / "bundle"
-    err = _assert_refused(capsys, release_command(assignment, out), out,
+    err = _assert_refused(capsys, release_cli(assignment, out), out,
                           f"assignments/{aid}/{assignment.module}.py:", leaked.strip()[:40],
                           f"solutions/{aid}/{assignment.module}.py:")
 
@@ -207,7 +222,7 @@ def test_a_reformatted_solution_line_in_a_notebook_output_is_refused(fake_course
     nb["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["ok\n", leaked + "\n"]}]
     notebook.write_text(json.dumps(nb))
     out = tmp_path / "bundle"
-    _assert_refused(capsys, release_command(assignment, out), out, f"{assignment.module}.ipynb (cell 2):2")
+    _assert_refused(capsys, release_cli(assignment, out), out, f"{assignment.module}.ipynb (cell 2):2")
 
 
 def test_a_hidden_check_line_or_the_secret_in_the_handout_is_refused(fake_course, tmp_path, capsys):
@@ -217,22 +232,22 @@ def test_a_hidden_check_line_or_the_secret_in_the_handout_is_refused(fake_course
     handout = assignment.directory / "handout.md"
     handout.write_text(handout.read_text() + "\n" + hidden[0] + "\n")
     out = tmp_path / "bundle"
-    _assert_refused(capsys, release_command(assignment, out), out, "handout.md:", f"solutions/{aid}/checks/")
+    _assert_refused(capsys, release_cli(assignment, out), out, "handout.md:", f"solutions/{aid}/checks/")
 
     handout.write_text(handout.read_text().replace(hidden[0], (assignment.solution_directory / "secret.txt").read_text().strip()))
-    _assert_refused(capsys, release_command(assignment, out), out, "handout.md:", f"the secret of {aid}")
+    _assert_refused(capsys, release_cli(assignment, out), out, "handout.md:", f"the secret of {aid}")
 
 
 def test_a_planted_leak_never_replaces_an_existing_bundle(fake_course, tmp_path, capsys):
     course, aid = fake_course
     assignment = course.get(aid)
     out = tmp_path / "bundle"
-    assert release_command(assignment, out) == 0
+    assert release_cli(assignment, out) == 0
     before = (out / MANIFEST).read_text()
     capsys.readouterr()
     probes = assignment.probes_path
     probes.write_text(probes.read_text() + "\n" + _solution_line(course, aid).strip() + "\n")
-    assert release_command(assignment, out) == 2
+    assert release_cli(assignment, out) == 2
     assert "probes.py" in capsys.readouterr().err
     assert (out / MANIFEST).read_text() == before  # the previous, clean bundle is untouched
 
@@ -252,7 +267,7 @@ def test_refusals_for_bad_out_and_missing_built_files(fake_course, tmp_path, cap
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "thesis.tex").write_text("precious")
-    assert release_command(assignment, occupied) == 2
+    assert release_cli(assignment, occupied) == 2
     assert "is not a bundle written by `grader release`" in capsys.readouterr().err
     assert (occupied / "thesis.tex").read_text() == "precious"
 

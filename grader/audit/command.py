@@ -14,20 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from grader.audit.mutate import MutationError
 from grader.audit.report import render_html, render_table, summarise, write_json, write_suggestions
 from grader.audit.run import run_audit
-from grader.cli import UsageError
+from grader.errors import UsageError
 from grader.course import Assignment
-from grader.diagnosis import CatalogueError
-from grader.sandbox import SandboxError
 
 DEFAULT_SEEDS = 8
-
-#: What the audit cannot get past, each a problem of the course, not of the command line:
-#: a broken catalogue, a reference that cannot be mutated, a sandbox that cannot run it.
-AUDIT_ERRORS = (CatalogueError, MutationError, SandboxError)
-
 
 def audit_command(assignment: Assignment, *, seeds: int = DEFAULT_SEEDS, out: Path | None = None,
                   workers: int | None = None, scheduler: str | None = None, functions: list[str] | None = None,

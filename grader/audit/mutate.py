@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from grader.stubs import solution_blocks
+from grader.errors import UsageError
 
 #: Every operator: its name -> the mistake it models (shown in the audit's report).
 OPERATORS: dict[str, str] = {
@@ -67,7 +68,7 @@ _UNARY_NUMERIC_CALLS = frozenset({"sqrt", "exp", "log", "log1p", "expm1"})
 _SIMPLE_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
 
 
-class MutationError(ValueError):
+class MutationError(UsageError, ValueError):
     """The reference cannot be mutated (no such function, broken markers); one line."""
 
 

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.cli import UsageError
+from grader.errors import UsageError
 from grader.ids import entry_name, stem_clashes, student_id
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__"}

@@ -42,6 +42,7 @@ from typing import Iterable, Iterator
 
 from grader import __version__
 from grader.results import GradingResult
+from grader.errors import UsageError
 
 FILENAME = "gradebook.sqlite"
 
@@ -120,7 +121,7 @@ CREATE TABLE IF NOT EXISTS parts (
 """
 
 
-class GradebookError(Exception):
+class GradebookError(UsageError):
     """The gradebook cannot be used (another assignment's, or not a gradebook); one line."""
 
 

@@ -26,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
 
-from grader.cli import UsageError
+from grader.errors import UsageError
 from grader.batch.work import GradeJob, GradeOutcome, crash_result, grade_job, warm_up
 
 CRASHED = "grading crashed"

@@ -6,12 +6,12 @@
   extension is the student id;
 - **a Canvas "Download Submissions" zip**, or the folder it extracts to. Canvas names every
   file `<name>_<userid>_<attachmentid>_<original file name>`, with `LATE_` after the name
-  when Canvas counted the submission late (`smithjohn_LATE_4021_88213_optimizers.py`); a
+  when Canvas counted the submission late (`smithjohn_LATE_4021_88213_homework.py`); a
   text entry or URL is `<name>_<userid>_text.html` / `_link.html`. This is the convention
   Canvas's own "Re-Upload Submissions" parses back (instructure/canvas-lms,
   `Assignment#infer_comment_context_from_filename`: the first two all-digit fields are the
   user id and the attachment id). A file uploaded again under the same name gets `-1`,
-  `-2`... before its extension (`optimizers-1.py`); attachment ids grow with every upload,
+  `-2`... before its extension (`homework-1.py`); attachment ids grow with every upload,
   so the largest is the latest;
 - **a Moodle assignment download** ("Download all submissions"), zip or folder: one folder
   per student and plugin, `<Full Name>_<participant id>_assignsubmission_file` (Moodle 4.1

@@ -151,8 +151,8 @@ def _plotted(test: TestResult, tests: Sequence[tuple[int, TestResult]]) -> bool:
     passed one only if it is the first passed check of its function with traces.
 
     A passed check's plots show the student's run on top of the reference's; one such set
-    per function (its first check: the lecture's neuron on the lecture's error surface, in
-    the optimizers assignment) shows the lecture's pictures, and further sets would show
+    per function (its first check, which the course's checks make the lecture's picture,
+    e.g. a path on the lecture's error surface) is enough, and further sets would show
     more of the same while costing most of a report's rendering time (every student's
     hidden inputs are new, e.g. their own ill-conditioned quadratic to draw contours of)."""
     if test.status != "passed":

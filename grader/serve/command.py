@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from grader.cli import UsageError
+from grader.errors import UsageError
 from grader.course import Course
 from grader.serve import auth
 from grader.serve.db import Database, DatabaseError

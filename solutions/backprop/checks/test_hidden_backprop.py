@@ -429,16 +429,13 @@ def test_gradcheck_transposed(student, reference, rng):
 # --- train_xor (6) -----------------------------------------------------------------------------
 
 
-def flat_params(params, like=None):
+def flat_params(params, like):
     """A params tuple flattened to one row (W1, b1, w2, b2), for the decision boundary plot;
-    None when it is not a tuple of the reference's shapes."""
-    try:
-        arrays = [np.asarray(p, dtype=float) for p in params]
-    except (TypeError, ValueError):
+    None when it is not a tuple of the shapes of `like` (the reference's)."""
+    if not isinstance(params, (tuple, list)) or len(params) != 4:
         return None
-    if len(arrays) != 4 or (like is not None and [a.shape for a in arrays] != [np.shape(w) for w in like]):
-        return None
-    return np.concatenate([a.ravel() for a in arrays])[None, :]
+    arrays = [plot_rows(p, w) for p, w in zip(params, like)]
+    return None if any(a is None for a in arrays) else np.concatenate([a.ravel() for a in arrays])[None, :]
 
 
 def train_matches(student, reference, params0, X, y, eta, epochs, trace=None, label="", untouched=False):
@@ -462,7 +459,8 @@ def train_matches(student, reference, params0, X, y, eta, epochs, trace=None, la
         trace(rows, np.asarray(want["losses"], dtype=float), label=label, problem={"kind": "loss_curve"})
         if np.shape(X)[1] == 2:  # the plane: the trained network's decision boundary
             hidden = np.shape(params0[0])[0]
-            trace(None if got is None else flat_params(got["params"], want["params"]), flat_params(want["params"]),
+            trace(None if got is None else flat_params(got["params"], want["params"]),
+                  flat_params(want["params"], want["params"]),
                   label=label, problem={"kind": "xor_network", "hidden": hidden, "inputs": 2, "X": X, "y": y})
 
     plain_or_faked(student, reference, "train", kwargs, compare, show=show)
