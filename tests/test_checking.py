@@ -127,7 +127,7 @@ def test_baked_reference_round_trip(toy, tmp_path):
     recorder.save(tmp_path / "baked.npz")
     baked = BakedReference(tmp_path / "baked.npz")
     assert np.array_equal(baked.probe("step", **kwargs)["theta"], want["theta"])
-    with pytest.raises(RuntimeError, match="no baked reference answer"):
+    with pytest.raises(RuntimeError, match="no baked answer for probe .step."):
         baked.probe("step", **{**kwargs, "eta": 0.25})
 
 
