@@ -41,7 +41,9 @@ ACTIVE_HTML = OVERLAY + (
     '<svg onload="alert(1)"><foreignObject><div>inline svg</div></foreignObject><script>alert(3)</script></svg>'
     '<math><mi><style><img src=x onerror=alert(4)></style></mi><mtext><a href="javascript:alert(5)">m</a></mtext></math>'
     '<noscript><p title="</noscript><img src=x onerror=alert(6)>"></p></noscript>'
-    '<math><mpadded voffset="3000px" lspace="-60em" width="-1em"><mtext>over the header</mtext></mpadded></math><math>'
+    '<math><mpadded voffset="3000px" lspace="-60em" width="-1em"><mtext>over the header</mtext></mpadded></math>'
+    '<math><mpadded height="0" depth="0"><mtable>' + '<mtr><mtd><mtext>tall</mtext></mtd></mtr>' * 400 +
+    '</mtable></mpadded></math><math>'
     '<mstyle scriptlevel="-40"><mi>huge</mi></mstyle><mspace width="-800px"></mspace></math>'
     '<template><img src=x onerror=alert(7)></template><details open ontoggle="alert(8)"><summary>s</summary></details>'
     '<marquee>m</marquee><dialog open>d</dialog><!-- <img src=x onerror=alert(9)> -->')
@@ -92,7 +94,7 @@ TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", 
         "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
         "tr", "u", "ul", "var", "wbr", "math", "semantics", "mrow", "mi", "mn", "mo", "ms", "mtext",
         "mspace", "mfrac", "msqrt", "mroot", "msub", "msup", "msubsup", "munder", "mover", "munderover",
-        "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose"}
+        "mtable", "mtr", "mtd", "mstyle", "mphantom", "menclose"}
 FORBIDDEN_TAGS = {"script", "style", "meta", "base", "link", "form", "input-text", "button", "select",
                   "textarea", "iframe", "object", "embed", "svg", "foreignobject", "video", "audio", "source",
                   "template", "noscript", "marquee", "dialog", "frame", "frameset", "applet", "title"}

@@ -14,7 +14,7 @@ bleach is deprecated upstream) configured once, with these rules:
   `<iframe>`, `<object>`, `<embed>`, `<svg>` inline, `<template>`. A disallowed element is
   unwrapped to its text, escaped: a script's or style sheet's text stays visible as text, so
   the reader sees what was tried, and nothing of it acts.
-- Attributes: no `style`, no event handlers, no `id`, no MathML offsets or negative
+- Attributes: no `style`, no event handlers, no `id`, no MathML `mpadded` or negative
   spacing; `class` only from `ALLOWED_CLASSES`
   (the notebook layout's own classes, pygments' token classes, ANSI colours), none of which
   positions anything: nothing a student writes can cover the page or pose as the grader's
@@ -51,7 +51,9 @@ TEXT_TAGS = frozenset({
 MATHML_TAGS = frozenset({
     "math", "semantics", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt", "mroot",
     "msub", "msup", "msubsup", "munder", "mover", "munderover", "mmultiscripts", "mprescripts", "none",
-    "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose", "merror"})
+    "mtable", "mtr", "mtd", "mstyle", "mphantom", "menclose", "merror"})
+# Not `mpadded`: its voffset and a zero height or depth draw its content outside its own
+# box (a tall table in one reaches over the page's header); unwrapped, the content stays.
 
 ALLOWED_TAGS = TEXT_TAGS | MATHML_TAGS
 
@@ -60,9 +62,8 @@ MATHML_ATTRIBUTES = frozenset({
     "accent", "accentunder", "lspace", "rspace", "minsize", "maxsize", "movablelimits", "symmetric",
     "largeop", "linethickness", "columnalign", "rowalign", "columnspacing", "rowspacing", "notation",
     "width", "height", "depth"})
-#: MathML lengths that move or size a formula's parts: non-negative and small only (a
-#: negative `lspace`, or an `mpadded` `voffset`, which is not allowed at all, would draw the
-#: formula over the content around it).
+#: MathML lengths that size or space a formula's parts: non-negative and small only (a
+#: negative `lspace` would draw the formula over the content around it).
 MATHML_LENGTHS = frozenset({"lspace", "rspace", "width", "height", "depth", "minsize", "maxsize",
                             "linethickness", "columnspacing", "rowspacing"})
 MATH_LENGTH = re.compile(r"(?:\s*(?:\d{1,2}(?:\.\d*)?(?:em|ex|px|pt|mu|%)?|[a-z]*mathspace|thin|medium|thick|auto))+\s*")
