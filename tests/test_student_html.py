@@ -390,3 +390,14 @@ def test_the_notebooks_text_never_reaches_the_graders_terminal_as_a_warning(tmp_
         warnings.simplefilter("always")
         record = record_html(nbformat.writes(notebook), "mallory")
     assert caught == [] and "\x1b" not in record
+
+
+def test_a_pandas_table_keeps_its_cells_and_loses_its_style_sheet():
+    from grader.render.student_html import clean_fragment
+
+    frame = ('<div><style scoped>.dataframe tbody tr th:only-of-type {vertical-align: middle;}</style>'
+             '<table border="1" class="dataframe"><thead><tr style="text-align: right;"><th></th><th>loss</th></tr>'
+             '</thead><tbody><tr><th>0</th><td>0.25</td></tr></tbody></table></div>')
+    cleaned = clean_fragment(frame)
+    assert [t for t, _ in Dom(cleaned).tags] == ["div", "table", "thead", "tr", "th", "th", "tbody", "tr", "th", "td"]
+    assert "vertical-align" not in cleaned and "style" not in cleaned and "0.25" in cleaned

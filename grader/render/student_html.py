@@ -12,8 +12,9 @@ bleach is deprecated upstream) configured once, with these rules:
   images, links, MathML). No `<script>`, `<style>`, `<meta>`, `<base>`, `<link>`,
   `<form>` or form controls (a task list's `<input>` is forced to a disabled checkbox),
   `<iframe>`, `<object>`, `<embed>`, `<svg>` inline, `<template>`. A disallowed element is
-  unwrapped to its text, escaped: a script's or style sheet's text stays visible as text, so
-  the reader sees what was tried, and nothing of it acts.
+  unwrapped to its text, escaped: a script's text stays visible as text, so the reader sees
+  what was tried, and nothing of it acts. A `<style>` element goes with its text (every
+  pandas table carries one: its CSS as text would only be noise).
 - Attributes: no `style`, no event handlers, no `id`, no MathML `mpadded` or negative
   spacing; `class` only from `ALLOWED_CLASSES`
   (the notebook layout's own classes, pygments' token classes, ANSI colours), none of which
@@ -204,7 +205,7 @@ def _cleaner():
     import nh3
 
     return nh3.Cleaner(
-        tags=set(ALLOWED_TAGS), clean_content_tags=set(),  # unwrapped to text, see above
+        tags=set(ALLOWED_TAGS), clean_content_tags={"style"},  # the rest: unwrapped to text
         attributes={tag: set(names) for tag, names in ATTRIBUTES.items()},
         allowed_classes={tag: set(ALLOWED_CLASSES) for tag in TEXT_TAGS},
         set_tag_attribute_values={"input": {"type": "checkbox", "disabled": "disabled"}},
