@@ -46,7 +46,7 @@ import re
 import tomllib
 import types
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ from grader.checking import (PUBLIC_EXPECTED, BakedAnswers, BakedReference, Chec
                              load_module_from, unpack_answers)
 from grader.course import Assignment
 from grader.protocol import Opaque
-from grader.results import GradingResult, PartResult
 from grader.errors import UsageError
 
 CATALOGUE = "catalogue.toml"
@@ -327,48 +326,65 @@ class _Answers:
         return self._seen[key]
 
 
-def diagnose_result(assignment: Assignment, result: GradingResult, records: list[CheckRecord]) -> None:
-    """Fill in `misconceptions` and `feedback` of every part that lost points, the failed
-    tests' `misconceptions`, and `result.hints` (id -> hint). A broken catalogue is the
-    instructor's problem: it becomes a warning on the result and diagnosis is skipped."""
-    if result.status != "graded" or not assignment.has_solutions:
-        return
+@dataclass(frozen=True)
+class Findings:
+    """What diagnosis found, keyed by what it read (records), for `grader.grade` to assemble
+    the result from: per part that lost points (by function) the misconception ids and the
+    feedback sentence, per failed check (by `CheckRecord.nodeid`) the ids its answers show,
+    the hint of every id named, and warnings for the result (a broken catalogue)."""
+
+    parts: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+NO_FINDINGS = Findings()
+
+
+def find_misconceptions(assignment: Assignment, records: list[CheckRecord], *, public_only: bool = False) -> Findings:
+    """Name the known mistakes behind the checks that failed (module docstring).
+
+    Hidden grading replays the records' probe calls on the catalogue's mutants; a self-check
+    (`public_only`) uses the answers that `grader build` baked for the public probe calls
+    (`bake_public_mutants`), so it works in a student bundle, which holds no mutant or
+    reference code (without baked answers it names nothing, and says it does not recognise
+    the mistake). A broken catalogue is the instructor's problem: a warning, nothing named."""
+    if public_only:
+        checks = assignment.public_checks
+        catalogue, answers = load_public_mutants(checks / PUBLIC_MUTANTS)
+        reference = BakedReference(checks / PUBLIC_EXPECTED)
+        return _diagnose(assignment, records, catalogue, lambda: reference, lambda mutant: answers[mutant])
+    if not assignment.has_solutions:
+        return NO_FINDINGS
     try:
         catalogue = load_catalogue(assignment)
     except CatalogueError as exc:
-        result.warnings.append(f"internal: misconception catalogue: {exc}")
-        return
-    _diagnose(result, records, catalogue, lambda: mutant_module(assignment, None),
-              lambda mutant: mutant_module(assignment, mutant))
+        return Findings(warnings=(f"internal: misconception catalogue: {exc}",))
+    return _diagnose(assignment, records, catalogue, lambda: mutant_module(assignment, None),
+                     lambda mutant: mutant_module(assignment, mutant))
 
 
-def diagnose_public(assignment: Assignment, result: GradingResult, records: list[CheckRecord]) -> None:
-    """`diagnose_result` for a self-check (public checks only), from the answers that
-    `grader build` baked for the public probe calls (`bake_public_mutants`): works in a
-    student bundle, which holds no mutant or reference code. Without baked answers the
-    self-check names nothing (and says it does not recognise the mistake)."""
-    if result.status != "graded":
-        return
-    checks = assignment.public_checks
-    catalogue, answers = load_public_mutants(checks / PUBLIC_MUTANTS)
-    reference = BakedReference(checks / PUBLIC_EXPECTED)
-    _diagnose(result, records, catalogue, lambda: reference, lambda mutant: answers[mutant])
+def _lost_points(records: list[CheckRecord], function: str) -> bool:
+    return any(r.score < r.points - 1e-9 for r in records if r.function == function)
 
 
-def _diagnose(result: GradingResult, records: list[CheckRecord], catalogue: list[Mutant],
-              reference_module, module_of) -> None:
+def _diagnose(assignment: Assignment, records: list[CheckRecord], catalogue: list[Mutant],
+              reference_module, module_of) -> Findings:
     """The matching itself (module docstring); `reference_module()` and `module_of(mutant)`
     give objects whose `probe(name, **kwargs)` answers a call (or raises)."""
-    tests_by_record = _tests_by_record(result, records)
+    parts: dict[str, tuple[tuple[str, ...], str]] = {}
+    named_checks: dict[str, tuple[str, ...]] = {}
+    hints: dict[str, str] = {}
     reference: _Answers | None = None
-    for part in result.parts:
-        if part.score >= part.max_score - 1e-9:
+    for function in assignment.functions:
+        if not _lost_points(records, function):
             continue
-        failed = [r for r in records if r.function == part.function and r.status == "failed"
+        failed = [r for r in records if r.function == function and r.status == "failed"
                   and any(call.status == "ok" for call in r.probe_calls)]
         if not failed:
             continue  # lost points only by raising, timing out or not answering: nothing to compare
-        candidates = [m for m in catalogue if part.function in m.functions]
+        candidates = [m for m in catalogue if function in m.functions]
         checks = [[_Replay(call.name, call.kwargs, call.value, record.tolerance)
                    for call in record.probe_calls if call.status == "ok"] for record in failed]
         if candidates:
@@ -377,11 +393,13 @@ def _diagnose(result: GradingResult, records: list[CheckRecord], catalogue: list
                 replay.right = replay.agrees(reference)
         explained = [_explained_checks(_Answers(module_of(m)), checks) for m in candidates]
         matches = [m for m, found in zip(candidates, explained) if found]
-        _report(part, matches, result)
+        parts[function] = (tuple(_unique(m.id for m in matches)), _feedback(matches))
+        for mutant in matches:
+            hints.setdefault(mutant.id, mutant.hint)
         for number, record in enumerate(failed):
-            test = tests_by_record.get(id(record))
-            if test is not None:
-                test.misconceptions = _unique(m.id for m, found in zip(candidates, explained) if number in found)
+            named_checks[record.nodeid] = tuple(_unique(m.id for m, found in zip(candidates, explained)
+                                                        if number in found))
+    return Findings(parts=parts, checks=named_checks, hints=hints)
 
 
 # --- known mistakes baked for the public checks ---------------------------------------------
@@ -416,30 +434,19 @@ def _explained_checks(mutant: "_Answers", checks: list[list[_Replay]]) -> set[in
     return reproduced
 
 
-def _report(part: PartResult, matches: list[Mutant], result: GradingResult) -> None:
+def _feedback(matches: list[Mutant]) -> str:
+    """The part's sentence: the matching mistake's hint, each of several, or UNRECOGNISED."""
     hints = _unique(m.hint for m in matches)
     if not matches:
-        text = UNRECOGNISED
-    elif len(hints) == 1:
-        text = hints[0]
-    else:
-        text = "Your results match more than one known mistake:\n" + "\n".join(f"- {h}" for h in hints)
-    part.misconceptions = _unique([*part.misconceptions, *(m.id for m in matches)])
-    part.feedback = f"{part.feedback}\n{text}" if part.feedback else text
-    for mutant in matches:
-        result.hints.setdefault(mutant.id, mutant.hint)
-
-
-def _tests_by_record(result: GradingResult, records: list[CheckRecord]) -> dict[int, Any]:
-    """TestResults are built from the records in order; pair them up (by title as a guard)."""
-    if len(result.tests) != len(records):
-        return {}
-    return {id(record): test for record, test in zip(records, result.tests) if test.name == record.title}
+        return UNRECOGNISED
+    if len(hints) == 1:
+        return hints[0]
+    return "Your results match more than one known mistake:\n" + "\n".join(f"- {h}" for h in hints)
 
 
 def _unique(items) -> list:
     return list(dict.fromkeys(items))
 
 
-__all__ = ["CatalogueError", "Mutant", "PUBLIC_MUTANTS", "SourceModule", "UNRECOGNISED", "diagnose_public",
-           "diagnose_result", "load_catalogue", "load_public_mutants", "mutant_module", "same_answer"]
+__all__ = ["CatalogueError", "Findings", "Mutant", "NO_FINDINGS", "PUBLIC_MUTANTS", "SourceModule", "UNRECOGNISED",
+           "find_misconceptions", "load_catalogue", "load_public_mutants", "mutant_module", "same_answer"]

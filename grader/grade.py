@@ -5,14 +5,16 @@ result with status "error" and a one-line reason; a broken function costs its ow
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 import time
 from pathlib import Path
 
 from grader.checking import (PUBLIC_EXPECTED, BakedReference, CheckRecord, CheckSession, GraderPlugin, InProcessModule,
                              StudentProbes, load_module_from, run_checks)
 from grader.course import Assignment
+from grader.diagnosis import NO_FINDINGS, Findings, find_misconceptions
 from grader.ids import clean_id, student_id
 from grader.untrusted import unicode_text
 from grader.load import Submission, SubmissionError, load_submission
@@ -115,8 +117,7 @@ def grade_submission(assignment: Assignment, path: str | Path, student: str | No
         return error_result(assignment, student, str(exc), started, public_only)
     result = grade_loaded(assignment, submission, student, public_only=public_only, limits=limits,
                           diagnose=diagnose, functions=functions, session=session)
-    result.execution_time = time.monotonic() - started
-    return result
+    return dataclasses.replace(result, execution_time=time.monotonic() - started)
 
 
 def grade_loaded(assignment: Assignment, submission: Submission, student: str, *, public_only: bool = False,
@@ -149,37 +150,35 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
                             public_only)
     if plugin.collection_errors:
         warnings += [f"internal: {e}" for e in plugin.collection_errors]
-    result = assemble_result(assignment, student, records, public_only=public_only)
-    result.content_hash = submission.content_hash
-    result.isolation = isolation
-    result.warnings = warnings
-    if diagnose:
-        try:
-            from grader.diagnosis import diagnose_public, diagnose_result
-        except ImportError:  # diagnosis is optional for a course without mutants
-            pass
-        else:  # a self-check names mistakes from answers baked for the public checks
-            (diagnose_public if public_only else diagnose_result)(assignment, result, records)
-    return result
+    findings = find_misconceptions(assignment, records, public_only=public_only) if diagnose else NO_FINDINGS
+    return assemble_result(assignment, student, records, findings, public_only=public_only,
+                           content_hash=submission.content_hash, isolation=isolation, warnings=warnings)
 
 
-def assemble_result(assignment: Assignment, student: str, records: list[CheckRecord], *,
-                    public_only: bool = False) -> GradingResult:
-    """The result of `records`. A test's output holds the student's text (exception messages,
-    printed output, reprs), so it is made valid Unicode here (`unicode_text`): a lone surrogate
-    sent back by student code would make every output that encodes it fail."""
+def assemble_result(assignment: Assignment, student: str, records: list[CheckRecord],
+                    findings: Findings = NO_FINDINGS, *, public_only: bool = False, content_hash: str = "",
+                    isolation: str = "", warnings: Sequence[str] = ()) -> GradingResult:
+    """The result, built once from the checks' records and diagnosis's findings about them
+    (keyed by the record's nodeid and the part's function: nothing is paired by position).
+    A test's output holds the student's text (exception messages, printed output, reprs), so
+    it is made valid Unicode here (`unicode_text`): a lone surrogate sent back by student code
+    would make every output that encodes it fail."""
     tests = [TestResult(name=r.title, function=r.function, score=r.score, max_score=r.points,
                         status=r.status, visibility=r.visibility, output=unicode_text(r.output),
-                        duration=r.duration, traces=list(r.traces)) for r in records]
+                        duration=r.duration, traces=list(r.traces),
+                        misconceptions=list(findings.checks.get(r.nodeid, ()))) for r in records]
     parts = []
     for part in assignment.parts:
         own = [t for t in tests if t.function == part.function]
         max_score = sum(t.max_score for t in own) if public_only and own else part.points
-        parts.append(PartResult(function=part.function, score=sum(t.score for t in own), max_score=max_score))
+        misconceptions, feedback = findings.parts.get(part.function, ((), ""))
+        parts.append(PartResult(function=part.function, score=sum(t.score for t in own), max_score=max_score,
+                                misconceptions=list(misconceptions), feedback=feedback))
     return GradingResult(
         assignment=assignment.id, student=student, status="graded",
         score=sum(p.score for p in parts), max_score=sum(p.max_score for p in parts),
-        parts=parts, tests=tests, public_only=public_only,
+        parts=parts, tests=tests, public_only=public_only, content_hash=content_hash, isolation=isolation,
+        warnings=[*warnings, *findings.warnings], hints=dict(findings.hints),
     )
 
 

@@ -82,10 +82,9 @@ def internal_errors(records: list[CheckRecord]) -> list[str]:
 
 def diagnosed(assignment: Assignment, source: str, student: str = "student-1"):
     """The graded and diagnosed result of `source` (hidden checks, in-process)."""
-    from grader.diagnosis import diagnose_result
+    from grader.diagnosis import find_misconceptions
     from grader.grade import assemble_result
 
     records = run_source(assignment, source, student=student)
-    result = assemble_result(assignment, student, records)
-    diagnose_result(assignment, result, records)
+    result = assemble_result(assignment, student, records, find_misconceptions(assignment, records))
     return result

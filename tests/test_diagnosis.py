@@ -11,7 +11,7 @@ import pytest
 
 from grader.checking import CheckRecord, ProbeCall, normalise
 from grader.course import Course, load_assignment
-from grader.diagnosis import (UNRECOGNISED, CatalogueError, diagnose_result, load_catalogue,
+from grader.diagnosis import (UNRECOGNISED, CatalogueError, find_misconceptions, load_catalogue,
                               mutant_module, same_answer)
 from grader.grade import assemble_result
 from grader.protocol import Opaque
@@ -119,8 +119,7 @@ def student_answer(name: str, y) -> ProbeCall:
 
 
 def diagnose(assignment, records):
-    result = assemble_result(assignment, "someone", records)
-    diagnose_result(assignment, result, records)
+    result = assemble_result(assignment, "someone", records, find_misconceptions(assignment, records))
     return result
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from checks_harness import run_source
 from grader.course import Course
-from grader.diagnosis import UNRECOGNISED, diagnose_result, load_catalogue
+from grader.diagnosis import UNRECOGNISED, find_misconceptions, load_catalogue
 from grader.grade import assemble_result
 from grader.results import GradingResult
 from grader.stubs import stub_for
@@ -39,8 +39,7 @@ def grade_in_process(assignment, source: str, student: str = "student") -> Gradi
         records = run_source(assignment, source, student=student)
     internal = [(r.title, r.internal_error) for r in records if r.internal_error]
     assert not internal, internal
-    result = assemble_result(assignment, student, records)
-    diagnose_result(assignment, result, records)
+    result = assemble_result(assignment, student, records, find_misconceptions(assignment, records))
     return result
 
 

@@ -11,6 +11,7 @@ flagged `crashed`, which the gradebook stores as "not current" so the next run r
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import threading
@@ -101,7 +102,7 @@ def grade_job(job: GradeJob) -> GradeOutcome:
             crashed = True
         if result.error:  # name the entry as the instructor sees it, not by this machine's path
             parent = unicode_text(str(Path(job.path).parent)) + os.sep
-            result.error = unicode_text(result.error).replace(parent, "")
+            result = dataclasses.replace(result, error=unicode_text(result.error).replace(parent, ""))
         outcome = GradeOutcome(job.student, result.to_dict(), crashed=crashed,
                                grade_seconds=time.monotonic() - started)
         if job.with_report:

@@ -16,6 +16,7 @@ an error ("the grader crashed grading it"), never retried forever.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -68,8 +69,8 @@ def grade_in_worker(job: Job) -> Outcome:
             _SESSIONS[key] = GradingSession(job.assignment)
         result = grade_submission(job.assignment, job.path, student=job.student, session=_SESSIONS[key])
         if result.error:  # our storage path is not the student's business
-            result.error = result.error.replace(job.path, "your upload").replace(os.path.basename(job.path),
-                                                                                 "your upload")
+            result = dataclasses.replace(result, error=result.error.replace(job.path, "your upload").replace(
+                os.path.basename(job.path), "your upload"))
         notebook = None
         if result.status == "graded":
             from grader.notebooks import submitted_notebook_record
