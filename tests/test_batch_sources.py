@@ -195,3 +195,4 @@ def test_batch_from_a_canvas_zip_lists_what_it_could_not_map(tmp_path, optimizer
     stream = io.StringIO()
     summary = run_batch(optimizers, download, out, workers=1, grade_fn=fake_grade, stream=stream)
     assert sorted(summary.skipped) == ["liwei_4024", "s-ana", "s-jose", "s-zoe"]
+    assert "roster: 4 students from" in stream.getvalue() and "the roster of an earlier run" in stream.getvalue()

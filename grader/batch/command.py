@@ -217,6 +217,11 @@ def _listed(items: list[str]) -> str:
 def _print_source(stream, source: CohortSource, roster: Roster | None) -> None:
     """What the download held, and every entry the roster could not place (one line each:
     the instructor fixes the roster or the id from it)."""
+    if roster is not None:
+        stored = roster.path.name == GRADEBOOK_FILE
+        print(f"roster: {len(roster.students)} students from "
+              + (f"{roster.path.parent}'s gradebook (the roster of an earlier run; give --roster to change it)"
+                 if stored else terminal_line(str(roster.path))), file=stream)
     if source.kind != "folder":
         superseded = sum(len(e.superseded) for e in source.entries)
         late = sum(bool(e.late) for e in source.entries)
