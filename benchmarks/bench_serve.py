@@ -5,7 +5,7 @@ loopback, against `grader batch` on the same files.
 
 Starts a real `grader serve` (uvicorn on 127.0.0.1, a free port, SQLite in a fresh DATA_DIR,
 a roster of S students), then every submission at once from one asyncio client (httpx):
-upload, poll its status every 0.5 s, fetch the report. Prints:
+upload, poll its status every 2 s (as the page does), fetch the report. Prints:
 - accepted / graded / lost (a 202 without exactly one grading in the database is lost);
 - throughput: submissions graded per second, first upload to last report;
 - p50 / p95 / max seconds from upload to report (includes waiting in the queue: with one
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo" / "cohort"
 VARIANTS = ["amara_okafor.py", "ben_carter.py", "chen_wei.py", "eva_novak.ipynb",
             "hana_sato.py", "nadia_rahman.py", "priya_nair.py", "sam_taylor.py"]
-POLL = 0.5
+POLL = 2.0  # as often as a student's page refreshes itself
 TIMEOUT = 3600.0  # the whole run; every loop is bounded by it
 
 

@@ -312,3 +312,36 @@ def test_a_late_submission_is_graded_and_the_late_policy_applies_to_the_counted_
             assert "Late: submitted" in page and "counts as 0 points" in page
     finally:
         harness.close()
+
+
+def test_service_policy_defaults_and_one_line_errors(tmp_path):
+    from grader.course import CourseError
+    from grader.serve.policy import Policy, load_policy
+
+    course = copy_course(tmp_path / "course")
+    assert load_policy(course.get("sigmoid_neuron")) == Policy()  # no [service]: the defaults
+    assert Policy().counts == "latest" and Policy().rate_limit == 10
+    toml = course.root / "assignments" / "optimizers" / "assignment.toml"
+    base = toml.read_text(encoding="utf-8")
+    for table, message in (('[service]\ndeadline = 2026-01-01T00:00:00Z\n', r"go in \[late\]"),
+                           ('[service]\ncounts = "first"\n', "latest"),
+                           ('[service]\nrate_limit = -1\n', "rate_limit")):
+        toml.write_text(base + "\n" + table, encoding="utf-8")
+        with pytest.raises(CourseError, match=message) as error:
+            load_policy(course.get("optimizers"))
+        assert "\n" not in str(error.value)
+
+
+def test_grader_serve_refuses_a_bad_roster_in_one_line(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email\nAlice,a@example.org\n")
+    completed = run_grader("serve", "--data", str(tmp_path / "data"), "--roster", str(roster), "--port", "0",
+                           timeout=120)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("grader: error: --roster") and len(completed.stderr.splitlines()) == 1
+    roster.write_text("id,name,email\nalice,A,\nalice,B,\n")
+    completed = run_grader("serve", "--data", str(tmp_path / "data"), "--roster", str(roster), "--port", "0",
+                           timeout=120)
+    assert completed.returncode == 2 and "duplicate id 'alice'" in completed.stderr
+    missing = run_grader("serve", "--port", "0", timeout=120)
+    assert missing.returncode == 2 and "--data" in missing.stderr
