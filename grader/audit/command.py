@@ -16,10 +16,11 @@ from typing import TextIO
 
 from grader.audit.report import render_html, render_table, summarise, write_json, write_suggestions
 from grader.audit.run import run_audit
-from grader.errors import UsageError
 from grader.course import Assignment
+from grader.errors import UsageError
 
 DEFAULT_SEEDS = 8
+
 
 def audit_command(assignment: Assignment, *, seeds: int = DEFAULT_SEEDS, out: Path | None = None,
                   workers: int | None = None, scheduler: str | None = None, functions: list[str] | None = None,

@@ -46,7 +46,8 @@ import numpy as np
 from grader.checking import CheckSession, StudentProbes, kwargs_key
 from grader.course import Assignment
 from grader.protocol import Opaque, TypedArray, decode_value, encode_value, pytype_of
-from grader.sandbox import Limits, ProbeOutcome, Sandbox, SandboxError
+from grader.errors import UsageError
+from grader.sandbox import Limits, ProbeOutcome, Sandbox
 
 #: Relative difference below which two numbers are the same answer (float reordering).
 EQUIVALENT_RTOL = 1e-9
@@ -80,6 +81,10 @@ def {BATCH_PROBE}(mod, calls):
             answers.append([False, type(exc).__name__])
     return answers
 '''
+
+
+class ProbeSetError(UsageError):
+    """The course's reference cannot answer its own probe set; str() is one line."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,8 @@ def _takes_fakes(driver) -> bool:
 def build_probe_set(assignment: Assignment, seeds: int, out: Path, limits: Limits | None = None) -> ProbeSet:
     """Collect the calls, take the reference's answers twice in the sandbox, keep the
     deterministic calls, and save it all under `out` (for worker processes). Raises
-    SandboxError when the sandbox cannot run the reference."""
+    ProbeSetError when the reference does not answer every call (SandboxError when the
+    sandbox itself cannot run)."""
     out.mkdir(parents=True, exist_ok=True)
     probes_path = out / "audit_probes.py"
     probes_path.write_text(audit_probes_text(assignment), encoding="utf-8")
@@ -252,7 +258,8 @@ def build_probe_set(assignment: Assignment, seeds: int, out: Path, limits: Limit
     first, seconds = _answers(reference, assignment.module, draft, limits)
     second, _ = _answers(reference, assignment.module, draft, limits)
     if first is None or second is None or any(_failure(a) in ("timeout", "crashed") for a in first):
-        raise SandboxError(f"the reference of {assignment.id} does not run on its own probe set in the sandbox")
+        raise ProbeSetError(f"{assignment.reference_path}: the reference does not run on its own checks' probe "
+                            f"calls in the sandbox (it does not import, or hung or crashed); fix it or its probes first")
     keep = [n for n in range(len(calls)) if _deviation(first[n], second[n]) == 0.0]
     probe_set = ProbeSet([calls[n] for n in keep], [first[n] for n in keep], [], probes_path)
     per_call = [seconds[n // CHUNK_CALLS] / CHUNK_CALLS for n in keep]
