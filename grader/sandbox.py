@@ -641,7 +641,7 @@ class Sandbox:
         for directory in (runtime, runtime / "student"):
             directory.chmod(0o755)
         copies = {"worker.py": _HERE / "worker.py", "protocol.py": _HERE / "protocol.py",
-                  "probes.py": probes_path}
+                  "probekit.py": _HERE / "probekit.py", "probes.py": probes_path}
         for name, src in copies.items():
             shutil.copyfile(src, runtime / name)
             (runtime / name).chmod(0o644)
@@ -777,6 +777,7 @@ class Sandbox:
             "limits": {field: getattr(limits, field) for field in fields},
             "protocol": f"{runtime}/protocol.py",
             "probes": f"{runtime}/probes.py",
+            "probekit": f"{runtime}/probekit.py",
             "source": f"{runtime}/student/{self.module_name}.py",
             "module": self.module_name,
             "uid": _fresh_uid() if self._drops_privileges else None,

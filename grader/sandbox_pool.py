@@ -86,13 +86,14 @@ class PoolProcess:
         runtime.mkdir(mode=0o755)
         runtime.chmod(0o755)
         for name, src in {"worker.py": _HERE / "worker.py", "protocol.py": _HERE / "protocol.py",
-                          "probes.py": Path(probes_path)}.items():
+                          "probekit.py": _HERE / "probekit.py", "probes.py": Path(probes_path)}.items():
             shutil.copyfile(src, runtime / name)
             (runtime / name).chmod(0o644)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._control = ours
         config = {"pool": True, "control_fd": theirs.fileno(), "protocol": "/runtime/protocol.py",
-                  "probes": "/runtime/probes.py"}
+                  "probes": "/runtime/probes.py",
+                  "probekit": "/runtime/probekit.py"}
         python = [sys.executable, "-I", "-B", "/runtime/worker.py", json.dumps(config)]
         # CAP_KILL for the pool only (each submission's worker loses it with its uid change);
         # the root filesystem read-only, so that only /tmp, /scratch and /dev can be written.

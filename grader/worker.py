@@ -259,6 +259,18 @@ def _load_module(name: str, path: str):
     return module
 
 
+def _load_probes(config: dict):
+    """The assignment's probes, after the probe library they import as `grader.probekit`
+    (shipped beside them; the grader package itself is not in the sandbox)."""
+    import types
+
+    package = types.ModuleType("grader")
+    package.__path__ = []  # a package with nothing else in it
+    sys.modules["grader"] = package
+    package.probekit = _load_module("grader.probekit", config["probekit"])
+    return _load_module("_grader_probes", config["probes"])
+
+
 def _drop_privileges(uid: int) -> None:
     """Become ``uid``/``uid`` with no supplementary group, real, effective and saved alike, so
     that the kernel clears every capability, and set no_new_privs so that no setuid binary or
@@ -406,7 +418,7 @@ def main(argv: list[str]) -> None:
         _die_with_parent(config["parent_pid"])
     _become_subreaper()
     try:
-        probes = _load_module("_grader_probes", config["probes"])
+        probes = _load_probes(config)
     except BaseException:
         message = "the probes module failed to import:\n" + traceback.format_exc()[-3000:]
         protocol.send_message(rep_fd, {"status": "fatal", "message": message})
@@ -749,7 +761,7 @@ def _pool_main(config: dict) -> None:
     protocol = _load_module("_grader_protocol", config["protocol"])
     _become_subreaper()  # also non-dumpable: a submission cannot ptrace or read this process
     try:
-        probes = _load_module("_grader_probes", config["probes"])
+        probes = _load_probes(config)
     except BaseException:
         message = "the probes module failed to import:\n" + traceback.format_exc()[-3000:]
         _control_send(control, {"status": "fatal", "message": message})

@@ -3,8 +3,9 @@
 The grader calls these functions on the module under test: your module inside the sandbox,
 and the instructor's reference in the grader's own process, with the same arguments. A probe
 only calls the module's functions and hands back what they returned (plus whether they
-changed their inputs); the grader compares the answers elsewhere. Only NumPy and the
-standard library are used here.
+changed their inputs); the grader compares the answers elsewhere. Only NumPy, the
+standard library and the grader's probe library (`grader.probekit`, which ships with the
+probes) are used here.
 
 Functions to differentiate (`numerical_gradient`, `gradient_check`) are described by plain
 data and built here, so both sides differentiate the same function: see `objective`.
@@ -16,10 +17,10 @@ swaps the module's OTHER functions for the stand-ins below and restores them aft
 The stand-ins are deliberately NOT the functions of the handout: they only show whether a
 function passes its values through correctly.
 """
-import contextlib
-import copy
 
 import numpy as np
+
+from grader.probekit import changed, faked, snapshot
 
 # --- fake building blocks (not the handout's functions!) --------------------------------
 
@@ -68,42 +69,6 @@ FAKES = {
     "xor_backward": _fake_xor_backward,
     "numerical_gradient": _fake_numerical_gradient,
 }
-
-
-@contextlib.contextmanager
-def _faked(mod, under_test, fakes):
-    """Swap the module's building blocks for FAKES while the function `under_test` runs.
-    `fakes` is False (swap nothing), True (every other function) or a list of names."""
-    if fakes is True:
-        names = [name for name in FAKES if name != under_test]
-    else:
-        names = [name for name in (fakes or []) if name != under_test]
-    saved = {name: mod.__dict__[name] for name in names if name in mod.__dict__}
-    try:
-        for name in names:
-            setattr(mod, name, FAKES[name])
-        yield
-    finally:
-        for name in names:
-            if name in saved:
-                setattr(mod, name, saved[name])
-            else:
-                delattr(mod, name)
-
-
-def _snapshot(values):
-    return copy.deepcopy(values)
-
-
-def _changed(before, after):
-    """Whether any array (also inside tuples and lists) was modified in place by the call."""
-    if isinstance(before, np.ndarray):
-        return not isinstance(after, np.ndarray) or before.shape != after.shape or before.tobytes() != after.tobytes()
-    if isinstance(before, (list, tuple)):
-        return any(_changed(old, new) for old, new in zip(before, after))
-    if isinstance(before, dict):
-        return any(_changed(before[key], after.get(key)) for key in before)
-    return False
 
 
 def _params(params):
@@ -175,11 +140,11 @@ def call(mod, function, args, fakes=False):
     """Call `function(*args)` once. Returns the raw value and whether it changed an
     argument (arrays inside tuples, lists and dicts included)."""
     args = list(args)
-    before = _snapshot(args)
-    with _faked(mod, function, fakes):
+    before = snapshot(args)
+    with faked(mod, function, fakes, FAKES):
         with np.errstate(all="ignore"):
             value = getattr(mod, function)(*args)
-    return {"value": value, "mutated": _changed(before, args)}
+    return {"value": value, "mutated": changed(before, args)}
 
 
 def network_call(mod, function, params, args, fakes=False):
@@ -192,10 +157,10 @@ def numgrad(mod, problem, theta, h=None, fakes=False):
     f, _ = objective(problem)
     theta = np.array(theta, dtype=float)
     before = theta.copy()
-    with _faked(mod, "numerical_gradient", fakes):
+    with faked(mod, "numerical_gradient", fakes, FAKES):
         with np.errstate(all="ignore"):
             value = mod.numerical_gradient(f, theta) if h is None else mod.numerical_gradient(f, theta, h)
-    return {"value": value, "mutated": _changed(before, theta)}
+    return {"value": value, "mutated": changed(before, theta)}
 
 
 def gradcheck(mod, problem, theta, h=None, fakes=False):
@@ -203,18 +168,18 @@ def gradcheck(mod, problem, theta, h=None, fakes=False):
     f, grad = objective(problem)
     theta = np.array(theta, dtype=float)
     before = theta.copy()
-    with _faked(mod, "gradient_check", fakes):
+    with faked(mod, "gradient_check", fakes, FAKES):
         with np.errstate(all="ignore"):
             value = mod.gradient_check(f, grad, theta) if h is None else mod.gradient_check(f, grad, theta, h)
-    return {"value": value, "mutated": _changed(before, theta)}
+    return {"value": value, "mutated": changed(before, theta)}
 
 
 def train(mod, params0, X, y, eta, epochs, fakes=False):
     """train_xor(params0, X, y, eta, epochs) once: the final params, the losses, and whether
     params0, X or y were changed."""
     args = [_params(params0), _floats(X), _floats(y), eta, epochs]
-    before = _snapshot(args)
-    with _faked(mod, "train_xor", fakes):
+    before = snapshot(args)
+    with faked(mod, "train_xor", fakes, FAKES):
         with np.errstate(all="ignore"):
             params, losses = mod.train_xor(*args)
-    return {"params": params, "losses": losses, "mutated": _changed(before, args)}
+    return {"params": params, "losses": losses, "mutated": changed(before, args)}

@@ -4,7 +4,8 @@ The grader calls these functions on the module under test: your module inside th
 and the instructor's reference in the grader's own process, with the same arguments. A probe
 runs your functions (e.g. 300 calls of adam_step, passing back the state each call returned)
 and hands back what they produced, plus whether they changed their inputs in place; the
-grader compares the answers elsewhere. Only NumPy and the standard library are used here.
+grader compares the answers elsewhere. Only NumPy, the standard library and the grader's probe library
+(`grader.probekit`, which ships with the probes) are used here.
 
 The problems the optimisers run on (`problem` arguments):
   {"kind": "quadratic", "A": A, "b": b}      loss 1/2 theta^T A theta - b^T theta
@@ -35,11 +36,11 @@ step function that changes its inputs in place (theta -= ..., v += ...) does so 
 so the first calls already show it; the sample after them catches one that starts later.
 The other probes call the function under test once and compare all of its inputs.
 """
-import contextlib
-import copy
 import math
 
 import numpy as np
+
+from grader.probekit import changed, faked, snapshot
 
 
 def _floats(value):
@@ -238,35 +239,6 @@ FAKES = {
 }
 
 
-@contextlib.contextmanager
-def _faked(mod, under_test, fakes):
-    """Swap the module's building blocks for FAKES while `under_test` runs. `fakes` is False
-    (swap nothing), True (every building block) or a list of names."""
-    names = list(FAKES) if fakes is True else list(fakes or [])
-    names = [name for name in names if name != under_test]
-    saved = {name: mod.__dict__[name] for name in names if name in mod.__dict__}
-    try:
-        for name in names:
-            setattr(mod, name, FAKES[name])
-        yield
-    finally:
-        for name in names:
-            if name in saved:
-                setattr(mod, name, saved[name])
-            else:
-                delattr(mod, name)
-
-
-def _snapshot(values):
-    return [np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.copy(v) for v in values]
-
-
-def _changed(before, after):
-    """Whether any array argument was modified in place by the call."""
-    return any(isinstance(new, np.ndarray) and (old.shape != new.shape or old.tobytes() != new.tobytes())
-               for old, new in zip(before, after))
-
-
 #: `run_steps` and `line_search` look for in-place changes on the first MUTATION_FIRST_STEPS
 #: calls and then on every MUTATION_EVERY-th call (see the module docstring).
 MUTATION_FIRST_STEPS = 3
@@ -369,10 +341,10 @@ def sgd(mod, theta0, X, Y, eta, epochs, batch_size, kind, seed=None, fakes=False
     theta0, X, Y = _floats(theta0), _floats(X), _floats(Y)
     args = [_batch_gradient(kind), theta0, X, Y, eta, epochs, batch_size]
     extra = {} if seed is None else {"rng": _rng(seed)}
-    before = _snapshot(args)
-    with _faked(mod, "minibatch_sgd", fakes):
+    before = snapshot(args)
+    with faked(mod, "minibatch_sgd", fakes, FAKES):
         history = mod.minibatch_sgd(*args, **extra)
-    return {"history": history, "mutated": _changed(before, args)}
+    return {"history": history, "mutated": changed(before, args)}
 
 
 def train_run(mod, optimizer, theta0, X, Y, epochs, kind, batch_size=None, seed=None, hyper=None, fakes=False):
@@ -385,10 +357,10 @@ def train_run(mod, optimizer, theta0, X, Y, epochs, kind, batch_size=None, seed=
         extra["batch_size"] = batch_size
     if seed is not None:
         extra["rng"] = _rng(seed)
-    before = _snapshot(args)
-    with _faked(mod, "train", fakes):
+    before = snapshot(args)
+    with faked(mod, "train", fakes, FAKES):
         history = mod.train(*args, **extra)
-    return {"history": history, "mutated": _changed(before, args)}
+    return {"history": history, "mutated": changed(before, args)}
 
 
 def line_search(mod, theta0, steps, problem, etas, fakes=False):
@@ -403,13 +375,13 @@ def line_search(mod, theta0, steps, problem, etas, fakes=False):
     rows[0] = theta
     chosen = []
     mutated = False
-    with _faked(mod, "line_search_step", fakes):
+    with faked(mod, "line_search_step", fakes, FAKES):
         for k in range(steps):
             args = [theta, gradients(theta, k), loss, list(etas)]
             if _sampled(k):
-                before = _snapshot(args)
+                before = snapshot(args)
                 returned = mod.line_search_step(*args)
-                mutated = mutated or _changed(before, args)
+                mutated = mutated or changed(before, args)
             else:
                 returned = mod.line_search_step(*args)
             if not isinstance(returned, (tuple, list)) or len(returned) != 2:

@@ -4,7 +4,8 @@ The grader calls these functions on the module under test: your module inside th
 and the instructor's reference in the grader's own process, with the same arguments. A probe
 only calls the module's functions and hands back what they returned (plus whether they
 printed NumPy warnings or changed their inputs); the grader compares the answers elsewhere.
-Only NumPy and the standard library are used here.
+Only NumPy, the standard library and the grader's probe library
+(`grader.probekit`, which ships with the probes) are used here.
 
 Fake building blocks. Several functions are built from others (predict from sigmoid,
 the gradients from predict, gradient_descent from grad_w and grad_b). So that one broken
@@ -13,11 +14,11 @@ function does not cost the points of the functions built on it, a probe called w
 and restores them afterwards. The stand-ins are deliberately NOT the functions of the
 handout: they only show whether a function passes its values through correctly.
 """
-import contextlib
-import copy
 import warnings
 
 import numpy as np
+
+from grader.probekit import changed, faked, snapshot
 
 # --- fake building blocks (not the handout's functions!) --------------------------------
 
@@ -70,37 +71,6 @@ FAKES = {
 }
 
 
-@contextlib.contextmanager
-def _faked(mod, under_test, fakes):
-    """Swap the module's building blocks for FAKES while the function `under_test` runs.
-    `fakes` is False (swap nothing), True (every other function) or a list of names."""
-    if fakes is True:
-        names = [name for name in FAKES if name != under_test]
-    else:
-        names = [name for name in (fakes or []) if name != under_test]
-    saved = {name: mod.__dict__[name] for name in names if name in mod.__dict__}
-    try:
-        for name in names:
-            setattr(mod, name, FAKES[name])
-        yield
-    finally:
-        for name in names:
-            if name in saved:
-                setattr(mod, name, saved[name])
-            else:
-                delattr(mod, name)
-
-
-def _snapshot(values):
-    return [np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.deepcopy(v) for v in values]
-
-
-def _changed(before, after):
-    """Whether any array argument was modified in place by the call."""
-    return any(isinstance(new, np.ndarray) and (old.shape != new.shape or old.tobytes() != new.tobytes())
-               for old, new in zip(before, after))
-
-
 # --- probes ------------------------------------------------------------------------------
 
 
@@ -109,22 +79,22 @@ def call(mod, function, args, fakes=False):
     raised (NumPy's warnings for overflow, division by zero and invalid values switched on;
     underflow to 0 is harmless) and whether it changed an argument."""
     args = list(args)
-    before = _snapshot(args)
-    with _faked(mod, function, fakes):
+    before = snapshot(args)
+    with faked(mod, function, fakes, FAKES):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
                 value = getattr(mod, function)(*args)
-    return {"value": value, "warnings": len(caught), "mutated": _changed(before, args)}
+    return {"value": value, "warnings": len(caught), "mutated": changed(before, args)}
 
 
 def descend(mod, w0, b0, x, y, eta, epochs, fakes=False):
     """Run gradient_descent(w0, b0, x, y, eta, epochs) once; returns its history as returned
     and whether it changed x or y."""
     args = [w0, b0, x, y, eta, epochs]
-    before = _snapshot(args)
-    with _faked(mod, "gradient_descent", fakes):
+    before = snapshot(args)
+    with faked(mod, "gradient_descent", fakes, FAKES):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             history = mod.gradient_descent(*args)
-    return {"history": history, "mutated": _changed(before, args)}
+    return {"history": history, "mutated": changed(before, args)}
