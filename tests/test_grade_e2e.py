@@ -93,7 +93,9 @@ def step_decay(eta0, epoch, drop=0.5, every=5):
     assert lost == {"step_decay"}
     assert all(t.status == "timeout" for t in result.tests_for("step_decay"))
     checks = len(result.tests_for("step_decay"))
-    assert elapsed < 5 + checks * 6, elapsed  # each timed-out check costs at most its probe timeout
+    # each timed-out check costs at most its probe timeout; 30 s for the rest, a wide margin
+    # for a busy machine (idle, the whole grade takes a few seconds)
+    assert elapsed < 30 + checks * 6, elapsed
 
 
 def test_monkeypatching_numpy_at_import_changes_nothing(optimizers, tmp_path):

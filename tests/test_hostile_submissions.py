@@ -57,8 +57,9 @@ LIMITS = Limits(probe_timeout=PROBE_TIMEOUT, memory_bytes=512 << 20, cpu_seconds
                 output_bytes=64 << 10)
 #: Bound on one grade with LIMITS when one function misbehaves: an untouched grade takes
 #: ~0.5 s; each check of the attacked function may cost one probe timeout plus a fresh
-#: worker (~0.3 s); the rest is slack for a loaded 2-core CI machine.
-BOUND = 20.0
+#: worker (~0.3 s), ~5 s in all; the rest is slack for a 2-core machine busy with other work
+#: (the bound says the grade ends, the README's table how fast).
+BOUND = 60.0
 
 #: A leaf function: no other function of the assignment calls it, so its checks are its own.
 TARGET = "exponential_decay"
@@ -219,7 +220,7 @@ def _stray_processes(seen: list[tuple[str, int | None]]) -> list[str]:
 
 def assert_no_stray_processes(seen) -> None:
     assert seen, "the grade started no sandbox worker"
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 15  # a busy machine may take a moment to reap them
     while (stray := _stray_processes(seen)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert stray == [], f"processes of the sandbox outlived the grade: {stray}"
@@ -1171,7 +1172,7 @@ def test_an_endless_building_block_costs_only_itself(target, assignment, referen
     assert set(graded.statuses(target)) == {"timeout"}
     # every function's checks may use 4 probe timeouts; the one that hangs and each of
     # its users one timeout, then short ones
-    assert graded.seconds < 60, graded.seconds
+    assert graded.seconds < 120, graded.seconds  # idle: 12-20 s; wide for a busy machine
     unharmed(graded)
 
 

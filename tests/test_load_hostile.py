@@ -5,7 +5,6 @@ import json
 import os
 import stat
 import struct
-import time
 import zipfile
 from pathlib import Path
 
@@ -35,6 +34,15 @@ def zip_bytes(members) -> bytes:
         for name, data in members.items():
             zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def _bytes_read() -> int | None:
+    """Bytes this process has read so far (Linux /proc/self/io rchar), None elsewhere."""
+    try:
+        with open("/proc/self/io") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("rchar:"))
+    except (OSError, StopIteration, ValueError):
+        return None
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -155,9 +163,10 @@ def test_enormous_file_is_refused_without_reading_it(tmp_path, name, size):
     path = tmp_path / name
     with open(path, "wb") as f:
         f.truncate(size)  # sparse: refusing must come from the size, not from reading it all
-    started = time.perf_counter()
+    read_before = _bytes_read()
     assert f"too large ({size} bytes;" in error_for(path)  # the size comes from fstat, before reading
-    assert time.perf_counter() - started < 0.5
+    if read_before is not None:  # what this process read meanwhile (not how long it took)
+        assert _bytes_read() - read_before < 1 << 20
 
 
 def test_enormous_file_in_folder_is_refused(tmp_path):
@@ -296,7 +305,9 @@ def test_hostile_member_names_cannot_break_the_message(tmp_path):
 # ---------------------------------------------------------------- a notebook with 10,000 cells
 
 
-def test_ten_thousand_cell_notebook_loads_fast(tmp_path):
+def ten_thousand_cell_notebook() -> dict:
+    """Markdown and code cells (IPython magics and help included), no outputs; how fast it
+    loads is benchmarks/bench_load.py's figure, not a test's."""
     cells = []
     for i in range(10_000):
         if i % 3 == 0:
@@ -305,13 +316,11 @@ def test_ten_thousand_cell_notebook_loads_fast(tmp_path):
             source = f"x{i} = {i}\n%time x{i} + 1\nx{i}?" if i % 3 == 1 else f"def f{i}(theta):\n    return theta\n"
             cells.append({"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": source,
                           "outputs": [], "execution_count": None})
-    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
-    path = write(tmp_path / "big.ipynb", json.dumps(notebook).encode())
-    load_submission(write(tmp_path / "warm.ipynb", nbformat.writes(v4.new_notebook(
-        cells=[v4.new_code_cell("x = 1")])).encode()), "optimizers")  # import nbformat's validator once
-    started = time.perf_counter()
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+def test_ten_thousand_cell_notebook_loads(tmp_path):
+    path = write(tmp_path / "big.ipynb", json.dumps(ten_thousand_cell_notebook()).encode())
     sub = load_submission(path, "optimizers")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"10,000 cells took {elapsed:.2f} s"
     assert len(sub.line_map) == 6666 and sub.source.count("\n") == 3333 * 3 + 3333 * 2
     assert sub.location(sub.source.count("\n")) == "cell 9999, line 2"  # the last cell is markdown

@@ -381,7 +381,7 @@ def test_frames_over_a_pipe():
         started = time.monotonic()
         with pytest.raises(FrameTimeout):
             protocol.read_frame(read_fd, deadline=time.monotonic() + 0.2)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # returned at its deadline, not blocked (wide: a busy machine)
 
         os.write(write_fd, struct.pack(">I", 100) + b"short")
         os.close(write_fd)

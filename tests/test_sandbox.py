@@ -225,7 +225,7 @@ def probes(tmp_path):
 
 
 def make(probes, mode, source=STUDENT, **limits):
-    limits.setdefault("probe_timeout", 2.0)
+    limits.setdefault("probe_timeout", 10.0)  # honest probes: a wide margin on a busy machine
     if mode == "pool":
         return Sandbox(source, "student", probes, Limits(isolation="bubblewrap", **limits), pool=thread_pool())
     return Sandbox(source, "student", probes, Limits(isolation=mode, **limits))
@@ -276,7 +276,7 @@ def test_infinite_loop_times_out_and_the_next_probe_gets_a_fresh_worker(probes, 
         started = time.monotonic()
         spun = call(sandbox, "spin", timeout=0.5)
         assert spun.status == "timeout" and "0.5 s" in spun.message
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # ended at its limit, not waited out (wide: a busy machine)
         assert call(sandbox, "double", 2).status == "ok"
 
 
@@ -375,7 +375,7 @@ def test_a_worker_broken_between_probes_is_replaced_before_the_next(probes):
     with make(probes, "rlimits", source=IMPORT_TIME_SABOTAGE) as sandbox:
         first = sandbox._workers[0]
         assert call(sandbox, "double", 1).value == 2
-        time.sleep(0.4)  # the import-time thread has ended the worker meanwhile
+        first.proc.wait(timeout=30)  # the import-time thread ends the worker 0.1 s after its import
         assert call(sandbox, "double", 5).value == 10
         assert sandbox._workers[0] is not first
 
@@ -386,7 +386,7 @@ def test_huge_output_neither_hangs_nor_fills_the_disk(probes, mode):
         started = time.monotonic()
         spam = call(sandbox, "spam", 200)  # 200 MB print() + 200 MB each on fds 1 and 2
         assert spam.status == "ok" and spam.value == "done"
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 60  # finished (wide: a busy machine)
         assert len(spam.output) < 4096 + 200 and "not kept" in spam.output
         written = call(sandbox, "write_big_file", 100)
         assert written.status == "ok"
@@ -472,7 +472,7 @@ def test_worker_dies_with_the_grader(probes, mode, tmp_path):
         assert _alive(worker_pid)
         parent.kill()
         parent.wait()
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 15  # wide: a busy machine
         while _alive(worker_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _alive(worker_pid)
@@ -573,7 +573,7 @@ def test_fork_bomb_is_stopped_by_the_process_limit(probes, mode):
         assert call(sandbox, "fork_bomb", 500).value == made.value  # the limit is not used up
         assert call(sandbox, "spin", timeout=0.3).status == "timeout"  # kills the namespace
     if os.geteuid() == 0:
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 15  # wide: a busy machine
         while _processes_of(uid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _processes_of(uid) == []
