@@ -903,6 +903,10 @@ class Sandbox:
         except OSError:
             log = ""
         self._discard_worker()
+        refusal = next((line.split(": ", 1)[1] for line in log.splitlines()
+                        if line.startswith("RuntimeError: refusing to run student code")), None)
+        if refusal:  # the worker could not shed root (see worker._drop_privileges): say just that
+            return SandboxError(refusal)
         return SandboxError(f"the sandbox worker failed to start: {what}" + (f"\n{log}" if log else ""))
 
     def _ensure_ready(self) -> ProbeOutcome | None:

@@ -278,12 +278,18 @@ def _drop_privileges(uid: int) -> None:
     unprivileged: student code must never run as uid 0 (the caller refuses to go on)."""
     try:
         os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
+        if hasattr(os, "setresuid"):  # Linux, BSD
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        else:  # macOS: setgid/setuid as root set real, effective and saved ids alike
+            os.setgid(uid)
+            os.setuid(uid)
     except OSError as exc:
         raise RuntimeError(f"refusing to run student code as root: cannot switch to an unprivileged uid "
                            f"({exc.strerror}); install bubblewrap or run the grader as another user") from None
-    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or os.getgroups():
+    ids = (os.getresuid() + os.getresgid()) if hasattr(os, "getresuid") else (os.getuid(), os.geteuid(),
+                                                                               os.getgid(), os.getegid())
+    if set(ids) != {uid} or os.getgroups():
         raise RuntimeError("refusing to run student code as root: the switch to an unprivileged uid did not hold")
     _no_new_privileges()
     if _effective_capabilities() not in (0, None):
@@ -320,7 +326,10 @@ def _reach_runtime_through_fds() -> None:
     ``/proc/self/fd/N`` from then on: that link leads into the folder without passing its
     parents, so the worker reads the interpreter's own files (as far as their own modes let
     any user) and nothing beside them.  Package ``__path__`` lists are rewritten too, for
-    the submodules NumPy and the standard library import lazily."""
+    the submodules NumPy and the standard library import lazily.  Linux only (elsewhere the
+    Python installation must be readable by any user)."""
+    if not sys.platform.startswith("linux"):
+        return
     aliases: list[tuple[str, str]] = []
     for entry in sorted({p for p in sys.path if p and os.path.isdir(p)}, key=len, reverse=True):
         fd = os.open(entry, os.O_PATH | os.O_DIRECTORY)  # inherited by the probes' forks

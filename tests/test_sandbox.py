@@ -629,3 +629,35 @@ def test_why_bubblewrap_does_not_work_reaches_the_instructor(tmp_path, monkeypat
                     Limits(isolation="bubblewrap"))
     finally:
         sandbox_module.bubblewrap_failure.cache_clear()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch happens only as root")
+def test_a_worker_that_cannot_shed_root_refuses_in_one_line(probes, monkeypatch):
+    """A container that maps only uid 0 (setresuid fails): student code must not run at all,
+    and the grader says why in one line."""
+    from grader import worker
+
+    def refuse(*ids):
+        raise PermissionError(1, "Operation not permitted")
+
+    for name in ("setgroups", "setresgid"):  # as the real calls would, before the one that fails
+        monkeypatch.setattr(worker.os, name, lambda *args: None)
+    monkeypatch.setattr(worker.os, "setresuid", refuse)
+    with pytest.raises(RuntimeError, match="refusing to run student code as root: cannot switch"):
+        worker._drop_privileges(1 << 30)
+    monkeypatch.undo()
+
+    original = Sandbox._worker_config
+
+    def unmappable(self, runtime):
+        config = original(self, runtime)
+        config["uid"] = (1 << 32) - 1  # (uid_t)-1 means "leave unchanged": the worker stays root
+        return config
+
+    monkeypatch.setattr(Sandbox, "_worker_config", unmappable)
+    with pytest.raises(SandboxError) as refused:
+        with make(probes, "rlimits") as sandbox:
+            call(sandbox, "double", 1)
+    message = str(refused.value)
+    assert message == "refusing to run student code as root: the switch to an unprivileged uid did not hold"
+    assert "\n" not in message
