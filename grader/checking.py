@@ -81,6 +81,7 @@ class CheckRecord:
     output: str = ""
     duration: float = 0.0
     internal_error: str = ""  # a bug in the check itself, never blamed on the student
+    not_implemented: bool = False  # the student's function raised NotImplementedError or is not defined
     timeout: float | None = None  # the check's own per-probe limit (@check(timeout=...))
     probe_calls: list[ProbeCall] = field(default_factory=list)
     tolerances: list[tuple[float, float]] = field(default_factory=list)
@@ -207,9 +208,10 @@ class BakedAnswers:
     answers to the public checks in a student bundle (which has no solutions/), or a known
     mistake's. A call it has no answer for raises RuntimeError."""
 
-    def __init__(self, answers: dict[str, Any], origin: str):
+    def __init__(self, answers: dict[str, Any], origin: str, what: str = "answer"):
         self._answers = answers
         self.origin = origin
+        self.what = what
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -217,7 +219,7 @@ class BakedAnswers:
     def probe(self, name: str, **kwargs) -> Any:
         key = kwargs_key(name, kwargs)
         if key not in self._answers:
-            raise RuntimeError(f"no baked answer for probe {name!r} in {self.origin}; "
+            raise RuntimeError(f"no baked {self.what} for probe {name!r} in {self.origin}; "
                                "run `grader build` to regenerate it")
         return copy.deepcopy(self._answers[key])
 
@@ -232,7 +234,7 @@ class BakedReference(BakedAnswers):
         if path.is_file():
             with np.load(path, allow_pickle=False) as data:
                 answers = unpack_answers(json.loads(bytes(data["__index__"]).decode()), data)
-        super().__init__(answers, str(path))
+        super().__init__(answers, str(path), "reference answer")
 
 
 class RecordingReference:
@@ -524,6 +526,7 @@ class GraderPlugin:
                 record.duration = call.duration
             if call.when == "call" or (call.when == "setup" and call.excinfo is not None and not skipped):
                 record.status, record.output, record.internal_error = _classify(call.excinfo)
+                record.not_implemented = _not_implemented(call.excinfo)
         if call.excinfo is None:
             outcome, longrepr = "passed", None
         elif skipped:
@@ -532,6 +535,13 @@ class GraderPlugin:
             outcome, longrepr = "failed", "(see the check's record)"
         return pytest.TestReport(item.nodeid, item.location, {}, outcome, longrepr, call.when, [],
                                  call.duration, call.start, call.stop)
+
+
+def _not_implemented(excinfo) -> bool:
+    """Whether the check stopped because the student's code raised NotImplementedError (the
+    untouched stub): a part all of whose checks did is "not attempted", not an error."""
+    return excinfo is not None and isinstance(excinfo.value, StudentError) \
+        and excinfo.value.exc_type == "NotImplementedError"
 
 
 def _classify(excinfo) -> tuple[str, str, str]:

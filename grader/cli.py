@@ -41,19 +41,29 @@ def cmd_grade(args) -> int:
     if not Path(args.submission).exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     from grader.grade import grade_submission
-    from grader.render.text import render_text
+    from grader.render.text import render_text, use_colour
 
     result = grade_submission(assignment, args.submission, student=args.student)
     if args.report:
         write_report_with_notebook(result, assignment, Path(args.submission), Path(args.report))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(render_text(result))
-    if result.status == "error":
-        print(f"grader: error: {terminal_line(result.error)}", file=sys.stderr)
+    if result.status == "error":  # said once, on stderr: the one line, then the offending line
+        print(_error_text(result), file=sys.stderr)
         return EXIT_USAGE
+    if not args.json:
+        where = (f"{args.report}" if args.report else
+                 f"grader grade {args.assignment} {args.submission} --report report.html")
+        print(render_text(result, colour=use_colour(sys.stdout), full_output=where))
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL
+
+
+def _error_text(result) -> str:
+    """`grader: error: <the one-line reason>`, then (a syntax error) the line and a caret."""
+
+    lines = [f"grader: error: {terminal_line(result.error)}"]
+    lines += [f"    {terminal_line(row)}" for row in result.error_detail.splitlines()]
+    return "\n".join(lines)
 
 
 def write_report_with_notebook(result, assignment, submission: Path, report: Path) -> None:
@@ -84,12 +94,17 @@ def cmd_check(args) -> int:
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
     from grader.grade import grade_submission
-    from grader.render.text import render_text
+    from grader.render.text import render_text, use_colour
 
     result = grade_submission(assignment, path, student="self-check", public_only=True)
     if result.status == "error":
-        raise UsageError(result.error)
-    print(render_text(result, hidden_checks=_hidden_check_count(assignment)))
+        print(_error_text(result), file=sys.stderr)
+        return EXIT_USAGE
+    if args.report:
+        write_report_with_notebook(result, assignment, path, Path(args.report))
+    where = args.report or f"grader check {args.assignment} {args.path or ''} --report report.html".replace("  ", " ")
+    print(render_text(result, hidden_checks=_hidden_check_count(assignment), colour=use_colour(sys.stdout),
+                      full_output=where))
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL
 
 
@@ -165,7 +180,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    from grader.render.text import render_text
+    from grader.render.text import render_text, use_colour
     from grader.results import GradingResult
     from grader.submit import print_progress, submit_path
 
@@ -176,12 +191,12 @@ def cmd_submit(args) -> int:
     result = GradingResult.from_dict(state["result"])
     if args.json:
         print(json.dumps(state["result"], indent=2))
-    else:
-        print(render_text(result))
+    elif result.status != "error":
+        print(render_text(result, colour=use_colour(sys.stdout)))
     if state.get("late"):
         print("grader submit: this submission is late", file=sys.stderr)
-    if result.status == "error":
-        print(f"grader: error: {terminal_line(result.error)}", file=sys.stderr)
+    if result.status == "error":  # said once, as grader grade does
+        print(_error_text(result), file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL
 
@@ -204,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="self-check with the public tests only")
     p.add_argument("assignment")
     p.add_argument("path", nargs="?", help="your module, notebook or folder (default: the stub in the assignment folder)")
+    p.add_argument("--report", metavar="FILE.html", help="also write the HTML report of the self-check")
     p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("build", help="regenerate stubs and baked public answers from the solutions")

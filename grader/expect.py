@@ -27,22 +27,62 @@ def _note_tolerance(rtol: float, atol: float) -> None:
         noted.append((float(rtol), float(atol)))
 
 
-def show(value: Any, limit: int = 12) -> str:
-    """A short, readable rendering of a value for feedback."""
+#: Arrays longer than this are summarised (their first and last rows) in feedback.
+SHOW_LIMIT = 12
+#: A multi-line value whose rows would run past this column (after its label) starts on the
+#: line below its label instead (feedback is read in 100-column terminals, indented).
+MAX_LABELLED_WIDTH = 88
+
+
+def show(value: Any, limit: int = SHOW_LIMIT, precision: int | None = None) -> str:
+    """A readable rendering of a value for feedback. Numbers keep the digits needed to redo
+    the computation by hand: each float as Python's repr (the shortest text that reads back
+    as the same number), or `precision` digits after the point when given. An array of two
+    or more dimensions keeps one row per line."""
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
-            return repr(value.item())
-        return np.array2string(value, precision=6, threshold=limit, edgeitems=3, separator=", ").replace("\n", " ")
+            return _number(value.item(), precision)
+        mode = {"floatmode": "unique"} if precision is None else {"precision": precision, "floatmode": "maxprec"}
+        text = np.array2string(value, threshold=limit, edgeitems=3, separator=", ", max_line_width=10**6, **mode)
+        return "\n".join(line for line in text.split("\n") if line.strip())
     if isinstance(value, (list, tuple)) and len(value) > limit:
-        inner = ", ".join(show(v) for v in value[:3])
+        inner = ", ".join(show(v, precision=precision) for v in value[:3])
         return f"[{inner}, ... ({len(value)} items)]"
     if isinstance(value, (list, tuple)):
-        inner = ", ".join(show(v) for v in value)
+        inner = ", ".join(show(v, precision=precision) for v in value)
         return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return _number(value, precision)
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _number(value: Any, precision: int | None) -> str:
+    if isinstance(value, float) and precision is not None and np.isfinite(value):
+        return np.format_float_positional(value, precision=precision, trim="-") if abs(value) < 1e16 else repr(value)
+    return repr(value)
+
+
+def labelled(label: str, text: str) -> str:
+    """`label` followed by a value's text; the value's further lines (rows of an array) line
+    up under its first, or start on their own lines when the label is long."""
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return label + text
+    if len(label) + max(len(line) for line in lines) > MAX_LABELLED_WIDTH:
+        indent = " " * (len(label) - len(label.lstrip()) + 4)
+        return label.rstrip() + "\n" + "\n".join(indent + line for line in lines)
+    pad = " " * len(label)
+    return label + lines[0] + "".join("\n" + pad + line for line in lines[1:])
+
+
+def digits_to_tell_apart(want: np.ndarray, got: np.ndarray, wrong: np.ndarray) -> int:
+    """Digits after the point at which the wrong values of `got` visibly differ from `want`
+    (at least 6, at most 17): expected and got never look the same in feedback."""
+    for digits in range(6, 18):
+        if np.any(np.round(want[wrong], digits) != np.round(got[wrong], digits)):
+            return digits
+    return 17
 
 
 def type_name(value: Any) -> str:
@@ -57,7 +97,8 @@ def type_name(value: Any) -> str:
 def format_inputs(inputs: Mapping[str, Any] | None) -> str:
     if not inputs:
         return ""
-    lines = [f"  {key} = {show(np.asarray(val) if isinstance(val, (list, tuple)) and val and all(isinstance(v, (int, float)) for v in val) else val)}"
+    lines = [labelled(f"  {key} = ", show(np.asarray(val) if isinstance(val, (list, tuple)) and val
+                                            and all(isinstance(v, (int, float)) for v in val) else val))
              for key, val in inputs.items()]
     return "Inputs:\n" + "\n".join(lines) + "\n"
 
@@ -107,10 +148,13 @@ def expect_array(got: Any, want: Any, *, name: str, rtol: float = 1e-7, atol: fl
     elif np.isinf(array).any() and not np.isinf(want).any():
         reason = f"{name} contains inf{at} (an overflow?)"
     else:
-        # Enough digits that the two numbers shown really differ.
-        reason = f"{name} is wrong{at}: expected {float(want[where]):.12g}, got {float(array[where]):.12g}"
+        # Every digit (repr): the two numbers shown really differ.
+        reason = f"{name} is wrong{at}: expected {float(want[where])!r}, got {float(array[where])!r}"
+    with np.errstate(invalid="ignore"):
+        digits = digits_to_tell_apart(want, array, ~close & np.isfinite(array) & np.isfinite(want))
     _fail(f"{reason}; {detail} (tolerance rtol={rtol:g}, atol={atol:g}).\n"
-          f"Expected {name} = {show(want)}\nGot      {name} = {show(array)}", inputs)
+          + labelled(f"Expected {name} = ", show(want, precision=digits)) + "\n"
+          + labelled(f"Got      {name} = ", show(array, precision=digits)), inputs)
 
 
 def expect_scalar(got: Any, want: float, *, name: str, rtol: float = 1e-7, atol: float = 1e-10,

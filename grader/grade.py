@@ -114,7 +114,7 @@ def grade_submission(assignment: Assignment, path: str | Path, student: str | No
     try:
         submission = load_submission(path, assignment.module)
     except SubmissionError as exc:
-        return error_result(assignment, student, str(exc), started, public_only)
+        return error_result(assignment, student, str(exc), started, public_only, detail=exc.detail)
     result = grade_loaded(assignment, submission, student, public_only=public_only, limits=limits,
                           diagnose=diagnose, functions=functions, session=session)
     return dataclasses.replace(result, execution_time=time.monotonic() - started)
@@ -165,7 +165,7 @@ def assemble_result(assignment: Assignment, student: str, records: list[CheckRec
     would make every output that encodes it fail."""
     tests = [TestResult(name=r.title, function=r.function, score=r.score, max_score=r.points,
                         status=r.status, visibility=r.visibility, output=unicode_text(r.output),
-                        duration=r.duration, traces=list(r.traces),
+                        duration=r.duration, traces=list(r.traces), not_implemented=r.not_implemented,
                         misconceptions=list(findings.checks.get(r.nodeid, ()))) for r in records]
     parts = []
     for part in assignment.parts:
@@ -173,7 +173,8 @@ def assemble_result(assignment: Assignment, student: str, records: list[CheckRec
         max_score = sum(t.max_score for t in own) if public_only and own else part.points
         misconceptions, feedback = findings.parts.get(part.function, ((), ""))
         parts.append(PartResult(function=part.function, score=sum(t.score for t in own), max_score=max_score,
-                                misconceptions=list(misconceptions), feedback=feedback))
+                                misconceptions=list(misconceptions), feedback=feedback,
+                                attempted=not own or not all(t.not_implemented for t in own)))
     return GradingResult(
         assignment=assignment.id, student=student, status="graded",
         score=sum(p.score for p in parts), max_score=sum(p.max_score for p in parts),
@@ -183,8 +184,11 @@ def assemble_result(assignment: Assignment, student: str, records: list[CheckRec
 
 
 def error_result(assignment: Assignment, student: str, reason: str, started: float,
-                 public_only: bool = False) -> GradingResult:
+                 public_only: bool = False, detail: str = "") -> GradingResult:
+    """The result of a submission that could not be graded: `reason` in one line, `detail`
+    (a syntax error's line with a caret) when there is one."""
     parts = [PartResult(function=p.function, score=0.0, max_score=p.points) for p in assignment.parts]
     return GradingResult(assignment=assignment.id, student=student, status="error", score=0.0,
                          max_score=assignment.max_score, execution_time=time.monotonic() - started,
-                         parts=parts, tests=[], error=unicode_text(reason), public_only=public_only)
+                         parts=parts, tests=[], error=unicode_text(reason), public_only=public_only,
+                         error_detail=unicode_text(detail))

@@ -74,7 +74,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 class SubmissionError(UsageError):
     """A user-facing problem with a submission: str(exc) is ONE line saying what is wrong and where."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, detail: str = ""):
+        #: More than the one line, when it helps: a syntax error's line with a caret under it.
+        self.detail = detail
         # Names come from students (file and zip member names): escape control characters so
         # the message stays one line and cannot drive the terminal, and keep it short.
         line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
@@ -170,6 +172,22 @@ def _decode(data: bytes, shown: str) -> str:
                               f"at byte offset {bom + exc.start}; save it as UTF-8") from None
 
 
+def caret_lines(exc: SyntaxError) -> str:
+    """The offending source line and a caret (or carets) under the error, as Python shows them;
+    "" when the error carries no line. Tabs become spaces so the caret lines up."""
+    text = (exc.text or "").rstrip("\n").expandtabs(4)
+    if not text.strip():
+        return ""
+    stripped = text.lstrip()
+    indent = len(text) - len(stripped)
+    line = stripped[:200]
+    start = max((exc.offset or 1) - 1 - indent, 0)
+    end = exc.end_offset - 1 - indent if exc.end_offset and exc.end_offset > (exc.offset or 0) \
+        and exc.lineno == getattr(exc, "end_lineno", exc.lineno) else start + 1
+    start = min(start, len(line))
+    return f"{line}\n{' ' * start}{'^' * max(1, min(end, len(line) + 1) - start)}"
+
+
 def _check_syntax(submission: Submission, shown: str) -> None:
     try:
         compile(submission.source, shown, "exec", dont_inherit=True)
@@ -179,7 +197,8 @@ def _check_syntax(submission: Submission, shown: str) -> None:
             raise SubmissionError(f"syntax error in {shown}: {msg}") from None
         if submission.line_map:  # messages like "... on line 12" count concatenated lines
             msg = re.sub(r"on line (\d+)", lambda m: "on " + submission.location(int(m[1])), msg)
-        raise SubmissionError(f"syntax error in {shown} {submission.location(exc.lineno)}: {msg}") from None
+        raise SubmissionError(f"syntax error in {shown} {submission.location(exc.lineno)}: {msg}",
+                              detail=caret_lines(exc)) from None
     except (RecursionError, MemoryError):
         raise SubmissionError(f"{shown} is nested too deeply to compile") from None
     except ValueError as exc:  # e.g. a NUL character in a notebook cell

@@ -36,6 +36,7 @@ class TestResult:
     duration: float = 0.0
     traces: list[Trace] = field(default_factory=list)
     misconceptions: list[str] = field(default_factory=list)
+    not_implemented: bool = False  # the student's code raised NotImplementedError (the stub)
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +57,9 @@ class PartResult:
     max_score: float
     misconceptions: list[str] = field(default_factory=list)
     feedback: str = ""
+    #: False when every test of the part raised NotImplementedError (the untouched stub): a
+    #: state of its own ("not attempted"), never shown as an error.
+    attempted: bool = True
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +68,7 @@ class PartResult:
             "max_score": self.max_score,
             "misconceptions": list(self.misconceptions),
             "feedback": self.feedback,
+            "attempted": self.attempted,
         }
 
 
@@ -78,6 +83,7 @@ class GradingResult:
     parts: list[PartResult] = field(default_factory=list)
     tests: list[TestResult] = field(default_factory=list)
     error: str | None = None
+    error_detail: str = ""  # with an error: the offending line and a caret under it, when known
     content_hash: str = ""
     isolation: str = ""  # "bubblewrap" | "rlimits" | "" (not run)
     warnings: list[str] = field(default_factory=list)
@@ -110,6 +116,8 @@ class GradingResult:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.error_detail:
+            data["error_detail"] = self.error_detail
         data["content_hash"] = self.content_hash
         data["isolation"] = self.isolation
         if self.warnings:
@@ -130,6 +138,7 @@ class GradingResult:
             parts=[PartResult(**p) for p in data.get("parts", [])],
             tests=[TestResult(**t) for t in data.get("tests", [])],
             error=data.get("error"),
+            error_detail=data.get("error_detail", ""),
             content_hash=data.get("content_hash", ""),
             isolation=data.get("isolation", ""),
             warnings=list(data.get("warnings", [])),

@@ -128,7 +128,8 @@ def test_csv_has_one_column_per_part_and_the_reason_for_errors(tmp_path, optimiz
         header = next(reader)
         rows = {row[0]: dict(zip(header, row)) for row in reader}
     assert header == ["student", "score", "max_score", *optimizers.functions, "raw_score", "late_penalty",
-                      "lms_late", "submitted_at", "status", "error", "adjustments"]
+                      "lms_late", "submitted_at", "status", "error", "adjustments",
+                      "not_attempted"]
     assert header == csv_columns(optimizers)
     assert rows["alice"]["score"] == "11" and rows["alice"]["max_score"] == "60"
     assert rows["alice"]["gd_step"] == "3" and rows["alice"]["adam_step"] == "8" and rows["alice"]["train"] == "0"

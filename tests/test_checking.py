@@ -145,13 +145,31 @@ def test_kwargs_key_is_sensitive_to_values_dtypes_and_names():
     (np.zeros(2), "has shape (2,), expected shape (3,)"),
     (np.array(["a", "b", "c"]), "dtype"),
     (np.array([1.0, np.nan, 3.0]), "contains NaN at index (1,)"),
-    (np.array([1.0, 2.0, 4.0]), "theta is wrong at index (2,): expected 3, got 4"),
+    (np.array([1.0, 2.0, 4.0]), "theta is wrong at index (2,): expected 3.0, got 4.0"),
 ])
 def test_expect_array_checks_in_a_fixed_order(got, message):
     with pytest.raises(CheckFailure) as info:
         expect_array(got, np.array([1.0, 2.0, 3.0]), name="theta", inputs={"eta": 0.1})
     assert message in str(info.value)
     assert "eta = 0.1" in str(info.value)
+
+
+def test_feedback_numbers_keep_the_digits_to_recompute_them():
+    """Inputs at full (repr) precision, like the expected and got values; arrays shown with
+    enough digits that expected and got visibly differ; 2-d arrays one row per line."""
+    eta0 = 0.37109959255812345
+    want = np.array([[eta0, 1.0], [2.0, 3.000000012345]])
+    got = np.array([[eta0, 1.0], [2.0, 3.000000012399]])
+    with pytest.raises(CheckFailure) as info:
+        expect_array(got, want, name="theta", rtol=1e-12, atol=0.0, inputs={"eta0": eta0, "A": want})
+    text = str(info.value)
+    assert f"eta0 = {eta0!r}" in text
+    assert "expected 3.000000012345, got 3.000000012399" in text
+    assert f"A = [[{eta0!r}, 1.                 ],\n       [2.                 , 3.000000012345     ]]" in text
+    expected = text.split("Expected theta = ")[1].split("\nGot")[0]
+    shown_got = text.split("Got      theta = ")[1]
+    assert expected.count("\n") == 1 and expected != shown_got.replace("Got     ", "Expected")
+    assert "3.0000000123]]" in expected and "3.0000000124]]" in shown_got
 
 
 def test_expect_accepts_lists_scalars_and_tuples():

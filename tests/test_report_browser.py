@@ -142,8 +142,10 @@ IMAGE_CHECK = """
 """
 
 
-def open_page(browser: DevTools, url: str, viewport: dict, screenshot: Path) -> tuple[dict, list[str]]:
-    """Load url at the viewport size; returns the page facts and every error the page logged."""
+def open_page(browser: DevTools, url: str, viewport: dict, screenshot: Path,
+              expression: str | None = None) -> tuple[dict, list[str]]:
+    """Load url at the viewport size; returns the page facts (with `expression`'s JSON value
+    under "extra") and every error the page logged."""
     target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Runtime", "Log"):
@@ -154,6 +156,9 @@ def open_page(browser: DevTools, url: str, viewport: dict, screenshot: Path) -> 
     browser.wait_for("Page.loadEventFired")
     facts = json.loads(browser.send("Runtime.evaluate", {"expression": IMAGE_CHECK, "awaitPromise": True,
                                                          "returnByValue": True}, session=session)["result"]["value"])
+    if expression is not None:
+        facts["extra"] = json.loads(browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                                                 session=session)["result"]["value"])
     shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session)
     screenshot.write_bytes(base64.b64decode(shot["data"]))
     errors = []
@@ -247,6 +252,53 @@ def test_report_opens_offline_with_every_image_decoded(browser, tmp_path):
         if name == "phone":
             assert facts["scrollWidth"] <= facts["clientWidth"] + 1, "the page scrolls sideways on a phone"
         assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+REPORT_TOP = """
+JSON.stringify((() => {
+  const fix = document.querySelector('.to-fix');
+  const sections = [...document.querySelectorAll('main > section.part, main > details.part')];
+  return {
+    firstHeading: document.querySelector('h2').textContent,
+    fixTop: fix ? fix.getBoundingClientRect().top : null,
+    fixLinks: fix ? [...fix.querySelectorAll('ol a')].map(a => a.getAttribute('href')) : [],
+    todoLinks: fix ? [...fix.querySelectorAll('p a')].map(a => a.getAttribute('href')) : [],
+    targets: fix ? [...fix.querySelectorAll('a')].map(a => !!document.querySelector(a.getAttribute('href'))) : [],
+    order: sections.map(s => s.id),
+    collapsed: [...document.querySelectorAll('details.part')].map(d => [d.id, d.open,
+      d.querySelector('.passing') ? d.querySelector('.passing').checkVisibility() : null]),
+    todoImages: [...document.querySelectorAll('.part-todo img')].length,
+    innerHeight: window.innerHeight,
+  };
+})())
+"""
+
+
+def test_report_top_says_what_to_fix_first_on_a_phone(browser, tmp_path):
+    """The top of the report lists what to fix, linking to each failing part; failing parts
+    come first, passed parts are collapsed, a part not attempted is one line."""
+    result = realistic_result()
+    result.parts.append(PartResult("train", 0, 8, attempted=False))
+    result.tests.append(results.TestResult("train: stub", "train", 0, 8, "error", not_implemented=True,
+                                           output="not implemented yet: the function still raises NotImplementedError",
+                                           traces=[Trace("train", None, gd_path(1.0), problem={"kind": "sigmoid_neuron",
+                                                   "x": X.tolist(), "y": Y.tolist()})]))
+    result.max_score += 8
+    assignment = Assignment("optimizers", "Gradient-descent optimisers", "optimizers", "",
+                            (Part("gd_step", 3), Part("momentum_step", 5), Part("nag_step", 6), Part("adam_step", 8),
+                             Part("train", 8)), ROOT)
+    report = write_report(result, assignment, tmp_path / "carol.html")
+    facts, errors = open_page(browser, report.as_uri(), PHONE, tmp_path / "top-phone.png", REPORT_TOP)
+    assert errors == [], errors
+    top = facts["extra"]
+    assert top["firstHeading"] == "What to fix"
+    assert 0 <= top["fixTop"] < top["innerHeight"] / 2  # seen without scrolling
+    assert top["fixLinks"] == ["#part-momentum_step", "#part-nag_step", "#part-adam_step"]
+    assert top["todoLinks"] == ["#part-train"] and all(top["targets"])
+    assert top["order"] == ["part-momentum_step", "part-nag_step", "part-adam_step", "part-train", "part-gd_step"]
+    assert top["collapsed"] == [["part-gd_step", False, False]]
+    assert top["todoImages"] == 0  # no reference-only plots for a stub
+    assert facts["scrollWidth"] <= facts["clientWidth"] + 1, "the page scrolls sideways on a phone"
 
 
 def count_colour(screenshot: Path, hex_colour: str, tolerance: int = 60) -> int:

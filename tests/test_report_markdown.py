@@ -106,10 +106,75 @@ def test_text_layout():
     assert "  [FAIL] adagrad_step: 100 steps" in text and "  [TIME] gd_step: endless" in text
     assert f"  likely mistake (adagrad.no_sqrt): {HINT}" in text
     result = sample()
-    result.tests[0].output = "\n".join(f"row {i}" for i in range(40))
+    result.tests[0].output = "\n".join(f"row {i}" for i in range(60))
+    lines = render_text(result, full_output="grader grade optimizers x.py --report r.html").splitlines()
+    assert "        row 39" in lines and "        row 40" not in lines
+    assert "        ... (20 more lines not shown)" in lines
+    assert lines[-2].endswith("the HTML report shows all of it:")
+    assert lines[-1] == "    grader grade optimizers x.py --report r.html"
+
+
+def _long_failure(function: str, number: int) -> results.TestResult:
+    array = "[" + ", ".join(f"{0.1 * i + 1e-9 * number:.17g}" for i in range(60)) + "]"
+    output = (f"Inputs:\n  theta0 = {array}\n  eta = 0.1\ntheta is wrong at index (3,): expected 0.3, got 0.31; "
+              f"40 of 60 values differ (tolerance rtol=1e-06, atol=1e-09).\nExpected theta = {array}\n"
+              f"Got      theta = {array}")
+    return results.TestResult(f"{function}: check {number}", function, 0.0, 1.0, "failed", output=output)
+
+
+def test_terminal_fits_100_columns_and_names_the_mistake_first():
+    tests = [_long_failure("adam_step", n) for n in range(3)] + [
+        results.TestResult("train: stub", "train", 0.0, 8.0, "error", not_implemented=True,
+                           output="not implemented yet: the function still raises NotImplementedError")]
+    parts = [PartResult("adam_step", 0.0, 3.0, misconceptions=["adam.no_bias_correction"]),
+             PartResult("train", 0.0, 8.0, attempted=False)]
+    result = GradingResult("optimizers", "dana", "graded", 0.0, 11.0, parts=parts, tests=tests,
+                           hints={"adam.no_bias_correction": "Divide m and v by (1 - beta^t). " * 6},
+                           warnings=["w" * 30 + " a long warning " * 12])
     lines = render_text(result).splitlines()
-    assert "        row 11" in lines and "        row 12" not in lines
-    assert "        ... (28 more lines not shown)" in lines
+    assert max(len(line) for line in lines) <= 100
+    adam = lines.index(next(line for line in lines if line.startswith("adam_step")))
+    assert lines[adam + 1].startswith("  likely mistake (adam.no_bias_correction): Divide m and v")
+    assert lines[adam + 2].startswith("    ") and lines[adam + 4].startswith("  [FAIL] adam_step: check 0")
+    # the first failing check in full (its arrays wrapped), the others by their verdict line
+    assert sum("Inputs:" in line for line in lines) == 1
+    assert sum("theta is wrong at index (3,)" in line for line in lines) == 3
+    assert "Some output was cut" in "\n".join(lines)
+    # an untouched stub is "not attempted", never an error
+    assert "train                    0 / 8  (not attempted)" in lines
+    assert not any("[ERR" in line or "raised an error" in line for line in lines)
+
+
+def test_terminal_colour_only_when_asked():
+    result = sample()
+    plain = render_text(result)
+    coloured = render_text(result, colour=True)
+    assert "\x1b[" not in plain and "\x1b[31m[FAIL]\x1b[0m" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_use_colour_follows_tty_and_no_color(monkeypatch):
+    from grader.render.text import use_colour
+
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert use_colour(Stream(True)) and not use_colour(Stream(False))
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_colour(Stream(True))
+
+
+def test_student_text_cannot_drive_the_terminal():
+    result = sample(student="eve\x1b[2J\u202e")
+    result.tests[0].output = "Inputs:\n  x = 1\nwrong \x1b]0;title\x07 \x1b[31mred"
+    text = render_text(result, colour=False)
+    assert "\x1b" not in text and "\u202e" not in text
 
 
 @pytest.mark.parametrize("text, lines, chars, expected", [

@@ -107,7 +107,8 @@ def dashboard_context(gradebook: Gradebook, assignment: Assignment, out: Path,
         "histogram": histogram(scores, assignment.max_score, len(grades) - len(scored)),
         "parts": [{"function": part.function, "max_score": part.points,
                    "mean": statistics.fmean(p) if (p := [g.parts[i].score or 0.0 for g in scored]) else 0.0,
-                   "full": sum(g.parts[i].score is not None and g.parts[i].score >= part.points - 1e-9 for g in scored)}
+                   "full": sum(g.parts[i].score is not None and g.parts[i].score >= part.points - 1e-9 for g in scored),
+                   "not_attempted": sum(not g.parts[i].attempted for g in scored)}
                   for i, part in enumerate(assignment.parts)],
         "matrix": [{"id": g.student, "link": link(g.student), "score": g.score, "status": g.status,
                     "reason": g.reason, "adjusted": g.adjusted, "notes": g.notes(),

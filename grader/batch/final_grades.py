@@ -44,6 +44,7 @@ class PartGrade:
     raw: float | None  # the checks' score (None: not graded)
     score: float | None  # after any override
     override: Override | None = None
+    attempted: bool = True  # False: every check of the part met the untouched stub
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,13 @@ def final_grade(assignment: Assignment, result: GradingResult | None, overrides:
     timing = {"lms_late": (source or {}).get("late"), "submitted_at": (source or {}).get("submitted_at", "")}
     graded = result.status == "graded"
     raw_parts = {p.function: p.score for p in result.parts} if graded else {}
+    stubs = {p.function for p in result.parts if not p.attempted} if graded else set()
     parts = []
     for part in assignment.parts:
         raw = raw_parts.get(part.function, 0.0) if graded else None
         override = by_function.get(part.function)
-        parts.append(PartGrade(part.function, part.points, raw, override.score if override else raw, override))
+        parts.append(PartGrade(part.function, part.points, raw, override.score if override else raw, override,
+                               attempted=part.function not in stubs or override is not None))
     used = [p.override for p in parts if p.override]
     if not graded and not used:
         return FinalGrade(student, "error", assignment.max_score, None, None,

@@ -5,7 +5,8 @@ complete after a resumed or partial run):
                                     late_penalty, lms_late (the LMS's marker: yes, no or empty
                                     when it does not say), submitted_at (the time the LMS gave),
                                     status, error, adjustments (the final grades:
-                                    grader.batch.final_grades; no score, not 0, when not graded)
+                                    grader.batch.final_grades; no score, not 0, when not graded),
+                                    not_attempted (the parts left as the stub, separated by ";")
     OUT_DIR/grades-canvas.csv, grades-moodle.csv, feedback/   for the LMS (grader.batch.lms_exports)
     OUT_DIR/results/<stem>.json     the Gradescope-style result (GradingResult.to_dict())
     OUT_DIR/reports/<stem>.html     the student's feedback report (written as grading goes)
@@ -84,15 +85,16 @@ def result_path(out: Path, student: str) -> Path:
 
 def csv_columns(assignment: Assignment) -> list[str]:
     return ["student", "score", "max_score", *assignment.functions, "raw_score", "late_penalty",
-            "lms_late", "submitted_at", "status", "error", "adjustments"]
+            "lms_late", "submitted_at", "status", "error", "adjustments", "not_attempted"]
 
 
 def grades_csv(grades: list[FinalGrade], assignment: Assignment) -> str:
     """The final grades as CSV text: one row per student, scores as plain numbers (after
     overrides and the late penalty; `raw_score` is the checks' own). A submission that could
     not be graded, or a roster student with no submission, has EMPTY score cells, status
-    "error" or "missing" and the reason: an empty cell is never mistaken for a 0. No cell
-    starts a formula (`csv_row`)."""
+    "error" or "missing" and the reason: an empty cell is never mistaken for a 0. A part not
+    attempted (the untouched stub) scores 0 and is named in `not_attempted`. No cell starts a
+    formula (`csv_row`)."""
     buffer = io.StringIO()
     # CRLF rows (RFC 4180): the csv module then quotes a cell holding a lone CR as well as
     # one holding LF, so no id or reason splits a row for any reader
@@ -103,7 +105,8 @@ def grades_csv(grades: list[FinalGrade], assignment: Assignment) -> str:
                                  *(number(part.score) for part in grade.parts),
                                  number(grade.raw_score), number(grade.penalty) if grade.penalty else "",
                                  {True: "yes", False: "no", None: ""}[grade.lms_late], grade.submitted_at,
-                                 grade.status, grade.reason, "; ".join(grade.notes())]))
+                                 grade.status, grade.reason, "; ".join(grade.notes()),
+                                 ";".join(part.function for part in grade.parts if not part.attempted)]))
     return buffer.getvalue()
 
 

@@ -25,8 +25,8 @@ from grader.course import Assignment
 from grader.render.csp import with_policy
 from grader.figures import FiguresError
 from grader.render.plots import PlotImage, plots_for_test
-from grader.render.text import (PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, clip_output, misconception_notes,
-                                part_summary, points, status_label)
+from grader.render.text import (NOT_ATTEMPTED, NOT_ATTEMPTED_NOTE, PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, clip_output,
+                                misconception_notes, part_summary, points, status_label, verdict_line)
 from grader.results import GradingResult, PartResult, TestResult
 
 TEMPLATE = "report.html.j2"
@@ -85,6 +85,7 @@ def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots
         "score": points(test.score),
         "max_score": points(test.max_score),
         "output": output,
+        "verdict": verdict_line(test.output) if test.status != "passed" and test.output else test.name,
         "visibility": test.visibility,
         # a mistake the part already names is not repeated on each of its tests
         "misconceptions": [(mid, result.hints.get(mid, "")) for mid in test.misconceptions
@@ -104,12 +105,16 @@ def _figure_view(image: PlotImage) -> dict:
 
 
 def _part_view(result: GradingResult, part: PartResult, tests: list[dict]) -> dict:
-    if part.max_score > 0 and part.score >= part.max_score - 1e-9:
+    if not part.attempted:
+        state, symbol, word = "todo", "○", NOT_ATTEMPTED
+    elif part.max_score > 0 and part.score >= part.max_score - 1e-9:
         state, symbol, word = "full", "✓", "full marks"
     elif part.score > 0:
         state, symbol, word = "partial", "◐", "partial marks"
     else:
         state, symbol, word = "none", "✗", "no marks"
+    failing = [t for t in tests if t["status"] != "passed"]
+    misconceptions = misconception_notes(result, part)
     return {
         "function": part.function,
         "anchor": _anchor("part", part.function),
@@ -118,11 +123,17 @@ def _part_view(result: GradingResult, part: PartResult, tests: list[dict]) -> di
         "state": state,
         "symbol": symbol,
         "state_word": word,
-        "summary": part_summary(result, part),
-        "misconceptions": misconception_notes(result, part),
+        "attempted": part.attempted,
+        "not_attempted_note": NOT_ATTEMPTED_NOTE,
+        "summary": part_summary(result, part) if part.attempted else "the function still raises NotImplementedError",
+        "misconceptions": misconceptions,
         "feedback": part.feedback if not part.misconceptions else "",
-        "failing": [t for t in tests if t["status"] != "passed"],
+        "failing": failing if part.attempted else [],
         "passing": [t for t in tests if t["status"] == "passed"],
+        # one line for the "what to fix" list at the top: the named mistake, else the first
+        # failing check's verdict
+        "fix": (misconceptions[0][1] or misconceptions[0][0]) if misconceptions else
+               (failing[0]["verdict"] if failing else ""),
     }
 
 
@@ -176,10 +187,17 @@ def report_context(result: GradingResult, assignment: Assignment | None = None, 
         figures = assignment.figures if assignment is not None else {}
     except FiguresError:
         figures = {}  # a broken figures.py costs the declared plots (generic ones are drawn), not the report
-    parts = [_part_view(result, part, [_test_view(result, test, index, _plots_of(test, tests, plots),
+    # A part left as the stub shows no checks and no plots (they would show the reference
+    # alone): its report is one line.
+    parts = [_part_view(result, part, [_test_view(result, test, index,
+                                                  _plots_of(test, tests, plots) if part.attempted else False,
                                                   part.misconceptions, figures)
-                                       for index, test in tests])
+                                       for index, test in tests] if part.attempted else [])
              for part, tests in listed]
+    # Failing parts first (they are what the student acts on), then parts not attempted,
+    # then full marks; handout order within each group.
+    order = {"none": 0, "partial": 0, "todo": 1, "full": 2}
+    ordered = sorted(parts, key=lambda p: order[p["state"]]) if result.status == "graded" else parts
     percent = round(100 * result.score / result.max_score) if result.max_score > 0 else 0
     return {
         "title": assignment.title if assignment is not None else result.assignment,
@@ -194,7 +212,10 @@ def report_context(result: GradingResult, assignment: Assignment | None = None, 
         "public_note": PUBLIC_ONLY_NOTE,
         "warnings": list(result.warnings),
         "links": list((links or {}).items()),
-        "parts": parts,
+        "parts": parts,  # handout order (the scores table)
+        "ordered_parts": ordered,  # failing first (the sections)
+        "to_fix": [p for p in parts if p["state"] in ("none", "partial")],
+        "not_attempted": [p for p in parts if p["state"] == "todo"],
         "has_plots": any(t["plots"] for part in parts for t in part["failing"] + part["passing"]),
         "tests_total": len(result.tests),
         "tests_passed": sum(t.status == "passed" for t in result.tests),
