@@ -26,7 +26,7 @@ from grader.render.csp import with_policy
 from grader.figures import FiguresError
 from grader.render.plots import PlotImage, plots_for_test
 from grader.render.text import (NOT_ATTEMPTED, NOT_ATTEMPTED_NOTE, PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, clip_output,
-                                misconception_notes, part_summary, points, status_label, verdict_line)
+                                misconception_notes, part_summary, points, test_label, verdict_line)
 from grader.results import GradingResult, PartResult, TestResult
 
 TEMPLATE = "report.html.j2"
@@ -79,7 +79,7 @@ def _test_view(result: GradingResult, test: TestResult, index: int, plots: Plots
         "anchor": f"test-{index}",
         "name": test.name,
         "status": test.status if test.status in STATUS_SYMBOLS else "failed",
-        "label": status_label(test.status),
+        "label": test_label(test),
         "symbol": STATUS_SYMBOLS.get(test.status, "?"),
         "intro": STATUS_INTROS.get(test.status, ""),
         "score": points(test.score),

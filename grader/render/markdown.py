@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from grader.render.text import (PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, headline, misconception_notes,
-                                part_summary, points, public_summary, status_label, test_output)
+from grader.render.text import (NOT_ATTEMPTED_NOTE, PUBLIC_ONLY_NOTE, STATUS_SYMBOLS, headline, misconception_notes,
+                                part_summary, points, public_summary, test_label, test_output)
 from grader.results import GradingResult, TestResult
 from grader.untrusted import terminal_line, terminal_text
 
@@ -40,7 +40,7 @@ def fenced(text: str, info: str = "text") -> str:
 def render_test_markdown(test: TestResult, result: GradingResult | None = None) -> str:
     """One test's verdict and explanation (Gradescope's per-test `output`); with `result`, the
     hints of the misconceptions this test revealed are added."""
-    lines = [f"{STATUS_SYMBOLS.get(test.status, '')} **{escape_inline(status_label(test.status))}**"
+    lines = [f"{STATUS_SYMBOLS.get(test.status, '')} **{escape_inline(test_label(test))}**"
              f" ({points(test.score)} / {points(test.max_score)} points)"]
     output = test_output(test, MAX_OUTPUT_LINES, MAX_OUTPUT_CHARS)
     if test.status == "timeout" and not output:
@@ -77,6 +77,9 @@ def render_markdown(result: GradingResult, hidden_checks: int | None = None) -> 
         if not (tests or part.misconceptions or part.feedback):
             continue  # the table already says "not tested"
         out += ["", f"## `{part.function}`: {points(part.score)} / {points(part.max_score)}"]
+        if not part.attempted:
+            out += ["", escape_inline(NOT_ATTEMPTED_NOTE)]
+            continue
         for mid, hint in misconception_notes(result, part):
             out += ["", _misconception_line(mid, hint)]
         if part.feedback and not part.misconceptions:

@@ -54,6 +54,11 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
+def test_label(test: TestResult) -> str:
+    """A test's status in words; a check of an untouched stub is "not attempted"."""
+    return NOT_ATTEMPTED if test.not_implemented else status_label(test.status)
+
+
 def headline(result: GradingResult) -> str:
     """`assignment / student: 41 / 50 points`, or the one-line reason it could not be graded."""
     head = f"{result.assignment} / {result.student}: "
