@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from grader.expect import TOLERANCES, CheckFailure
+from grader.expect import TOLERANCES, CheckFailure, format_inputs
 from grader.results import Trace
 
 MARKER = "grader_check"
@@ -326,8 +326,7 @@ class StudentProbes:
         if outcome.status == "ok":
             return outcome.value
         if outcome.status == "timeout":
-            raise StudentTimeout((outcome.message or "your code did not finish within the time limit (an endless loop?)")
-                                 + note)
+            raise StudentTimeout(_timeout_text(outcome, kwargs, note))
         if outcome.status == "crashed":
             raise StudentError(outcome.message or "your code crashed the process running it "
                                "(os._exit, a signal, or running out of memory?)", exc_type="crash")
@@ -396,6 +395,17 @@ class _MeasuredReference:
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self._inner, attribute)
+
+
+def _timeout_text(outcome, kwargs: dict, note: str) -> str:
+    """A timeout in the student's terms: the inputs of the call, the limit, and (when the
+    worker could tell) the line of their code it was on when it was stopped."""
+    inputs = format_inputs({key: value for key, value in kwargs.items() if value is not None and key != "fakes"})
+    text = inputs + (f"your code did not finish: {outcome.message} (an endless loop?){note}" if outcome.message
+                     else f"your code did not finish within the time limit (an endless loop?){note}")
+    if getattr(outcome, "traceback", ""):
+        text += "\nIt was stopped here:\n" + outcome.traceback.rstrip()
+    return text
 
 
 def _student_error_text(outcome) -> str:

@@ -21,6 +21,7 @@ from grader.load import Submission, SubmissionError, load_submission
 from grader.results import GradingResult, PartResult, TestResult
 from grader.sandbox import Limits, Sandbox, SandboxError
 from grader.sandbox_pool import SandboxPool
+from grader.unsandboxed import UNSANDBOXED_NOTE, UnsandboxedProbes, sandbox_available
 
 #: Wall-clock time all probes of ONE student function's checks may take together, in probe
 #: timeouts; past it that function's remaining checks time out without running.  A function
@@ -31,6 +32,10 @@ FUNCTION_BUDGET_TIMEOUTS = 4.0
 #: Once a probe of a function timed out, its later probes get this fraction of the timeout
 #: (plenty for a correct probe, which takes milliseconds; a hanging one costs less).
 RETRY_TIMEOUT_FRACTION = 0.2
+#: What a self-check says when the sandbox ran without bubblewrap (grading results keep the
+#: sandbox's own warning, which says exactly which protection applied, for the instructor).
+SELF_CHECK_SANDBOX_NOTE = ("Your code ran with a lighter sandbox (bubblewrap is not installed here), "
+                           "which is fine for checking your own code.")
 
 
 #: A student's reply to a probe may take this many times the reference's answer to it (plus
@@ -134,16 +139,24 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
         reference = session.reference() if session else reference_module(assignment)
     limits = limits or Limits()
     pool = session.sandbox_pool if session else None
-    with Sandbox(submission.source, assignment.module, assignment.probes_path, limits, pool=pool) as sandbox:
-        probes = StudentProbes(sandbox.run_probe, probe_timeout=limits.probe_timeout,
-                               function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
-                               retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
-                               reply_allowance=reply_allowance(limits))
-        seed = "public" if public_only else seed_material(assignment, student)
-        plugin = GraderPlugin(probes, reference, seed, per_student_seed=not public_only, only_functions=functions)
-        records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)
-        isolation = sandbox.isolation
-        warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []
+    seed = "public" if public_only else seed_material(assignment, student)
+    if public_only and not sandbox_available():  # a learner's own machine without os.fork (Windows)
+        probes = StudentProbes(UnsandboxedProbes(submission.source, assignment.module, trusted_probes(assignment)))
+        plugin = GraderPlugin(probes, reference, seed, per_student_seed=False, only_functions=functions)
+        records = run_checks(checks_dir, plugin)
+        isolation, warnings = "none", [UNSANDBOXED_NOTE]
+    else:
+        with Sandbox(submission.source, assignment.module, assignment.probes_path, limits, pool=pool) as sandbox:
+            probes = StudentProbes(sandbox.run_probe, probe_timeout=limits.probe_timeout,
+                                   function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
+                                   retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
+                                   reply_allowance=reply_allowance(limits))
+            plugin = GraderPlugin(probes, reference, seed, per_student_seed=not public_only, only_functions=functions)
+            records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)
+            isolation = sandbox.isolation
+            warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []
+        if public_only and warnings:  # a learner cannot act on the sandbox's details: one sentence
+            warnings = [SELF_CHECK_SANDBOX_NOTE]
     broken = next((r.internal_error for r in records if r.internal_error.startswith(SandboxError.__name__)), None)
     if broken:  # the grader's own fault: never a 0 for the student, and say so once
         return error_result(assignment, student, f"the grader's sandbox failed: {broken}", time.monotonic(),

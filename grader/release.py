@@ -239,6 +239,49 @@ def _required_files(assignment: Assignment) -> list[Path]:
     return required[:5] + public_checks
 
 
+#: What a student's `pip install -e .` needs for the self-check, the notebook and its plots;
+#: the instructor's extras (Dask, PyTorch, test tools, nbconvert for notebook records) stay out.
+STUDENT_PACKAGES = ("numpy", "pytest", "nbformat", "jinja2", "matplotlib")
+
+
+def student_pyproject(course_pyproject: Path) -> str:
+    """A minimal pyproject.toml for the bundle: the grader package and the course's version
+    pins of STUDENT_PACKAGES only (any package the course does not pin is left unpinned)."""
+    import re
+    import tomllib
+
+    pins: dict[str, str] = {}
+    if course_pyproject.is_file():
+        project = tomllib.loads(course_pyproject.read_text(encoding="utf-8")).get("project", {})
+        for requirement in project.get("dependencies", []):
+            name = re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
+            pins[name] = requirement
+    dependencies = ",\n".join(f"    {json.dumps(pins.get(name, name))}" for name in STUDENT_PACKAGES)
+    return f"""# The student bundle's project: `python -m pip install -e .` in this folder.
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "grader-student"
+version = "{grader.__version__}"
+description = "Self-check for the assignment: public tests in a sandbox."
+requires-python = ">=3.11"
+dependencies = [
+{dependencies},
+]
+
+[project.scripts]
+grader = "grader.cli:main"
+
+[tool.setuptools.packages.find]
+include = ["grader*"]
+
+[tool.setuptools.package-data]
+grader = ["checks_pytest.ini", "worker_files/*", "render/record_template/*"]
+"""
+
+
 def _readme(assignment: Assignment) -> str:
     module = assignment.module
     return f"""# {assignment.title}
@@ -260,7 +303,8 @@ In this folder, once (Python 3.11 or later):
 python -m pip install -e .
 ```
 
-That installs the `grader` package shipped here with what it needs (NumPy, matplotlib, ...),
+That installs the `grader` package shipped here with what it needs (NumPy, pytest, matplotlib,
+nbformat, Jinja2),
 so `import grader` works in the notebook's kernel. With Jupyter installed (`python -m pip install
 jupyterlab` if you have none), open the notebook:
 `jupyter lab assignments/{assignment.id}/{module}.ipynb`.
@@ -274,7 +318,8 @@ python -m grader check {assignment.id} assignments/{assignment.id}/{module}.ipyn
 
 or run the `grader.check(...)` cells in the notebook. The self-check runs the **public tests
 only**, in a sandbox; grading runs hidden checks on other inputs. Passing the public tests is a
-good sign, not your grade.
+good sign, not your grade. When a check fails it names the likely mistake when it is a common
+one; `--report report.html` writes the same as a web page with plots.
 
 ## Submit
 
@@ -290,6 +335,16 @@ ran, as `grader.check()` checks them). Both wait for the grading and print it. T
 service's address and your token (the `token=` part of your login link): set `GRADER_SERVER`
 and `GRADER_TOKEN`, or write them in `submit.toml` in this folder
 (`server = "https://..."` and `token = "..."`){_server_note(assignment)}.
+
+## Supported systems
+
+- **Linux** (Python 3.11+): fully supported. With bubblewrap installed (`sudo apt install
+  bubblewrap`, optional) the self-check uses the same sandbox as grading; without it, a lighter
+  one, which is fine for checking your own code.
+- **macOS** (Python 3.11+): supported, with the lighter sandbox.
+- **Windows** (Python 3.11+): the self-check runs without a sandbox (Windows has no `os.fork`)
+  and says so; it has no time limit there, so stop an endless loop with Ctrl-C. WSL (Ubuntu)
+  works like Linux.
 """
 
 
@@ -322,11 +377,10 @@ def _stage(assignment: Assignment, staging: Path) -> list[str]:
             copies.append((path, staging / "grader" / path.relative_to(package)))
     for path in _files_under(course_root / "templates"):
         copies.append((path, staging / path.relative_to(course_root)))
-    if (course_root / "pyproject.toml").is_file():
-        copies.append((course_root / "pyproject.toml", staging / "pyproject.toml"))
     for source, target in copies:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+    (staging / "pyproject.toml").write_text(student_pyproject(course_root / "pyproject.toml"), encoding="utf-8")
     (staging / "README.md").write_text(_readme(assignment), encoding="utf-8")
     url = _service_url(assignment)
     if url:  # `grader submit` and grader.submit() read it (grader.submit)

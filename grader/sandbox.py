@@ -142,7 +142,9 @@ class ProbeOutcome:
     """What one probe produced.  ``status`` is ``"ok"`` (``value`` holds the decoded result,
     see :mod:`grader.protocol`), ``"error"`` (the student's code raised: ``exc_type``,
     ``message`` and a traceback of the student's frames only), ``"timeout"`` or
-    ``"crashed"`` (``message`` says how).  ``output`` is what the student's code printed."""
+    ``"crashed"`` (``message`` says how; a timeout's ``traceback`` holds the student's frames
+    where the code was when the worker stopped it, when known).  ``output`` is what the
+    student's code printed."""
 
     status: str
     value: object = None
@@ -692,7 +694,9 @@ class Sandbox:
         timeout = self.limits.probe_timeout if timeout is None else timeout
         worker = self._workers[0]
         self._next_id += 1
-        request = {"op": "probe", "id": self._next_id, "name": name, "kwargs": kwargs_json}
+        # The worker stops a probe shortly before this limit itself, to report where the
+        # student's code was (see worker.py); the deadline below still holds if it does not.
+        request = {"op": "probe", "id": self._next_id, "name": name, "kwargs": kwargs_json, "timeout": timeout}
         if group is not None:
             request["group"] = group
         started = time.monotonic()
@@ -706,6 +710,8 @@ class Sandbox:
             reply, reply_arrays = protocol.unpack_message(payload)
             del payload
             outcome = self._outcome(reply, reply_arrays, self._next_id)
+            if outcome.status == "timeout":
+                outcome.message = f"no result within {timeout:g} s"
         except protocol.FrameTooLarge as exc:
             outcome = self._refused(exc, worker, deadline, out_of_budget=limit == left)
         except protocol.FrameTimeout:
@@ -768,6 +774,8 @@ class Sandbox:
             )
         if status == "crashed":  # from the zygote: the probe's process died without replying
             return ProbeOutcome("crashed", message=_crash_message(reply), output=output)
+        if status == "timeout":  # from the zygote: stopped near its limit, with where it was
+            return ProbeOutcome("timeout", traceback=_text(reply.get("traceback"), _TRACEBACK_CHARS))
         raise protocol.ProtocolError(f"unexpected reply status {str(status)[:40]!r}")
 
     def _worker_config(self, runtime: str) -> dict:

@@ -25,7 +25,11 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
    ``{"status": "error", "id": n, "exc_type": ..., "message": ..., "traceback": ...,
    "output": ...}``; if the child dies without replying, the zygote replies ``{"status":
    "crashed", "id": n, "exit_code": c}`` (or ``"signal": s``).  After each probe the zygote
-   kills whatever processes the probe left behind.
+   kills whatever processes the probe left behind.  A request may carry ``"timeout"`` (its
+   limit in seconds): a probe still running shortly before it is stopped by the zygote,
+   which asks the fork for its Python stack first (faulthandler, on a private pipe) and
+   replies ``{"status": "timeout", "id": n, "seconds": s, "traceback": ...}`` with the
+   student's own frames only: where the code was when it was stopped.
 
 In pool mode (``{"pool": true, ...}``, see the section at the end and
 :mod:`grader.sandbox_pool`) the process stops after step 2 (trusted code only) and forks,
@@ -48,6 +52,7 @@ student's code runs in these processes and can therefore tamper with anything he
 including the reply pipe: the trusted side treats every reply as untrusted data.
 """
 
+import faulthandler
 import gc
 import importlib.util
 import io
@@ -58,11 +63,23 @@ import select
 import signal
 import stat
 import sys
+import time
 import traceback
 
 MESSAGE_CHARS = 2000
 LINE_CHARS = 200
 FRAMES_KEPT = 12
+#: A probe still running this close to its time limit (a fraction of the limit, at most
+#: STOP_MARGIN_MAX seconds) is stopped here, so that the reply can say where the student's
+#: code was (the grader would kill it, and the stack with it, at the limit itself).
+STOP_MARGIN_FRACTION = 0.15
+STOP_MARGIN_MAX = 0.5
+#: Signal that makes a probe's fork dump its Python stack (faulthandler) onto its trace pipe.
+STACK_SIGNAL = signal.SIGUSR1
+#: How long to wait for that dump once asked for.
+STACK_WAIT = 0.3
+#: At most this many of the student's frames describe where a stopped probe was.
+STOPPED_FRAMES = 4
 
 
 class _Capture(io.TextIOBase):
@@ -459,12 +476,13 @@ def _import_and_serve(protocol, probes, config: dict, capture: "_Capture", req_f
 class _Child:
     """A forked probe process kept for the next probe of the same group."""
 
-    def __init__(self, pid: int, request_fd: int | None, reply_fd: int, group: str | None):
+    def __init__(self, pid: int, request_fd: int | None, reply_fd: int, group: str | None, trace_fd: int):
         self.pid, self.request_fd, self.reply_fd, self.group = pid, request_fd, reply_fd, group
+        self.trace_fd = trace_fd  # its faulthandler dumps (STACK_SIGNAL)
 
     def end(self) -> None:
         """Close its pipes, then kill and reap it and everything it or its probes left."""
-        for fd in (self.request_fd, self.reply_fd):
+        for fd in (self.request_fd, self.reply_fd, self.trace_fd):
             if fd is not None:
                 os.close(fd)
         _kill_children()
@@ -519,7 +537,22 @@ def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_
                 "message": "no process could be started to run the probe (the process limit?)",
                 "output": ""})
             continue
-        payload, status = _collect_reply(child.reply_fd, child.pid, protocol.MAX_FRAME)
+        limit = request.get("timeout")
+        stop_at = None
+        if type(limit) in (int, float) and limit > 0:
+            stop_at = time.monotonic() + limit - min(STOP_MARGIN_MAX, STOP_MARGIN_FRACTION * limit)
+        payload, status, stack = _collect_reply(child.reply_fd, child.pid, protocol.MAX_FRAME, stop_at,
+                                                child.trace_fd)
+        if stack is not None:  # stopped before its time limit: say where it was
+            child.end()
+            kept = None
+            reply = {"status": "timeout", "id": request_id, "seconds": limit,
+                     "traceback": _stopped_at(stack, student_path, student)}
+            try:
+                protocol.write_frame(rep_fd, protocol.pack_message(reply))
+            except protocol.ChannelClosed:
+                os._exit(0)
+            continue
         if payload is not None and group is not None and _reusable(protocol, payload, request_id, child.pid):
             kept = child
         else:
@@ -542,6 +575,7 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
     """Fork a process that runs ``request`` (and, with a group, later requests sent on its
     private request pipe).  None if no process could be started."""
     reply_read, reply_write = os.pipe()
+    trace_read, trace_write = os.pipe()
     request_read = request_write = None
     if group is not None:
         request_read, request_write = os.pipe()
@@ -549,16 +583,20 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
     try:
         pid = os.fork()
     except OSError:  # e.g. the process limit, used up by the module's own import
-        for fd in (reply_read, reply_write, request_read, request_write):
+        for fd in (reply_read, reply_write, request_read, request_write, trace_read, trace_write):
             if fd is not None:
                 os.close(fd)
         return None
     if pid == 0:
         try:
-            for fd in (*channel, reply_read, request_write):
+            for fd in (*channel, reply_read, request_write, trace_read):
                 if fd is not None:
                     os.close(fd)
             _die_with_parent(os.getppid())
+            try:  # on STACK_SIGNAL, write the Python stack to the zygote (before student code runs)
+                faulthandler.register(STACK_SIGNAL, file=trace_write, all_threads=True, chain=False)
+            except (OSError, RuntimeError, ValueError):
+                pass
             while True:
                 _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write)
                 if request_read is None:
@@ -567,9 +605,10 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
         finally:
             os._exit(0)
     os.close(reply_write)
+    os.close(trace_write)
     if request_read is not None:
         os.close(request_read)
-    return _Child(pid, request_write, reply_read, group)
+    return _Child(pid, request_write, reply_read, group, trace_read)
 
 
 def _reusable(protocol, payload: bytes, request_id, pid: int) -> bool:
@@ -607,10 +646,13 @@ def _alone() -> bool:
         return True
 
 
-def _collect_reply(fd: int, child: int, max_frame: int) -> tuple[bytes | None, int | None]:
+def _collect_reply(fd: int, child: int, max_frame: int, stop_at: float | None = None,
+                   trace_fd: int | None = None) -> tuple[bytes | None, int | None, str | None]:
     """Read one frame from the child's reply pipe while watching the child.  Returns
-    ``(payload, None)`` for a whole frame, else ``(None, wait status)`` once the child has
-    ended (its leftovers are killed so that the pipe reaches end-of-file)."""
+    ``(payload, None, None)`` for a whole frame, else ``(None, wait status, None)`` once the
+    child has ended (its leftovers are killed so that the pipe reaches end-of-file), or
+    ``(None, None, its stack)`` when it was still running at ``stop_at`` (it is left
+    running: the caller ends it)."""
     buffer = bytearray()
     status = None
     poller = select.poll()
@@ -621,7 +663,9 @@ def _collect_reply(fd: int, child: int, max_frame: int) -> tuple[bytes | None, i
             if size > max_frame:
                 break
             if len(buffer) >= 4 + size:
-                return bytes(buffer[4 : 4 + size]), None
+                return bytes(buffer[4 : 4 + size]), None, None
+        if stop_at is not None and status is None and time.monotonic() >= stop_at and trace_fd is not None:
+            return None, None, _stack_of(child, trace_fd)
         if poller.poll(50):
             try:
                 chunk = os.read(fd, 1 << 20)
@@ -640,7 +684,64 @@ def _collect_reply(fd: int, child: int, max_frame: int) -> tuple[bytes | None, i
                 _kill_children()  # what it left behind may hold the pipe open
     if status is None:  # the pipe closed (or went wrong) while the child still runs
         status = _wait_for(child)
-    return None, status
+    return None, status, None
+
+
+def _stack_of(child: int, trace_fd: int) -> str:
+    """Ask the running child for its Python stack (faulthandler's dump on its trace pipe);
+    "" when it does not answer within STACK_WAIT (student code may have replaced the handler)."""
+    try:
+        os.kill(child, STACK_SIGNAL)
+    except OSError:
+        return ""
+    data = bytearray()
+    deadline = time.monotonic() + STACK_WAIT
+    poller = select.poll()
+    poller.register(trace_fd, select.POLLIN)
+    while len(data) < 1 << 16:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(max(1, int(left * 1000)) if not data else 30):
+            if data or left <= 0:
+                break
+            continue
+        try:
+            chunk = os.read(trace_fd, 1 << 16)
+        except (InterruptedError, BlockingIOError):
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace")
+
+
+def _stopped_at(stack: str, student_path: str, student) -> str:
+    """The student's frames of a faulthandler dump, as a traceback (outermost first, the
+    line the code was on last), with each line's source; no grader frame."""
+    import linecache
+    import re
+
+    frame = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')
+    blocks: list[tuple[bool, list[tuple[int, str]]]] = []
+    for line in stack.splitlines():
+        if line.startswith(("Thread ", "Current thread ")):
+            blocks.append((line.startswith("Current thread "), []))
+            continue
+        match = frame.match(line)
+        if match and blocks and match.group(1) == student_path:
+            blocks[-1][1].append((int(match.group(2)), match.group(3)))
+    chosen = next((frames for current, frames in blocks if current and frames), None) or \
+        next((frames for _, frames in blocks if frames), [])
+    shown = os.path.basename(student_path)
+    lines = []
+    for lineno, name in reversed(chosen[:STOPPED_FRAMES]):
+        lines.append(f'  File "{shown}", line {lineno}, in {name[:LINE_CHARS]}')
+        try:
+            source = linecache.getline(student_path, lineno, getattr(student, "__dict__", None))
+        except BaseException:
+            source = ""
+        if source.strip():
+            lines.append("    " + source.strip()[:LINE_CHARS])
+    return "\n".join(lines)
 
 
 def _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_fd) -> None:

@@ -61,6 +61,25 @@ def test_bundle_holds_the_student_material_and_nothing_secret(bundle):
     assert (out / base / f"{assignment.module}.py").read_text().count("raise NotImplementedError") == len(assignment.functions)
 
 
+def test_bundle_has_a_minimal_pyproject_and_says_which_systems_it_supports(bundle):
+    import tomllib
+
+    assignment, out, _ = bundle
+    project = tomllib.loads((out / "pyproject.toml").read_text())
+    names = [re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0].lower() for d in project["project"]["dependencies"]]
+    assert {"numpy", "pytest"} <= set(names)
+    assert not {"dask", "torch", "hypothesis", "nbconvert", "tqdm"} & set(names)
+    assert "optional-dependencies" not in project["project"] and "tool" in project
+    assert "pytest" not in project["tool"]  # the course's test settings stay with the course
+    assert project["project"]["scripts"] == {"grader": "grader.cli:main"}
+    readme = (out / "README.md").read_text()
+    section = readme[readme.index("## Supported systems"):]
+    assert all(system in section for system in ("Linux", "macOS", "Windows"))
+    assert "without a sandbox" in section and "Python 3.11" in section
+    # the self-check names mistakes from baked answers shipped with the public checks
+    assert (out / f"assignments/{assignment.id}/checks/public_mutants.npz").is_file()
+
+
 def test_no_hidden_check_or_reference_body_text_anywhere_in_the_bundle(bundle):
     """Independent of the scanner: the names of hidden tests and whole solution blocks."""
     assignment, out, _ = bundle
