@@ -155,6 +155,11 @@ class ProbeOutcome:
     seconds: float = 0.0
 
 
+#: How long past a probe's time limit the grader waits for the worker's own report of a
+#: stopped probe (with the student's line) before it kills the worker.
+STOP_GRACE = 0.5
+
+
 # --------------------------------------------------------------------------- isolation
 
 
@@ -694,13 +699,15 @@ class Sandbox:
         timeout = self.limits.probe_timeout if timeout is None else timeout
         worker = self._workers[0]
         self._next_id += 1
-        # The worker stops a probe shortly before this limit itself, to report where the
-        # student's code was (see worker.py); the deadline below still holds if it does not.
+        # The worker stops a probe at this limit itself, to report where the student's code
+        # was (see worker.py); the deadline below still holds if it does not.
         request = {"op": "probe", "id": self._next_id, "name": name, "kwargs": kwargs_json, "timeout": timeout}
         if group is not None:
             request["group"] = group
         started = time.monotonic()
-        deadline = started + timeout
+        # the worker stops a probe at `timeout` and reports where it was; past the grace the
+        # grader stops waiting for that report and kills the worker itself
+        deadline = started + timeout + STOP_GRACE
         left = max(0, self.limits.reply_bytes - self._reply_bytes_read)
         limit = min(protocol.MAX_FRAME, left, max_reply_bytes if max_reply_bytes is not None else left)
         try:

@@ -26,7 +26,7 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
    "output": ...}``; if the child dies without replying, the zygote replies ``{"status":
    "crashed", "id": n, "exit_code": c}`` (or ``"signal": s``).  After each probe the zygote
    kills whatever processes the probe left behind.  A request may carry ``"timeout"`` (its
-   limit in seconds): a probe still running shortly before it is stopped by the zygote,
+   limit in seconds): a probe still running when it is up is stopped by the zygote,
    which asks the fork for its Python stack first (faulthandler, on a private pipe) and
    replies ``{"status": "timeout", "id": n, "seconds": s, "traceback": ...}`` with the
    student's own frames only: where the code was when it was stopped.
@@ -69,11 +69,9 @@ import traceback
 MESSAGE_CHARS = 2000
 LINE_CHARS = 200
 FRAMES_KEPT = 12
-#: A probe still running this close to its time limit (a fraction of the limit, at most
-#: STOP_MARGIN_MAX seconds) is stopped here, so that the reply can say where the student's
-#: code was (the grader would kill it, and the stack with it, at the limit itself).
-STOP_MARGIN_FRACTION = 0.15
-STOP_MARGIN_MAX = 0.5
+#: A probe still running at its time limit is stopped here, after its stack was read, so that
+#: the reply can say where the student's code was (the grader waits a little longer than the
+#: limit for that reply: `grader.sandbox.STOP_GRACE`).
 #: Signal that makes a probe's fork dump its Python stack (faulthandler) onto its trace pipe.
 STACK_SIGNAL = signal.SIGUSR1
 #: How long to wait for that dump once asked for.
@@ -540,7 +538,7 @@ def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_
         limit = request.get("timeout")
         stop_at = None
         if type(limit) in (int, float) and limit > 0:
-            stop_at = time.monotonic() + limit - min(STOP_MARGIN_MAX, STOP_MARGIN_FRACTION * limit)
+            stop_at = time.monotonic() + limit
         payload, status, stack = _collect_reply(child.reply_fd, child.pid, protocol.MAX_FRAME, stop_at,
                                                 child.trace_fd)
         if stack is not None:  # stopped before its time limit: say where it was
