@@ -208,10 +208,9 @@ class BakedAnswers:
     answers to the public checks in a student bundle (which has no solutions/), or a known
     mistake's. A call it has no answer for raises RuntimeError."""
 
-    def __init__(self, answers: dict[str, Any], origin: str, what: str = "answer"):
+    def __init__(self, answers: dict[str, Any], origin: str):
         self._answers = answers
         self.origin = origin
-        self.what = what
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -219,7 +218,7 @@ class BakedAnswers:
     def probe(self, name: str, **kwargs) -> Any:
         key = kwargs_key(name, kwargs)
         if key not in self._answers:
-            raise RuntimeError(f"no baked {self.what} for probe {name!r} in {self.origin}; "
+            raise RuntimeError(f"no baked answer for probe {name!r} in {self.origin}; "
                                "run `grader build` to regenerate it")
         return copy.deepcopy(self._answers[key])
 
@@ -234,7 +233,7 @@ class BakedReference(BakedAnswers):
         if path.is_file():
             with np.load(path, allow_pickle=False) as data:
                 answers = unpack_answers(json.loads(bytes(data["__index__"]).decode()), data)
-        super().__init__(answers, str(path), "reference answer")
+        super().__init__(answers, str(path))
 
 
 class RecordingReference:

@@ -75,8 +75,8 @@ def write_report_with_notebook(result, assignment, submission: Path, report: Pat
     links = {}
     try:
         notebook = submitted_notebook_record(submission, assignment.module) if result.status == "graded" else None
-    except ValueError:  # a notebook the exporter cannot show: the report still gets written
-        notebook = None
+    except (ValueError, ImportError):  # a notebook the exporter cannot show, or a student bundle
+        notebook = None                 # without nbconvert: the report still gets written
     try:
         if notebook is not None:
             record = report.with_name(report.stem + ".notebook.html")

@@ -251,8 +251,11 @@ def student_pyproject(course_pyproject: Path) -> str:
     import tomllib
 
     pins: dict[str, str] = {}
+    package_data: list[str] = []
     if course_pyproject.is_file():
-        project = tomllib.loads(course_pyproject.read_text(encoding="utf-8")).get("project", {})
+        data = tomllib.loads(course_pyproject.read_text(encoding="utf-8"))
+        project = data.get("project", {})
+        package_data = data.get("tool", {}).get("setuptools", {}).get("package-data", {}).get("grader", [])
         for requirement in project.get("dependencies", []):
             name = re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
             pins[name] = requirement
@@ -278,7 +281,7 @@ grader = "grader.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["checks_pytest.ini", "worker_files/*", "render/record_template/*"]
+grader = {json.dumps(package_data)}
 """
 
 

@@ -9,6 +9,7 @@ import io
 import numpy as np
 
 from grader.batch.dashboard import dashboard_context
+from grader.batch.final_grades import final_grades
 from grader.batch.gradebook import Gradebook
 from grader.batch.outputs import grades_csv
 from grader.render.html import render_report
@@ -64,7 +65,8 @@ def test_dashboard_and_csv_count_parts_not_attempted(tmp_path, optimizers):
         done.parts[1] = PartResult("adam_step", 8.0, 8.0)
         book.record(done, entry="omar.py", content_hash="b", checks_hash="c")
         context = dashboard_context(book, optimizers, tmp_path)
-        rows = {row["student"]: row for row in csv.DictReader(io.StringIO(grades_csv(book, optimizers)))}
+        grades = list(final_grades(book, optimizers, ["nina", "omar"]))
+        rows = {row["student"]: row for row in csv.DictReader(io.StringIO(grades_csv(grades, optimizers)))}
     parts = {p["function"]: p["not_attempted"] for p in context["parts"]}
     assert parts["adam_step"] == 1 and parts["gd_step"] == 0
     assert rows["nina"]["not_attempted"] == "adam_step" and rows["omar"]["not_attempted"] == ""
