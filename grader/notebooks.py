@@ -18,7 +18,9 @@ placed with these template functions:
     a code cell running ``grader.check`` for one function or the whole assignment; nothing in
     the handout.
 ``{% call code() %} ... {% endcall %}``
-    a literal code cell (e.g. the plot of the trajectory); nothing in the handout.
+    a demo code cell (e.g. the plot of the trajectory); nothing in the handout. Its code runs
+    inside ``with grader.skip_if_unfinished():``, so a cell that calls a function the student
+    has not written yet says so in one line instead of stopping "Run all".
 
 Markdown between cells is split into one cell per heading. The output is deterministic: no
 timestamps, no execution counts, and nbformat 4.5 cell ids derived from the cell index, so a
@@ -173,7 +175,11 @@ class _Renderer:
     def code(self, caller) -> str:
         if not self.notebook:
             return ""
-        return self._cell(Cell("code", _dedent_block(caller()), "code"))
+        import textwrap
+
+        body = textwrap.indent(_dedent_block(caller()), "    ", lambda line: bool(line.strip()))
+        source = f"import grader\n\nwith grader.skip_if_unfinished():  # one line, not an error, while a function is unfinished\n{body}"
+        return self._cell(Cell("code", source, "code"))
 
 
 def _dedent_block(text: str) -> str:
@@ -587,53 +593,70 @@ def render_check_text(result: "GradingResult", hidden: int | None, missing: list
 
 _STATUS_STYLE = {"passed": ("&#10003; passed", "#1a7f37"), "failed": ("&#10007; failed", "#cf222e"),
                  "error": ("&#10007; error", "#cf222e"), "timeout": ("&#8987; timeout", "#9a6700")}
+#: Monospace for everything with columns (inputs, expected and got): a notebook's output area
+#: is in a proportional font, and arrays only line up in a fixed-width one.
+_MONO = ("font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;white-space:pre;"
+         "overflow-x:auto;margin:2px 0 6px 0;font-size:90%;line-height:1.35")
 
 
 def render_check_html(result: "GradingResult", function: str | None, hidden: int | None, missing: list[str]) -> str:
-    """A compact inline summary of a self-check for a notebook output."""
+    """A compact inline summary of a self-check for a notebook output: the count of public
+    tests (tests, not points), the likely mistake first, each failing test's explanation in
+    monospace so its columns line up."""
     from html import escape
+
+    from grader.render.text import NOT_ATTEMPTED_NOTE, misconception_notes
 
     what = f"<code>{escape(function)}</code>" if function else escape(result.assignment)
     rows = []
+    notes = []
     if result.status == "error":
         headline = f"Self-check of {what}: could not be graded"
-        rows.append(f"<tr><td colspan=2><pre style='white-space:pre-wrap'>{escape(result.error or '')}</pre></td></tr>")
+        detail = (result.error or "") + (f"\n{result.error_detail}" if result.error_detail else "")
+        rows.append(f"<tr><td colspan=2><pre style=\"{_MONO}\">{escape(detail)}</pre></td></tr>")
     else:
         passed = sum(t.status == "passed" for t in result.tests)
         headline = f"Self-check of {what}: {passed} of {len(result.tests)} public tests passed"
+        for part in result.parts:
+            for mid, hint in misconception_notes(result, part):
+                notes.append(f"<div style='margin:4px 0;padding:4px 8px;border-left:4px solid #cf222e'>"
+                             f"<b>Likely mistake</b> in <code>{escape(part.function)}</code> "
+                             f"(<code>{escape(mid)}</code>): {escape(hint)}</div>")
+            if not part.attempted:
+                notes.append(f"<div><code>{escape(part.function)}</code>: {escape(NOT_ATTEMPTED_NOTE)}</div>")
         for test in result.tests:
+            if test.not_implemented and not any(p.attempted for p in result.parts if p.function == test.function):
+                continue  # said once per part above
             label, colour = _STATUS_STYLE.get(test.status, (escape(test.status), "#57606a"))
             detail = ""
             if test.status != "passed" and test.output:
-                detail = (f"<pre style='white-space:pre-wrap;margin:2px 0 6px 0;font-size:90%'>"
-                          f"{escape(test.output)}</pre>")
+                detail = f"<pre style=\"{_MONO}\">{escape(test.output)}</pre>"
             rows.append(f"<tr><td style='color:{colour};white-space:nowrap;vertical-align:top;padding-right:1em'>"
                         f"{label}</td><td style='text-align:left'>{escape(test.name)}{detail}</td></tr>")
-    notes = [f"<b>Public tests only</b>: this self-check is not your grade. {escape(_hidden_note(hidden, function))}"]
+    footer = [f"<b>Public tests only</b>: this self-check is not your grade. {escape(_hidden_note(hidden, function))}"]
     if missing:
-        notes.append("Not defined yet (run their cells): " + ", ".join(f"<code>{escape(m)}</code>" for m in missing))
-    notes += [f"warning: {escape(w)}" for w in result.warnings]
+        footer.append("Not defined yet (run their cells): " + ", ".join(f"<code>{escape(m)}</code>" for m in missing))
+    footer += [f"warning: {escape(w)}" for w in result.warnings]
     return (
         "<div class='grader-self-check' style='border:1px solid #d0d7de;border-radius:6px;"
         "padding:6px 12px;margin:4px 0;max-width:60em'>"
         f"<div style='font-weight:bold;margin-bottom:4px'>{headline}</div>"
-        f"<table style='border-collapse:collapse'>{''.join(rows)}</table>"
-        + "".join(f"<div style='color:#57606a;margin-top:4px'>{n}</div>" for n in notes)
+        + "".join(notes)
+        + f"<table style='border-collapse:collapse'>{''.join(rows)}</table>"
+        + "".join(f"<div style='color:#57606a;margin-top:4px'>{n}</div>" for n in footer)
         + "</div>"
     )
 
 
 def _register_plain_repr(shell) -> None:
-    """Show a returned GradingResult as one line under the HTML summary, not as a dataclass
-    dump."""
+    """Show nothing for a returned GradingResult under the summary (no `Out[n]:` line): the
+    summary above is the self-check's output; the result is still returned for code."""
     from grader.results import GradingResult
 
-    def one_line(result, printer, cycle):
-        scope = "public tests only" if result.public_only else "graded"
-        printer.text(f"<GradingResult {result.assignment}/{result.student}: "
-                     f"{result.score:g} / {result.max_score:g} points, {scope}>")
+    def shown_already(result):
+        return None
 
     try:
-        shell.display_formatter.formatters["text/plain"].for_type(GradingResult, one_line)
+        shell.display_formatter.ipython_display_formatter.for_type(GradingResult, shown_already)
     except (AttributeError, KeyError):
         pass

@@ -64,6 +64,9 @@ def headline(result: GradingResult) -> str:
     head = f"{result.assignment} / {result.student}: "
     if result.status == "error":
         return head + f"could not be graded: {result.error}"
+    if result.public_only:  # public checks are counted as tests, not as points
+        passed = sum(t.status == "passed" for t in result.tests)
+        return head + f"{passed} of {len(result.tests)} public tests passed"
     return head + f"{points(result.score)} / {points(result.max_score)} points"
 
 
@@ -246,7 +249,10 @@ def render_text(result: GradingResult, hidden_checks: int | None = None, *, widt
     cut_any = False
     for part in result.parts:
         summary = part_summary(result, part)
-        head = f"{part.function:<24} {points(part.score)} / {points(part.max_score)}  "
+        own = result.tests_for(part.function)
+        counted = (f"{sum(t.status == 'passed' for t in own)} / {len(own)} tests" if result.public_only
+                   else f"{points(part.score)} / {points(part.max_score)}")
+        head = f"{part.function:<24} {counted}  "
         if not part.attempted:
             lines.append(head + style("todo", f"({NOT_ATTEMPTED})"))
             lines.append("  " + style("todo", "[TODO]") + f" {NOT_ATTEMPTED_NOTE[len(NOT_ATTEMPTED) + 2:]}")
