@@ -8,8 +8,7 @@ cell layout). What it changes, and why:
 - speed: one exporter per process (`record_exporter`); no bleach pass per renderer (the
   classic template's, over highlighted code, was most of its time); no BeautifulSoup pass
   over the page (HTMLExporter's, for alt texts: the template writes them); no pygments CSS
-  preprocessor per notebook (the CSS is made once). About 10-20 ms per notebook instead of
-  ~140-250 ms.
+  preprocessor per notebook (the CSS is made once). Figures: benchmarks/bench_report.py.
 - safety: each cell's *final* HTML fragment, whatever renderer produced its parts
   (Markdown, nbconvert's mermaid fences, text/markdown, text/html, SVG, attachments, ANSI
   text), passes through the one allowlist sanitiser `grader.render.student_html.
