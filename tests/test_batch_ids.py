@@ -171,6 +171,8 @@ def test_a_result_that_cannot_be_stored_becomes_that_students_error_row(tmp_path
     assert rows["alice"]["score"] == "3" and rows["carol"]["score"] == "1"
     assert rows["bob"]["status"] == "error"
     assert rows["bob"]["error"] == "could not record the result: ValueError: a value the gradebook cannot store"
+    assert not (tmp_path / "out" / "reports" / "bob.html").exists()  # no page shows a grade that was not stored
+    assert (tmp_path / "out" / "reports" / "alice.html").is_file()
 
 
 def test_grade_with_an_escape_sequence_name_shows_the_real_score(tmp_path):

@@ -299,7 +299,14 @@ class Recorder:
         return "unavailable"
 
     def _record_failure(self, outcome: GradeOutcome, entry: PlannedEntry, reason: str) -> GradingResult:
-        """Store an error row with `reason` for the student of `outcome` (retried next run)."""
+        """Store an error row with `reason` for the student of `outcome` (retried next run).
+        A report already written for the result that could not be stored is removed, so no
+        page shows a grade the gradebook does not hold."""
+        for written in (report_path(self.out, outcome.student), notebook_record_path(self.out, outcome.student)):
+            try:
+                written.unlink(missing_ok=True)
+            except OSError:
+                pass
         result = crash_result(self.assignment, outcome.student, reason)
         self.gradebook.record(result, entry=entry.label or entry_name(entry.path), content_hash=entry.content_hash,
                               checks_hash="", report="unavailable")
