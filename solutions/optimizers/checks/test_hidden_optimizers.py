@@ -129,15 +129,17 @@ def given_gradients(rng, steps, shape, scale=1.0):
 def with_zeros(rng, steps, shape):
     """Gradients with exact zeros (a whole first step, then some components) and a tiny one.
 
-    Whatever the draw, the first component is 0 for two steps and then tiny (1e-5) while its
-    v is still 0, so where eps sits (inside the square root, outside, or nowhere) shows in
-    every student's run, not only when the draw happens to put a tiny value there."""
+    Whatever the draw, the first component is 0, 0, then tiny (1e-5) while its v is still 0,
+    so where eps sits (inside the square root, outside, or nowhere) shows; then one of size
+    0.5 to 2 and zeros again, so whether v decays while the gradient is 0 shows too. (Drawn
+    freely, these showed for some students only.)"""
     grads = rng.normal(0.0, 1.0, (steps, *shape))
     grads[0] = 0.0
     grads[1:][rng.random((steps - 1, *shape)) < 0.4] = 0.0
     first = grads.reshape(steps, -1)  # a view: the first component of every step
-    first[:2, 0] = 0.0
+    first[:, 0] = 0.0
     first[2, 0] = float(rng.choice([-1e-5, 1e-5]))
+    first[3, 0] = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
     return {"kind": "sequence", "grads": grads}
 
 
