@@ -38,9 +38,9 @@ ZIP_TIME = (2026, 1, 15, 23, 58, 0)
 
 # --- editing helpers ---------------------------------------------------------------------
 
-def student_base() -> str:
+def student_base(reference: Path = REFERENCE) -> str:
     """The reference as a student hands it in: the solution markers removed."""
-    lines = REFERENCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = reference.read_text(encoding="utf-8").splitlines(keepends=True)
     return "".join(line for line in lines if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
 
 
@@ -68,9 +68,9 @@ def with_function(source: str, name: str, definition: str) -> str:
     return source[:start] + definition.strip("\n") + "\n" + tail + source[end:].lstrip("\n")
 
 
-def with_stub(source: str, names: list[str]) -> str:
+def with_stub(source: str, names: list[str], stub_path: Path = STUB) -> str:
     """Put the untouched stub's version of each function back (not done yet)."""
-    stub = STUB.read_text(encoding="utf-8")
+    stub = stub_path.read_text(encoding="utf-8")
     for name in names:
         start, end = function_span(stub, name)
         source = with_function(source, name, stub[start:end])
@@ -302,10 +302,11 @@ def unimplemented(base: str) -> str:
     return STUB.read_text(encoding="utf-8")
 
 
-def partial(done: int):
+def partial(done: int, stub_path: Path = STUB):
+    """The first `done` functions written, the rest as the stub left them."""
     def apply(base: str) -> str:
         names = [line[4:line.index("(")] for line in base.splitlines() if line.startswith("def ")]
-        return with_stub(base, names[done:])
+        return with_stub(base, names[done:], stub_path)
     return apply
 
 
@@ -420,18 +421,21 @@ STUDENTS = {
 
 # --- writing entries -----------------------------------------------------------------------
 
-def notebook_json(source: str, student: str) -> str:
+TRY_IT = "theta = np.array([1.0, -2.0])\nprint(gd_step(theta, 2 * theta, 0.1))"
+
+
+def notebook_json(source: str, student: str, title: str = "Optimisers assignment", try_it: str = TRY_IT) -> str:
     """The module as a notebook a student would hand in: a title, the imports, a magic, one
-    cell per function, and a cell trying things out (with a shell line)."""
+    cell per function, and a cell trying things out (`try_it`, after a shell line)."""
     header, _, rest = source.partition("\ndef ")
     imports = "\n".join(line for line in header.splitlines() if line.startswith(("import ", "from ")))
     functions = ["def " + chunk.strip("\n") for chunk in ("\ndef " + rest).split("\ndef ")[1:]]
     cells = [
-        ("markdown", f"# Optimisers assignment\n\n{student.replace('_', ' ').title()}"),
+        ("markdown", f"# {title}\n\n{student.replace('_', ' ').title()}"),
         ("code", "%matplotlib inline\n" + imports),
         *(("code", function) for function in functions),
         ("markdown", "## Trying it out"),
-        ("code", "!python --version\ntheta = np.array([1.0, -2.0])\nprint(gd_step(theta, 2 * theta, 0.1))"),
+        ("code", "!python --version\n" + try_it),
     ]
     notebook = {
         "cells": [
@@ -464,21 +468,25 @@ def write_zip(path: Path, student: str, source: str) -> None:
             archive.writestr(info, data)
 
 
-def write_cohort(out: Path) -> list[Path]:
-    """Write every student's entry into `out` (emptied first); returns the entries."""
+def write_cohort(out: Path, students: dict | None = None, reference: Path = REFERENCE,
+                 notebook: dict | None = None) -> list[Path]:
+    """Write every student's entry into `out` (emptied first); returns the entries.
+    `students` (default STUDENTS) maps an id to (kind, make) as STUDENTS does, each made from
+    `reference` without its solution markers; `notebook` holds notebook_json's keywords.
+    The zip and folder kinds hold the optimizers module (their clutter speaks of it)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    base = student_base()
+    base = student_base(reference)
     written = []
-    for student, (kind, make) in STUDENTS.items():
+    for student, (kind, make) in (STUDENTS if students is None else students).items():
         source = make(base)
         if kind == "py":
             path = out / f"{student}.py"
             path.write_text(source, encoding="utf-8")
         elif kind == "ipynb":
             path = out / f"{student}.ipynb"
-            path.write_text(notebook_json(source, student), encoding="utf-8")
+            path.write_text(notebook_json(source, student, **(notebook or {})), encoding="utf-8")
         elif kind == "zip":
             path = out / f"{student}.zip"
             write_zip(path, student, source)
