@@ -102,7 +102,7 @@ def inventory(assignment: Assignment) -> dict:
     public = collect_checks(assignment.public_checks)
     per_function = {f: sum(r.function == f for r in hidden) for f in assignment.functions}
     return {"hidden_checks": len(hidden), "public_checks": len(public),
-            "hidden_points": sum(r.points for r in hidden), "hidden_checks_per_function": per_function}
+            "hidden_points": assignment.max_score, "hidden_checks_per_function": per_function}
 
 
 def count_hidden_checks(assignment: Assignment, function: str | None = None) -> int | None:

@@ -9,7 +9,7 @@ Outcomes are data: every check becomes a `CheckRecord` (status, score, feedback,
 calls it made with the student's answers, the tolerances it used), which `grader.grade`
 turns into the result model and `grader.diagnosis` replays on known-mistake mutants.
 
-A check is marked with `@check(function, points, title=..., visibility=...)`. Bare
+A check is marked with `@check(function, weight, title=..., visibility=...)`. Bare
 `assert` works but only its message is shown (assertion rewriting is off, so a hidden
 check's source never reaches feedback).
 """
@@ -39,13 +39,18 @@ from grader.results import Trace
 MARKER = "grader_check"
 
 
-def check(function: str, points: float, title: str | None = None, visibility: str = "visible",
+def check(function: str, weight: float = 1.0, title: str | None = None, visibility: str = "visible",
           timeout: float | None = None):
-    """Mark a test as a check of the student `function`, worth `points`. `title` is what
-    the student reads (default: the test's docstring's first line); `visibility` follows
-    Gradescope (visible, hidden, after_due_date, after_published); `timeout` overrides the
-    per-probe wall-clock limit in seconds."""
-    return getattr(pytest.mark, MARKER)(function=function, points=float(points), title=title,
+    """Mark a test as a check of the student `function`. Points are written in one place,
+    the part's `points` in assignment.toml: a hidden check earns the share `weight` / (the
+    sum of the weights of its function's hidden checks) of them (`grader.grade.check_points`);
+    a public check counts as one test. `title` is what the student reads (default: the
+    test's docstring's first line); `visibility` follows Gradescope (visible, hidden,
+    after_due_date, after_published); `timeout` overrides the per-probe wall-clock limit in
+    seconds."""
+    if not float(weight) > 0:
+        raise ValueError(f"@check({function!r}, weight={weight!r}): a weight is a positive number")
+    return getattr(pytest.mark, MARKER)(function=function, weight=float(weight), title=title,
                                          visibility=visibility, timeout=timeout)
 
 
@@ -74,7 +79,7 @@ class ProbeCall:
 class CheckRecord:
     nodeid: str
     function: str
-    points: float
+    weight: float  # the check's share of its part's points (see `check`)
     title: str
     visibility: str
     status: str = "error"  # passed | failed | error | timeout
@@ -86,10 +91,6 @@ class CheckRecord:
     probe_calls: list[ProbeCall] = field(default_factory=list)
     tolerances: list[tuple[float, float]] = field(default_factory=list)
     traces: list[Trace] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return self.points if self.status == "passed" else 0.0
 
     @property
     def tolerance(self) -> tuple[float, float]:
@@ -449,7 +450,7 @@ class GraderPlugin:
         return self.only_functions is None or function in self.only_functions
 
     def _add_record(self, nodeid: str, blank: CheckRecord) -> None:
-        record = CheckRecord(nodeid=nodeid, function=blank.function, points=blank.points, title=blank.title,
+        record = CheckRecord(nodeid=nodeid, function=blank.function, weight=blank.weight, title=blank.title,
                              visibility=blank.visibility, timeout=blank.timeout)
         self.records.append(record)
         self._by_nodeid[nodeid] = record
@@ -497,12 +498,12 @@ class GraderPlugin:
         for item in items:
             marker = item.get_closest_marker(MARKER)
             if marker is None:
-                self.collection_errors.append(f"{item.nodeid}: not marked with @check(function, points)")
+                self.collection_errors.append(f"{item.nodeid}: not marked with @check(function, weight)")
                 continue
             meta = marker.kwargs
             doc = (getattr(item.obj, "__doc__", None) or "").strip().splitlines()
             title = meta.get("title") or (doc[0] if doc else item.name)
-            blank = CheckRecord(nodeid=item.nodeid, function=meta["function"], points=meta["points"],
+            blank = CheckRecord(nodeid=item.nodeid, function=meta["function"], weight=meta["weight"],
                                 title=f"{meta['function']}: {title}", visibility=meta.get("visibility", "visible"),
                                 timeout=meta.get("timeout"))
             self._collected.append((item.nodeid, blank))

@@ -366,7 +366,7 @@ def find_misconceptions(assignment: Assignment, records: list[CheckRecord], *, p
 
 
 def _lost_points(records: list[CheckRecord], function: str) -> bool:
-    return any(r.score < r.points - 1e-9 for r in records if r.function == function)
+    return any(r.status != "passed" for r in records if r.function == function)
 
 
 def _diagnose(assignment: Assignment, records: list[CheckRecord], catalogue: list[Mutant],

@@ -168,6 +168,19 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
                            content_hash=submission.content_hash, isolation=isolation, warnings=warnings)
 
 
+def check_points(assignment: Assignment, records: list[CheckRecord], *, public_only: bool = False) -> dict[str, float]:
+    """Each check's points (by nodeid). A part's points are written once, in
+    assignment.toml, and split among its hidden checks in proportion to their weights
+    (`@check(function, weight)`); a public check (a self-check) counts as one test."""
+    if public_only:
+        return {r.nodeid: 1.0 for r in records}
+    totals: dict[str, float] = {}
+    for r in records:
+        totals[r.function] = totals.get(r.function, 0.0) + r.weight
+    part_points = {part.function: part.points for part in assignment.parts}
+    return {r.nodeid: part_points.get(r.function, 0.0) * r.weight / totals[r.function] for r in records}
+
+
 def assemble_result(assignment: Assignment, student: str, records: list[CheckRecord],
                     findings: Findings = NO_FINDINGS, *, public_only: bool = False, content_hash: str = "",
                     isolation: str = "", warnings: Sequence[str] = ()) -> GradingResult:
@@ -176,9 +189,11 @@ def assemble_result(assignment: Assignment, student: str, records: list[CheckRec
     A test's output holds the student's text (exception messages, printed output, reprs), so
     it is made valid Unicode here (`unicode_text`): a lone surrogate sent back by student code
     would make every output that encodes it fail."""
-    tests = [TestResult(name=r.title, function=r.function, score=r.score, max_score=r.points,
-                        status=r.status, visibility=r.visibility, output=unicode_text(r.output),
-                        duration=r.duration, traces=list(r.traces), not_implemented=r.not_implemented,
+    points = check_points(assignment, records, public_only=public_only)
+    tests = [TestResult(name=r.title, function=r.function, score=points[r.nodeid] if r.status == "passed" else 0.0,
+                        max_score=points[r.nodeid], status=r.status, visibility=r.visibility,
+                        output=unicode_text(r.output), duration=r.duration, traces=list(r.traces),
+                        not_implemented=r.not_implemented,
                         misconceptions=list(findings.checks.get(r.nodeid, ()))) for r in records]
     parts = []
     for part in assignment.parts:

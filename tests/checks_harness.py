@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 from grader.sandbox import ProbeOutcome
@@ -67,13 +66,9 @@ def run_source(assignment: Assignment, source: str, *, public: bool = False,
     return records
 
 
-def lost_points(records: list[CheckRecord]) -> dict[str, float]:
-    """function -> points lost, for the functions that lost any."""
-    lost: dict[str, float] = defaultdict(float)
-    for record in records:
-        if record.status != "passed":
-            lost[record.function] += record.points
-    return dict(lost)
+def lost_points(records: list[CheckRecord]) -> set[str]:
+    """The functions that lost points: those with a check that did not pass."""
+    return {record.function for record in records if record.status != "passed"}
 
 
 def internal_errors(records: list[CheckRecord]) -> list[str]:

@@ -24,20 +24,20 @@ from grader.checking import check
 from grader.expect import expect_array
 
 
-@check("gd_step", points=2, title="one step on random inputs")
+@check("gd_step", weight=2, title="one step on random inputs")
 def test_values(student, reference, rng):
     kw = dict(theta=rng.normal(size=3), grad=rng.normal(size=3), eta=0.1)
     got = student.probe("step", **kw)
     want = reference.probe("step", **kw)
     expect_array(got["theta"], want["theta"], name="theta", rtol=1e-6, atol=1e-9, inputs=kw)
 
-@check("gd_step", points=1, visibility="after_published")
+@check("gd_step", weight=1, visibility="after_published")
 def test_secret_assert(student):
     """A bare assert."""
     SECRET_NAME_IN_SOURCE = 41
     assert SECRET_NAME_IN_SOURCE == 42, "the answer is off"
 
-@check("momentum_step", points=3)
+@check("momentum_step", weight=3)
 def test_buggy_check(student):
     {}["missing"]
 '''
@@ -79,7 +79,7 @@ def run(toy, student_file: str, seed: str = "alice"):
 def test_outcomes_are_classified(toy):
     records = run(toy, "bad")
     values = records["test_values"]
-    assert (values.status, values.score, values.points) == ("failed", 0.0, 2.0)
+    assert (values.status, values.weight) == ("failed", 2.0)
     assert "theta is wrong" in values.output and "Inputs:" in values.output
     assert values.tolerance == (1e-6, 1e-9)
     assert values.probe_calls[0].name == "step" and values.probe_calls[0].status == "ok"
@@ -183,7 +183,7 @@ def test_expect_accepts_lists_scalars_and_tuples():
 # --- CheckSession: the checks collected once, run for one submission after another ---------
 
 def _essence(records) -> list[tuple]:
-    return [(r.nodeid, r.status, r.score, r.output, r.internal_error,
+    return [(r.nodeid, r.status, r.output, r.internal_error,
              [(c.name, c.status, repr(c.kwargs), repr(c.value)) for c in r.probe_calls]) for r in records]
 
 

@@ -1,4 +1,5 @@
-"""The checks of every assignment add up: points per function, public coverage, baked answers."""
+"""The checks of every assignment: every part checked, points from assignment.toml split by weight,
+public coverage, baked answers."""
 from __future__ import annotations
 
 import json
@@ -18,24 +19,46 @@ from checks_harness import student_probes  # noqa: E402
 ASSIGNMENTS = [a.id for a in Course(Path(__file__).resolve().parents[1]).assignments()]
 
 
-def points_by_function(records) -> dict[str, float]:
-    points: dict[str, float] = defaultdict(float)
+def weights_by_function(records) -> dict[str, float]:
+    weights: dict[str, float] = defaultdict(float)
     for record in records:
-        points[record.function] += record.points
-    return dict(points)
+        weights[record.function] += record.weight
+    return dict(weights)
 
 
 @pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
-def test_hidden_points_of_each_function_sum_to_its_part(course, assignment_id):
+def test_every_part_has_hidden_checks_and_no_check_judges_another_function(course, assignment_id):
     assignment = course.get(assignment_id)
-    points = points_by_function(collect_checks(assignment.hidden_checks))
-    assert points == {part.function: part.points for part in assignment.parts}
+    weights = weights_by_function(collect_checks(assignment.hidden_checks))
+    assert set(weights) == set(assignment.functions) and all(w > 0 for w in weights.values())
+
+
+def test_points_are_written_once_a_parts_points_are_split_among_its_checks_by_weight(course):
+    """assignment.toml is the one place for points: changing a part's points changes its
+    checks' points, with no check edited."""
+    import dataclasses
+
+    from grader.course import Part
+    from grader.grade import check_points
+
+    assignment = course.get("sigmoid_neuron")
+    records = collect_checks(assignment.hidden_checks)
+    points = check_points(assignment, records)
+    for part in assignment.parts:
+        own = [r for r in records if r.function == part.function]
+        assert sum(points[r.nodeid] for r in own) == pytest.approx(part.points)
+        total = sum(r.weight for r in own)
+        assert all(points[r.nodeid] == pytest.approx(part.points * r.weight / total) for r in own)
+    doubled = dataclasses.replace(assignment, parts=tuple(Part(p.function, 2 * p.points) for p in assignment.parts))
+    assert check_points(doubled, records) == pytest.approx({nodeid: 2 * value for nodeid, value in points.items()})
+    public = collect_checks(assignment.public_checks)
+    assert set(check_points(assignment, public, public_only=True).values()) == {1.0}  # a public check is a test
 
 
 @pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 def test_every_function_has_public_checks_and_nothing_else(course, assignment_id):
     assignment = course.get(assignment_id)
-    public = points_by_function(collect_checks(assignment.public_checks))
+    public = weights_by_function(collect_checks(assignment.public_checks))
     assert set(public) == set(assignment.functions)
 
 
@@ -77,5 +100,5 @@ def test_same_named_check_files_of_two_assignments_do_not_shadow_each_other(cour
     must run each assignment's own file."""
     for _ in range(2):
         for assignment in course.assignments():
-            functions = set(points_by_function(collect_checks(assignment.public_checks)))
+            functions = set(weights_by_function(collect_checks(assignment.public_checks)))
             assert functions == set(assignment.functions), assignment.id

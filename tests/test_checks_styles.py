@@ -199,7 +199,7 @@ def test_an_inline_composite_keeps_its_points_when_an_unused_block_is_broken():
     records = run_source(COURSE.get("optimizers"), OPTIMIZERS + broken)
     # train looks its step functions up in a table built before gd_step was redefined, but
     # batches through the (now broken) module-level minibatches: its fake run rescues it.
-    assert set(lost_points(records)) == {"minibatches", "gd_step"}
+    assert (lost_points(records)) == {"minibatches", "gd_step"}
 
 
 def test_a_captured_step_function_that_is_wrong_costs_train_points_too():

@@ -106,7 +106,7 @@ def toy(tmp_path):
 
 def record(function: str, status: str, calls: list[ProbeCall], tolerance=(1e-7, 1e-10),
            points: float = 1.0, name: str = "") -> CheckRecord:
-    rec = CheckRecord(nodeid=f"test_{function}_{name or len(calls)}", function=function, points=points,
+    rec = CheckRecord(nodeid=f"test_{function}_{name or len(calls)}", function=function, weight=points,
                       title=f"{function}: {name or 'check'}", visibility="visible", status=status)
     rec.probe_calls = calls
     rec.tolerances = [tolerance]
