@@ -699,17 +699,20 @@ class Sandbox:
         timeout = self.limits.probe_timeout if timeout is None else timeout
         worker = self._workers[0]
         self._next_id += 1
+        left = max(0, self.limits.reply_bytes - self._reply_bytes_read)
+        limit = min(protocol.MAX_FRAME, left, max_reply_bytes if max_reply_bytes is not None else left)
         # The worker stops a probe at this limit itself, to report where the student's code
-        # was (see worker.py); the deadline below still holds if it does not.
-        request = {"op": "probe", "id": self._next_id, "name": name, "kwargs": kwargs_json, "timeout": timeout}
+        # was (see worker.py); the deadline below still holds if it does not.  It is also told
+        # the reply limit, so that it does not relay a longer reply (saving both sides the
+        # transfer); whether it complies or not, nothing longer is read here.
+        request = {"op": "probe", "id": self._next_id, "name": name, "kwargs": kwargs_json, "timeout": timeout,
+                   "max_reply": limit}
         if group is not None:
             request["group"] = group
         started = time.monotonic()
         # the worker stops a probe at `timeout` and reports where it was; past the grace the
         # grader stops waiting for that report and kills the worker itself
         deadline = started + timeout + STOP_GRACE
-        left = max(0, self.limits.reply_bytes - self._reply_bytes_read)
-        limit = min(protocol.MAX_FRAME, left, max_reply_bytes if max_reply_bytes is not None else left)
         try:
             protocol.send_message(worker.req_fd, request, arrays, deadline)
             payload = protocol.read_frame(worker.rep_fd, deadline, limit)
@@ -719,6 +722,10 @@ class Sandbox:
             outcome = self._outcome(reply, reply_arrays, self._next_id)
             if outcome.status == "timeout":
                 outcome.message = f"no result within {timeout:g} s"
+            if reply.get("status") == "too_large":  # the worker did not relay it (the same refusal)
+                size = reply.get("size")
+                outcome = self._refusal(size if type(size) is int and size > limit else limit + 1, limit,
+                                        out_of_budget=limit == left)
         except protocol.FrameTooLarge as exc:
             outcome = self._refused(exc, worker, deadline, out_of_budget=limit == left)
         except protocol.FrameTimeout:
@@ -753,14 +760,18 @@ class Sandbox:
             protocol.skip_bytes(worker.rep_fd, exc.size, deadline)
         except (protocol.ProtocolError, protocol.FrameTimeout):
             self._discard_worker()
-        size = _megabytes(exc.size)
+        return self._refusal(exc.size, exc.limit, out_of_budget)
+
+    def _refusal(self, size: int, limit: int, out_of_budget: bool) -> ProbeOutcome:
+        """The student's outcome for a reply of ``size`` bytes where ``limit`` are read."""
+        size = _megabytes(size)
         if out_of_budget:
             message = (f"the result your code returned ({size}) was not read: the results of one submission "
                        f"may add up to {_megabytes(self.limits.reply_bytes)}, and earlier tests used "
                        f"{_megabytes(self._reply_bytes_read)} of that")
         else:
             message = (f"the result your code returned ({size}) was not read: this test's answer needs "
-                       f"far less (at most {_megabytes(exc.limit)} are read)")
+                       f"far less (at most {_megabytes(limit)} are read)")
         return ProbeOutcome("error", exc_type="ResultTooLarge", message=message)
 
     def _outcome(self, reply: dict, arrays: dict, request_id: int) -> ProbeOutcome:
@@ -783,6 +794,8 @@ class Sandbox:
             return ProbeOutcome("crashed", message=_crash_message(reply), output=output)
         if status == "timeout":  # from the zygote: stopped near its limit, with where it was
             return ProbeOutcome("timeout", traceback=_text(reply.get("traceback"), _TRACEBACK_CHARS))
+        if status == "too_large":  # from the zygote: the reply was longer than the request's max_reply
+            return ProbeOutcome("error", exc_type="ResultTooLarge")  # the message: see run_probe
         raise protocol.ProtocolError(f"unexpected reply status {str(status)[:40]!r}")
 
     def _worker_config(self, runtime: str) -> dict:

@@ -24,8 +24,10 @@ config; never the ``grader`` package, which is not visible in the sandbox).  Seq
    ``{"status": "ok", "id": n, "value": ..., "output": ..., "alone": bool}`` or
    ``{"status": "error", "id": n, "exc_type": ..., "message": ..., "traceback": ...,
    "output": ...}``; if the child dies without replying, the zygote replies ``{"status":
-   "crashed", "id": n, "exit_code": c}`` (or ``"signal": s``).  After each probe the zygote
-   kills whatever processes the probe left behind.  A request may carry ``"timeout"`` (its
+   "crashed", "id": n, "exit_code": c}`` (or ``"signal": s``); if its reply frame is longer
+   than the request's ``"max_reply"``, the zygote kills it unread and replies ``{"status":
+   "too_large", "id": n, "size": bytes}``.  After each probe the zygote kills whatever
+   processes the probe left behind.  A request may carry ``"timeout"`` (its
    limit in seconds): a probe still running when it is up is stopped by the zygote,
    which asks the fork for its Python stack first (faulthandler, on a private pipe) and
    replies ``{"status": "timeout", "id": n, "seconds": s, "traceback": ...}`` with the
@@ -539,8 +541,10 @@ def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_
         stop_at = None
         if type(limit) in (int, float) and limit > 0:
             stop_at = time.monotonic() + limit
-        payload, status, stack = _collect_reply(child.reply_fd, child.pid, protocol.MAX_FRAME, stop_at,
-                                                child.trace_fd)
+        max_reply = request.get("max_reply")  # what the grader will read; a longer reply is not sent on
+        if not (type(max_reply) is int and 0 <= max_reply < protocol.MAX_FRAME):
+            max_reply = protocol.MAX_FRAME
+        payload, status, stack = _collect_reply(child.reply_fd, child.pid, max_reply, stop_at, child.trace_fd)
         if stack is not None:  # stopped before its time limit: say where it was
             child.end()
             kept = None
@@ -556,7 +560,9 @@ def _serve(protocol, probes, student, student_path: str, capture: _Capture, req_
         else:
             child.end()
             kept = None
-        if payload is None:
+        if type(status) is tuple:  # ("too_large", size): the child was killed, its reply not read
+            payload = protocol.pack_message({"status": "too_large", "id": request_id, "size": status[1]})
+        elif payload is None:
             reply = {"status": "crashed", "id": request_id}
             if status is not None and os.WIFSIGNALED(status):
                 reply["signal"] = os.WTERMSIG(status)
@@ -645,12 +651,13 @@ def _alone() -> bool:
 
 
 def _collect_reply(fd: int, child: int, max_frame: int, stop_at: float | None = None,
-                   trace_fd: int | None = None) -> tuple[bytes | None, int | None, str | None]:
+                   trace_fd: int | None = None) -> tuple[bytes | None, int | tuple | None, str | None]:
     """Read one frame from the child's reply pipe while watching the child.  Returns
-    ``(payload, None, None)`` for a whole frame, else ``(None, wait status, None)`` once the
-    child has ended (its leftovers are killed so that the pipe reaches end-of-file), or
-    ``(None, None, its stack)`` when it was still running at ``stop_at`` (it is left
-    running: the caller ends it)."""
+    ``(payload, None, None)`` for a whole frame, ``(None, ("too_large", size), None)`` for a
+    frame longer than ``max_frame`` (the child and its leftovers are killed, the rest is
+    never read), else ``(None, wait status, None)`` once the child has ended (its leftovers
+    are killed so that the pipe reaches end-of-file), or ``(None, None, its stack)`` when it
+    was still running at ``stop_at`` (it is left running: the caller ends it)."""
     buffer = bytearray()
     status = None
     poller = select.poll()
@@ -659,7 +666,12 @@ def _collect_reply(fd: int, child: int, max_frame: int, stop_at: float | None = 
         if len(buffer) >= 4:
             size = int.from_bytes(buffer[:4], "big")
             if size > max_frame:
-                break
+                try:
+                    os.kill(child, signal.SIGKILL)  # it may be blocked writing the rest
+                except OSError:
+                    pass
+                _kill_children()
+                return None, ("too_large", size), None
             if len(buffer) >= 4 + size:
                 return bytes(buffer[4 : 4 + size]), None, None
         if stop_at is not None and status is None and time.monotonic() >= stop_at and trace_fd is not None:

@@ -106,7 +106,25 @@ def test_a_reply_beyond_its_allowance_is_refused_unread_and_the_worker_goes_on(p
         worker = sandbox._workers[0]
         fine = sandbox.run_probe("array", {"size": 100}, group="f", max_reply_bytes=1 << 20)
         assert fine.status == "ok" and np.array_equal(fine.value, np.ones(100))
-        assert sandbox._workers[0] is worker  # read past, not restarted
+        assert sandbox._workers[0] is worker  # refused, not restarted
+
+
+def test_a_worker_that_relays_a_long_reply_anyway_is_still_refused_by_length(probes, monkeypatch):
+    """The worker is told each reply's limit and does not relay a longer one; but student code
+    runs in it and may ignore that: the trusted side refuses by the frame's length alone."""
+    original = protocol.send_message
+
+    def without_limit(fd, meta, arrays=None, deadline=None):
+        return original(fd, {key: value for key, value in meta.items() if key != "max_reply"}, arrays, deadline)
+
+    monkeypatch.setattr(protocol, "send_message", without_limit)
+    with Sandbox("x = 1\n", "student", probes, Limits(isolation="rlimits")) as sandbox:
+        refused = sandbox.run_probe("array", {"size": 1 << 20}, group="f", max_reply_bytes=1 << 20)
+        assert refused.status == "error" and refused.exc_type == "ResultTooLarge"
+        assert "(8.0 MB) was not read" in refused.message and "at most 1.0 MB" in refused.message
+        worker = sandbox._workers[0]
+        assert sandbox.run_probe("array", {"size": 100}, group="f", max_reply_bytes=1 << 20).status == "ok"
+        assert sandbox._workers[0] is worker  # read past in chunks, not restarted
 
 
 def test_the_replies_of_one_submission_are_bounded_in_total(probes):
