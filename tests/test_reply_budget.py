@@ -151,7 +151,7 @@ def test_large_student_answers_are_dropped_once_compared_small_ones_kept():
     student = StudentProbes(lambda *args: None)
     student.note_reference_answer("run", np.ones(10))
     big, small = np.ones(KEEP_FLOOR), np.ones(10)  # KEEP_FLOOR float64s: 8x the floor in bytes
-    record = CheckRecord(nodeid="n", function="f", points=1.0, title="t", visibility="visible",
+    record = CheckRecord(nodeid="n", function="f", weight=1.0, title="t", visibility="visible",
                          probe_calls=[ProbeCall("run", {}, "ok", big), ProbeCall("run", {}, "ok", small)],
                          traces=[Trace("a", big, small), Trace("b", small, small)])
     _drop_large_answers(record, student)
