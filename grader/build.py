@@ -12,11 +12,10 @@ from pathlib import Path
 
 from grader.checking import (BakedReference, GraderPlugin, RecordingReference, StudentProbes, kwargs_key,
                              pack_answers, run_checks)
-from grader.course import Assignment
+from grader.course import INVENTORY, Assignment
 from grader.sandbox import ProbeOutcome
 from grader.stubs import write_stub
 
-INVENTORY = "inventory.json"
 
 
 def bake_public_answers(assignment: Assignment, path: Path | None = None) -> Path:
@@ -103,20 +102,6 @@ def inventory(assignment: Assignment) -> dict:
     per_function = {f: sum(r.function == f for r in hidden) for f in assignment.functions}
     return {"hidden_checks": len(hidden), "public_checks": len(public),
             "hidden_points": assignment.max_score, "hidden_checks_per_function": per_function}
-
-
-def count_hidden_checks(assignment: Assignment, function: str | None = None) -> int | None:
-    """How many hidden checks grading will run, for the whole assignment or for one
-    `function` (read from the baked inventory, since a student bundle has no hidden checks
-    to count); None when the inventory does not say."""
-    path = assignment.public_checks / INVENTORY
-    if not path.is_file():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if function is None:
-        return int(data["hidden_checks"])
-    per_function = data.get("hidden_checks_per_function", {})
-    return int(per_function[function]) if function in per_function else None
 
 
 def build_assignment(assignment: Assignment) -> list[str]:

@@ -109,8 +109,7 @@ def cmd_check(args) -> int:
 
 
 def _hidden_check_count(assignment) -> int | None:
-    from grader.build import count_hidden_checks
-    return count_hidden_checks(assignment)
+    return assignment.hidden_check_count()
 
 
 def cmd_build(args) -> int:

@@ -8,6 +8,7 @@ directory that holds `assignments/`, else the checkout this package was installe
 """
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ from pathlib import Path
 
 from grader.late import LatePolicy, LatePolicyError, policy_from_toml
 from grader.errors import UsageError
+
+
+#: What `grader build` bakes beside the public checks: how many hidden checks there are.
+INVENTORY = "inventory.json"
 
 
 class CourseError(UsageError):
@@ -62,6 +67,19 @@ class Assignment:
         from grader.figures import load_figures
 
         return load_figures(self.directory)
+
+    def hidden_check_count(self, function: str | None = None) -> int | None:
+        """How many hidden checks grading will run, for the whole assignment or for one
+        `function` (read from the inventory `grader build` bakes, since a student bundle has
+        no hidden checks to count); None when the inventory does not say."""
+        path = self.public_checks / INVENTORY
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if function is None:
+            return int(data["hidden_checks"])
+        per_function = data.get("hidden_checks_per_function", {})
+        return int(per_function[function]) if function in per_function else None
 
     @property
     def probes_path(self) -> Path:

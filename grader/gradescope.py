@@ -216,7 +216,6 @@ def _write_json(path: Path, data: dict) -> None:
 
 def run_autograder(assignment: Assignment, root: Path) -> dict:
     """Grade `root`/submission into `root`/results/results.json; returns what was written."""
-    from grader.build import count_hidden_checks
     from grader.grade import grade_submission
 
     started = time.monotonic()
@@ -227,7 +226,7 @@ def run_autograder(assignment: Assignment, root: Path) -> dict:
     graded = grade_submission(assignment, submission, student=student) if public.status == "graded" else public
     if graded is public:  # unusable submission: one error, no tests
         graded.public_only = False
-    results = gradescope_results(graded, public, config, count_hidden_checks(assignment),
+    results = gradescope_results(graded, public, config, assignment.hidden_check_count(),
                                  execution_time=time.monotonic() - started)
     _write_json(root / "results" / "results.json", results)
     _log_isolation(graded, public)

@@ -358,7 +358,6 @@ def check(function: str | None = None, assignment=None) -> "GradingResult":
     Returns the GradingResult (public tests only, never the grade)."""
     import tempfile
 
-    from grader.build import count_hidden_checks
     from grader.course import Course, CourseError
     from grader.grade import grade_submission
 
@@ -379,7 +378,7 @@ def check(function: str | None = None, assignment=None) -> "GradingResult":
         result = narrow_result(result, function)
     defined = set(user_functions(namespace))
     missing = [f for f in ([function] if function else target.functions) if f not in defined]
-    hidden = count_hidden_checks(target, function)  # for the function checked, or the whole assignment
+    hidden = target.hidden_check_count(function)  # for the function checked, or the whole assignment
     if shell is not None and getattr(shell, "kernel", None) is not None:
         from IPython.display import HTML, display
 
@@ -420,7 +419,6 @@ def submit(assignment=None, *, server: str | None = None, token: str | None = No
 def _main_namespace():
     """(namespace, history of code cells, IPython shell or None) of the interactive session,
     or of the running script. IPython is only used when it is already loaded."""
-    import sys
 
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None

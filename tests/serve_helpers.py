@@ -10,7 +10,8 @@ from pathlib import Path
 
 from grader.course import Course
 from grader.serve import auth
-from grader.serve.app import Service, create_app
+from grader.serve.app import Service
+from grader.serve.asgi import create_app
 from grader.serve.command import add_roster, instructor_token, read_tokens
 from grader.serve.db import Database
 from grader.serve.queue import GradingQueue

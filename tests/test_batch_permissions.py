@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from grader.batch import outputs
-from grader.batch.outputs import write_atomic
+from grader.batch.layout import write_atomic
 from test_batch_run import batch, make_cohort
 
 

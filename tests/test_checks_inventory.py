@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import INVENTORY, collect_checks, inventory
+from grader.build import collect_checks, inventory
+from grader.course import INVENTORY
 from grader.checking import BakedReference, GraderPlugin, run_checks
 from grader.course import Course
 

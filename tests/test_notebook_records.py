@@ -10,7 +10,7 @@ import nbformat
 
 from conftest import run_grader
 from grader.batch import run_batch
-from grader.batch.outputs import notebook_record_path, report_path
+from grader.batch.layout import notebook_record_path, report_path
 from test_batch_fakes import fake_grade, write_fake
 
 

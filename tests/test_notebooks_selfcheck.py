@@ -164,9 +164,8 @@ def test_check_from_a_plain_script_prints_text_and_returns_the_result(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Public tests only" in proc.stdout and "hidden checks" in proc.stdout
     # the hidden checks of the function checked, not the assignment's total
-    from grader.build import count_hidden_checks
-    own = count_hidden_checks(COURSE.get("sigmoid_neuron"), "sigmoid")
-    assert own < count_hidden_checks(COURSE.get("sigmoid_neuron"))
+    own = COURSE.get("sigmoid_neuron").hidden_check_count("sigmoid")
+    assert own < COURSE.get("sigmoid_neuron").hidden_check_count()
     assert f"Grading runs {own} hidden checks of sigmoid on other inputs" in proc.stdout
     returned = proc.stdout.split("RETURNED ")[1]
     assert returned.startswith("GradingResult") and "['sigmoid']" in returned

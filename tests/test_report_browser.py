@@ -440,7 +440,7 @@ def test_the_dashboard_opens_with_its_style_sheet_allowed_and_nothing_else(brows
     import io
 
     from grader.batch import run_batch
-    from grader.batch.outputs import DASHBOARD_NAME
+    from grader.batch.layout import DASHBOARD_NAME
     from grader.course import Course
     from test_batch_fakes import fake_grade, write_fake
 

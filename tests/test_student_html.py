@@ -232,7 +232,7 @@ def test_hostile_notebook_record_from_grade_report_holds_only_the_allowlist(opti
 
 def test_hostile_notebook_record_from_a_batch_holds_only_the_allowlist(optimizers, tmp_path):
     from grader.batch import run_batch
-    from grader.batch.outputs import DASHBOARD_NAME, notebook_record_path, report_path
+    from grader.batch.layout import DASHBOARD_NAME, notebook_record_path, report_path
     from test_batch_fakes import fake_grade
 
     cohort = tmp_path / "cohort"

@@ -30,58 +30,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from grader.batch.final_grades import FinalGrade, final_grades
 from grader.batch.gradebook import Gradebook
+from grader.batch.layout import CSV_NAME, NOTEBOOKS_DIR, REPORTS_DIR, RESULTS_DIR, number, report_path, result_path, write_atomic
 from grader.course import Assignment
 from grader.ids import file_name
 from grader.untrusted import csv_row
-
-CSV_NAME = "grades.csv"
-RESULTS_DIR = "results"
-REPORTS_DIR = "reports"
-NOTEBOOKS_DIR = "notebooks"
-DASHBOARD_NAME = "index.html"
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write `path` whole or not at all; private while written, then 0666 minus the umask."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            os.fchmod(f.fileno(), 0o666 & ~current_umask())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def current_umask() -> int:
-    """The process's umask (reading it means setting it: it is put back at once)."""
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
-
-
-def report_path(out: Path, student: str) -> Path:
-    return out / REPORTS_DIR / file_name(student, ".html")
-
-
-def notebook_record_path(out: Path, student: str) -> Path:
-    return out / NOTEBOOKS_DIR / file_name(student, ".html")
-
-
-def result_path(out: Path, student: str) -> Path:
-    return out / RESULTS_DIR / file_name(student, ".json")
-
 
 def csv_columns(assignment: Assignment) -> list[str]:
     return ["student", "score", "max_score", *assignment.functions, "raw_score", "late_penalty",
@@ -108,13 +64,6 @@ def grades_csv(grades: list[FinalGrade], assignment: Assignment) -> str:
                                  grade.status, grade.reason, "; ".join(grade.notes()),
                                  ";".join(part.function for part in grade.parts if not part.attempted)]))
     return buffer.getvalue()
-
-
-def number(value: float | None) -> str:
-    """A score as a CSV cell: plain digits, "" for no score."""
-    if value is None:
-        return ""
-    return f"{value:g}" if abs(value) < 1e15 else repr(value)
 
 
 #: Reports are rendered with an empty pair of these near the top (templates/report.html.j2);

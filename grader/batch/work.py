@@ -149,7 +149,7 @@ def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
 
 def notebook_link(student: str) -> str:
     """Where a report (in reports/) finds its student's notebook record (in notebooks/)."""
-    from grader.batch.outputs import NOTEBOOKS_DIR
+    from grader.batch.layout import NOTEBOOKS_DIR
 
     return f"../{NOTEBOOKS_DIR}/{url_name(student, '.html')}"
 

@@ -5,8 +5,9 @@
     storage.py   uploads and reports under DATA_DIR, under names the service makes
     auth.py      tokens, browser sessions, CSRF
     queue.py     the grading queue: claims, grades on the batch's runners, stores
-    app.py       the Starlette application: JSON API, security headers
+    app.py       the JSON API and what the routes share
     pages.py     the HTML pages (templates/serve/)
+    asgi.py      the Starlette application: API and pages, errors, security headers
     command.py   `grader serve`: roster, tokens.csv, uvicorn
 
 Needs the `serve` extra (Starlette, uvicorn, python-multipart; psycopg for PostgreSQL).

@@ -1,5 +1,6 @@
-"""The service's ASGI application (Starlette): the contract's JSON API, the students' and
-the instructor's pages, and the security headers on every response.
+"""The service's JSON API (the contract's routes) and what the routes share (`Service`, the
+caller, uploads, grades); `grader.serve.asgi` puts these routes and the pages
+(`grader.serve.pages`) into one Starlette application with the security headers.
 
 Routes (students see only their own submissions: anything else is 404, as if it did not
 exist; the instructor sees everything):
@@ -33,13 +34,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from grader.batch.final_grades import FinalGrade, final_grade
 from grader.course import Assignment, Course, CourseError
@@ -369,7 +368,7 @@ class snapshot_gradebook:
 
     def __enter__(self):
         from grader.batch.gradebook import Gradebook
-        from grader.batch.outputs import report_path
+        from grader.batch.layout import report_path
 
         self._folder = tempfile.TemporaryDirectory(prefix="grader-serve-")
         folder = Path(self._folder.name)
@@ -399,67 +398,3 @@ class snapshot_gradebook:
     def __exit__(self, *exc):
         self.gradebook.close()
         self._folder.cleanup()
-
-
-# --- errors and headers -----------------------------------------------------------------------
-
-async def http_error(request: Request, exc: HTTPException) -> Response:
-    headers = dict(exc.headers or {})
-    if request.url.path.startswith("/api/") or request.url.path == "/healthz" or \
-            request.headers.get("authorization"):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
-    from grader.serve.pages import error_page
-
-    return error_page(request, exc.status_code, str(exc.detail), headers)
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    import logging
-
-    logging.getLogger("grader.serve").exception("internal error on %s", request.url.path)
-    return JSONResponse({"error": "internal error"}, status_code=500)
-
-
-class SecurityHeaders:
-    """ASGI middleware: the headers of every response (see the module docstring)."""
-
-    HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-               (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
-               (b"cache-control", b"no-store")]
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    h for h in self.HEADERS if h[0] not in names]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def create_app(service: Service) -> Starlette:
-    from grader.serve import pages
-
-    routes = [
-        Route("/healthz", healthz),
-        Route("/api/assignments/{assignment}/submissions", api_submit, methods=["POST"]),
-        Route("/api/assignments/{assignment}/grades.csv", api_grades_csv),
-        Route("/api/assignments/{assignment}/regrade", api_regrade, methods=["POST"]),
-        Route("/api/submissions/{sid}", api_submission),
-        Route("/api/submissions/{sid}/{what:str}", api_report),
-        Route("/api/me/submissions", api_me),
-        Route("/api/queue", api_queue),
-        *pages.routes(),
-    ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
-    app.state.service = service
-    app.add_middleware(SecurityHeaders)
-    return app
-

@@ -162,7 +162,8 @@ def serve_command(course: Course, data_dir: Path | None, *, roster: Path | None 
     """The CLI's `grader serve`; returns when the server stopped (SIGINT/SIGTERM)."""
     try:
         import uvicorn
-        from grader.serve.app import Service, create_app
+        from grader.serve.app import Service
+        from grader.serve.asgi import create_app
     except ImportError as exc:
         raise UsageError(f"the service needs its extra: pip install 'grader[serve]' ({exc.name} is missing)") from None
     from grader.batch.runner import DaskRunner, LocalRunner
