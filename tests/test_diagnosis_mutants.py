@@ -7,6 +7,7 @@ student module runs here); one slow test goes through the real sandbox.
 """
 from __future__ import annotations
 
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -88,104 +89,39 @@ def test_the_reference_and_the_stub_get_no_misconception(assignment_id):
         assert result.hints == {}
 
 
-UNKNOWN_MISTAKES = {
-    "optimizers": ("gd_step", '''
-def gd_step(theta, grad, eta):
-    return np.asarray(theta, dtype=np.float64) - 2 * eta * np.asarray(grad, dtype=np.float64)
-'''),
-    "sigmoid_neuron": ("grad_b", '''
-def grad_b(w, b, x, y):
-    f = predict(w, b, x)
-    return np.sum((f - np.asarray(y, dtype=np.float64)) * f)
-'''),
-}
+def diagnosed_mistakes() -> list:
+    """The wrong versions under solutions/<id>/mistakes/ whose diagnosis is pinned in its
+    diagnosis.toml: mistakes the catalogue does not know (named by nothing), and known ones
+    written in the student's own structure (the function batches by itself or computes its
+    building blocks inline, so the checks' runs with fake building blocks answer differently
+    from the mutant's) that are still named."""
+    cases = []
+    for assignment_id, assignment in sorted(ASSIGNMENTS.items()):
+        expected = assignment.solution_directory / "mistakes" / "diagnosis.toml"
+        if expected.is_file():
+            for name, entry in tomllib.loads(expected.read_text(encoding="utf-8")).items():
+                cases.append(pytest.param(assignment_id, name, entry["function"], entry["named"],
+                                          id=f"{assignment_id}/{name}"))
+    return cases
 
 
-@pytest.mark.parametrize("assignment_id", sorted(UNKNOWN_MISTAKES))
-def test_a_mistake_outside_the_catalogue_gets_no_id(assignment_id):
+@pytest.mark.parametrize("assignment_id, name, function, named", diagnosed_mistakes())
+def test_a_mistake_is_named_as_its_diagnosis_toml_says(assignment_id, name, function, named):
     assignment = ASSIGNMENTS[assignment_id]
-    function, definition = UNKNOWN_MISTAKES[assignment_id]
-    result = grade_in_process(assignment, assignment.reference_path.read_text() + "\n\n" + definition)
-    part = result.part(function)
-    assert part.score < part.max_score
-    assert part.misconceptions == [] and part.feedback == UNRECOGNISED
-    assert all(p.misconceptions == [] for p in result.parts)
-    assert result.hints == {}
-
-
-#: The same known mistakes written differently from the mutants: the function does its own
-#: batching or computes its building blocks inline (so the checks' runs with fake building
-#: blocks answer differently from the mutant's), and is still named.
-OWN_STRUCTURE = {
-    "sgd_batches_itself_and_drops_last": ("optimizers", "minibatch_sgd", "minibatch.drops_last", '''
-def minibatch_sgd(grad_fn, theta0, X, Y, eta, epochs, batch_size, rng=None):
-    theta = np.array(theta0, dtype=np.float64)
-    history = [theta]
-    n = len(X)
-    for _ in range(epochs):
-        order = np.arange(n) if rng is None else rng.permutation(n)
-        for start in range(0, n - batch_size + 1, batch_size):
-            idx = order[start:start + batch_size]
-            theta = theta - eta * grad_fn(theta, X[idx], Y[idx])
-            history.append(theta)
-    return np.array(history)
-'''),
-    "train_batches_itself_and_drops_last": ("optimizers", "train", "minibatch.drops_last", '''
-def train(optimizer, grad_fn, theta0, X, Y, epochs, batch_size=None, rng=None, **hyper):
-    n = len(X)
-    size = n if batch_size is None else batch_size
-    theta = np.array(theta0, dtype=np.float64)
-    state, second, t = np.zeros_like(theta), np.zeros_like(theta), 0
-    history = [theta]
-    for _ in range(epochs):
-        order = np.arange(n) if rng is None else rng.permutation(n)
-        for start in range(0, n - size + 1, size):
-            idx = order[start:start + size]
-            Xb, Yb = X[idx], Y[idx]
-            t += 1
-            if optimizer == "nag":
-                theta, state = nag_step(theta, lambda p: grad_fn(p, Xb, Yb), state, **hyper)
-            elif optimizer == "gd":
-                theta = gd_step(theta, grad_fn(theta, Xb, Yb), **hyper)
-            elif optimizer == "adam":
-                theta, state, second = adam_step(theta, grad_fn(theta, Xb, Yb), state, second, t, **hyper)
-            else:
-                step = {"momentum": momentum_step, "adagrad": adagrad_step, "rmsprop": rmsprop_step}[optimizer]
-                theta, state = step(theta, grad_fn(theta, Xb, Yb), state, **hyper)
-            history.append(theta)
-    return np.array(history)
-'''),
-    "sgd_one_full_batch_step_inline": ("optimizers", "minibatch_sgd", "minibatch.one_step_per_epoch", '''
-def minibatch_sgd(grad_fn, theta0, X, Y, eta, epochs, batch_size, rng=None):
-    history = [np.array(theta0, dtype=np.float64)]
-    for _ in range(epochs):
-        history.append(history[-1] - eta * grad_fn(history[-1], X, Y))
-    return np.array(history)
-'''),
-    "gradient_descent_inline_sequential": ("sigmoid_neuron", "gradient_descent",
-                                           "gradient_descent.sequential_update", '''
-def gradient_descent(w0, b0, x, y, eta, epochs):
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    w, b = float(w0), float(b0)
-    rows = [(w, b)]
-    for _ in range(epochs):
-        f = 1 / (1 + np.exp(-(w * x + b)))
-        w = w - eta * np.sum((f - y) * f * (1 - f) * x)
-        f = 1 / (1 + np.exp(-(w * x + b)))
-        b = b - eta * np.sum((f - y) * f * (1 - f))
-        rows.append((w, b))
-    return np.array(rows)
-'''),
-}
-
-
-@pytest.mark.parametrize("case", sorted(OWN_STRUCTURE))
-def test_a_known_mistake_in_the_students_own_structure_is_named(case):
-    assignment_id, function, mistake, definition = OWN_STRUCTURE[case]
-    assignment = ASSIGNMENTS[assignment_id]
-    result = grade_in_process(assignment, assignment.reference_path.read_text() + "\n\n" + definition)
+    mistake = assignment.solution_directory / "mistakes" / f"{name}.py"
+    result = grade_in_process(assignment, assignment.reference_path.read_text() + "\n\n" + mistake.read_text())
     assert lost_parts(result) == {function}
-    assert result.part(function).misconceptions == [mistake], result.part(function).feedback
+    if named:
+        assert result.part(function).misconceptions == [named], result.part(function).feedback
+    else:
+        assert all(p.misconceptions == [] for p in result.parts) and result.hints == {}
+        assert result.part(function).feedback == UNRECOGNISED
+
+
+def test_the_pinned_diagnoses_cover_unknown_and_own_structure_mistakes():
+    cases = [case.values for case in diagnosed_mistakes()]
+    assert {assignment for assignment, _, _, named in cases if not named} >= {"optimizers", "sigmoid_neuron"}
+    assert sum(bool(named) for *_, named in cases) >= 4
 
 
 def test_two_mistakes_in_two_functions_are_both_named():

@@ -311,10 +311,12 @@ def count_colour(screenshot: Path, hex_colour: str, tolerance: int = 60) -> int:
 
 def test_chromium_draws_the_paths_over_the_frame(browser, tmp_path):
     """The overlay really renders: the runs' colours are on screen, over the frame's grey."""
+    from grader.course import Course
     from grader.render.plots import REFERENCE_COLOUR, STUDENT_COLOUR, plots_for_trace
+    figures = Course.find().get("sigmoid_neuron").figures  # the error surface it declares
     sigmoid = {"kind": "sigmoid_neuron", "x": X.tolist(), "y": Y.tolist()}
-    both = plots_for_trace(Trace("both", gd_path(-0.5), gd_path(1.0), problem=sigmoid))[0]  # apart
-    alone = plots_for_trace(Trace("alone", None, gd_path(1.0), problem=sigmoid))[0]
+    both = plots_for_trace(Trace("both", gd_path(-0.5), gd_path(1.0), problem=sigmoid), None, figures)[0]  # apart
+    alone = plots_for_trace(Trace("alone", None, gd_path(1.0), problem=sigmoid), None, figures)[0]
     counts = {}
     for name, uri, width in (("both", both.data_uri, both.width), ("alone", alone.data_uri, alone.width),
                              ("frame", "data:image/png;base64," + both.frame.png_base64, both.width)):
