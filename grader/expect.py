@@ -182,3 +182,17 @@ def expect_tuple(got: Any, length: int, *, name: str, parts: str = "",
 def expect_true(condition: bool, message: str, inputs: Mapping[str, Any] | None = None) -> None:
     if not condition:
         _fail(message, inputs)
+
+
+def expect_dict(got: Any, want: Mapping[str, Any], keys, *, name: str, rtol: float = 1e-7, atol: float = 1e-10,
+                inputs: Mapping[str, Any] | None = None) -> dict:
+    """Fail unless `got` is a dict holding every one of `keys`, each value as `want`'s (as
+    `expect_array` compares, the key named in the message); returns it."""
+    expect_true(isinstance(got, dict), f"{name} must return a dict with keys {', '.join(keys)}; "
+                f"it returned {type_name(got)}", inputs)
+    missing = [key for key in keys if key not in got]
+    expect_true(not missing, f"{name} returned a dict without the key(s) {', '.join(missing)}", inputs)
+    for key in keys:
+        expect_array(got[key], want[key], name=f"{name}[{key!r}]", rtol=rtol, atol=atol, inputs=inputs)
+    return got
+

@@ -63,6 +63,15 @@ class Boundary:
 
 Figure = Surface | Boundary
 
+
+def logistic_squared_error(w, b, x, y):
+    """L(w, b) = 1/2 sum_i (sigma(w x_i + b) - y_i)^2 of a one-input logistic unit on the points
+    (x, y), over equal-shaped arrays w, b (sigma via tanh: no overflow): a `Surface.loss`."""
+    import numpy as np
+
+    z = np.multiply.outer(w, x) + np.multiply.outer(b, np.ones_like(x))
+    return 0.5 * ((0.5 * (1.0 + np.tanh(0.5 * z)) - y) ** 2).sum(axis=-1)
+
 _LOADED: dict[tuple[str, int], dict[str, Figure]] = {}
 
 

@@ -11,22 +11,13 @@ import numpy as np
 
 from grader.checking import check
 from grader.composites import plain_or_faked
-from grader.expect import expect_array, expect_scalar, expect_true, expect_tuple
+from grader.expect import expect_array, expect_dict, expect_scalar, expect_true, expect_tuple
 
 VALUES = dict(rtol=1e-7, atol=1e-12)
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
 P0 = [[[0.5, -0.4], [0.3, 0.8]], [0.1, -0.2], [0.7, -0.6], 0.05]
 P0_INPUTS = {"W1": np.array(P0[0]), "b1": np.array(P0[1]), "w2": np.array(P0[2]), "b2": P0[3], "X": XOR_X}
-
-
-def expect_dict(got, want, keys, called, inputs):
-    expect_true(isinstance(got, dict), f"{called} must return a dict with keys {', '.join(keys)}; "
-                f"it returned {type(got).__name__}", inputs)
-    missing = [key for key in keys if key not in got]
-    expect_true(not missing, f"{called} returned a dict without the key(s) {', '.join(missing)}", inputs)
-    for key in keys:
-        expect_array(got[key], want[key], name=f"{called}[{key!r}]", inputs=inputs, **VALUES)
 
 
 @check("add_mul_graph", 1, title="the deck's graph at x = -2, y = 5, z = -4")
@@ -46,8 +37,8 @@ def test_forward_deck(student, reference):
     args = [1.0, 1.0, 5.0, 4.0, "relu"]
     want = reference.probe("call", function="neuron_forward", args=args)["value"]
     got = student.probe("call", function="neuron_forward", args=args)["value"]
-    expect_dict(got, want, ("s", "z", "a", "e", "J"), "neuron_forward(1, 1, 5, 4, 'relu')",
-                {"w": 1.0, "b": 1.0, "x": 5.0, "y": 4.0})
+    expect_dict(got, want, ("s", "z", "a", "e", "J"), name="neuron_forward(1, 1, 5, 4, 'relu')",
+                inputs={"w": 1.0, "b": 1.0, "x": 5.0, "y": 4.0}, **VALUES)
 
 
 @check("neuron_backward", 1, title="the deck's ReLU unit, w = b = 1 on (5, 4), and its sigmoid version")
@@ -56,8 +47,8 @@ def test_backward_deck(student, reference):
     for args in ([1.0, 1.0, 5.0, 4.0, "relu"], [0.5, 0.0, 0.5, 0.2, "sigmoid"]):
         want = reference.probe("call", function="neuron_backward", args=args)["value"]
         got = student.probe("call", function="neuron_backward", args=args)["value"]
-        expect_dict(got, want, keys, f"neuron_backward(w, b, x, y, {args[4]!r})",
-                    dict(zip(("w", "b", "x", "y", "activation"), args)))
+        expect_dict(got, want, keys, name=f"neuron_backward(w, b, x, y, {args[4]!r})",
+                    inputs=dict(zip(("w", "b", "x", "y", "activation"), args)), **VALUES)
 
 
 @check("linreg_loss", 1, title="the handout's batch x = [1, 2, 3, 4], y = [3, 5, 7, 9] at w = b = 1")
@@ -84,7 +75,7 @@ def test_linreg_grad(student, reference):
 def test_xor_forward(student, reference):
     want = reference.probe("network_call", function="xor_forward", params=P0, args=[XOR_X])["value"]
     got = student.probe("network_call", function="xor_forward", params=P0, args=[XOR_X])["value"]
-    expect_dict(got, want, ("a1", "h1", "a2", "yhat"), "xor_forward(params, X)", P0_INPUTS)
+    expect_dict(got, want, ("a1", "h1", "a2", "yhat"), name="xor_forward(params, X)", inputs=P0_INPUTS, **VALUES)
 
 
 @check("xor_loss", 1, title="the XOR data at P0")

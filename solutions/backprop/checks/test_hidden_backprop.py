@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.checking import check
 from grader.composites import plain_or_faked, plot_rows
-from grader.expect import as_numeric_array, expect_array, expect_scalar, expect_true, expect_tuple
+from grader.expect import as_numeric_array, expect_array, expect_dict, expect_scalar, expect_true, expect_tuple
 
 VALUES = dict(rtol=1e-7, atol=1e-12)
 XOR_X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -32,16 +32,6 @@ GRADS = "(dW1, db1, dw2, db2)"
 def expect_untouched(got, function, inputs):
     expect_true(not got["mutated"], f"{function} changed one of its input arrays in place; compute new "
                 "arrays instead (W1 = W1 - eta * dW1, not W1 -= eta * dW1)", inputs)
-
-
-def expect_dict(got, want, keys, called, inputs, tolerance=VALUES):
-    """A returned dict with exactly the handout's keys, each value as the reference's."""
-    expect_true(isinstance(got, dict), f"{called} must return a dict with keys {', '.join(keys)}; "
-                f"it returned {type(got).__name__}", inputs)
-    missing = [key for key in keys if key not in got]
-    expect_true(not missing, f"{called} returned a dict without the key(s) {', '.join(missing)}", inputs)
-    for key in keys:
-        expect_array(got[key], want[key], name=f"{called}[{key!r}]", inputs=inputs, **tolerance)
 
 
 def expect_grads(got, want, called, inputs, tolerance=VALUES):
@@ -86,11 +76,8 @@ def relu_unit(rng, n):
 # --- add_mul_graph (3) ----------------------------------------------------------------------
 
 
-@check("add_mul_graph", 2, title="the deck's x = -2, y = 5, z = -4 and 10 random triples")
-def test_add_mul_random(student, reference, rng):
-    x, y = rng.normal(0.0, 3.0, 10), rng.normal(0.0, 3.0, 10)
-    z = x + y + rng.choice([-1.0, 1.0], 10) * rng.uniform(1.0, 4.0, 10)  # z never equals q = x + y
-    x, y, z = np.r_[-2.0, x], np.r_[5.0, y], np.r_[-4.0, z]
+def add_mul_matches(student, reference, x, y, z, untouched=False):
+    """add_mul_graph(x, y, z) returns (f, (df_dx, df_dy, df_dz)) as the reference's."""
     inputs = {"x": x, "y": y, "z": z}
     want = reference.probe("call", function="add_mul_graph", args=[x, y, z])["value"]
     got = student.probe("call", function="add_mul_graph", args=[x, y, z])
@@ -100,22 +87,23 @@ def test_add_mul_random(student, reference, rng):
     grads = expect_tuple(grads, 3, name="the gradients", parts="(df_dx, df_dy, df_dz)", inputs=inputs)
     for name, g, w in zip(("df_dx", "df_dy", "df_dz"), grads, want[1]):
         expect_array(g, w, name=name, inputs=inputs, **VALUES)
+    if untouched:
+        expect_untouched(got, "add_mul_graph", inputs)
+
+
+@check("add_mul_graph", 2, title="the deck's x = -2, y = 5, z = -4 and 10 random triples")
+def test_add_mul_random(student, reference, rng):
+    x, y = rng.normal(0.0, 3.0, 10), rng.normal(0.0, 3.0, 10)
+    z = x + y + rng.choice([-1.0, 1.0], 10) * rng.uniform(1.0, 4.0, 10)  # z never equals q = x + y
+    add_mul_matches(student, reference, np.r_[-2.0, x], np.r_[5.0, y], np.r_[-4.0, z])
 
 
 @check("add_mul_graph", 1, title="single numbers and 2-d arrays; inputs left unchanged")
 def test_add_mul_shapes(student, reference, rng):
-    for args in ([float(v) for v in rng.normal(0.0, 3.0, 2)] + [float(rng.uniform(5.0, 9.0))],
-                 [rng.normal(0.0, 2.0, (2, 3)), rng.normal(0.0, 2.0, (2, 3)), rng.uniform(5.0, 9.0, (2, 3))]):
-        inputs = dict(zip("xyz", args))
-        want = reference.probe("call", function="add_mul_graph", args=args)["value"]
-        got = student.probe("call", function="add_mul_graph", args=args)
-        f, grads = expect_tuple(got["value"], 2, name="add_mul_graph(x, y, z)", parts="(f, (df_dx, df_dy, df_dz))",
-                                inputs=inputs)
-        expect_array(f, want[0], name="f", inputs=inputs, **VALUES)
-        grads = expect_tuple(grads, 3, name="the gradients", parts="(df_dx, df_dy, df_dz)", inputs=inputs)
-        for name, g, w in zip(("df_dx", "df_dy", "df_dz"), grads, want[1]):
-            expect_array(g, w, name=name, inputs=inputs, **VALUES)
-        expect_untouched(got, "add_mul_graph", inputs)
+    add_mul_matches(student, reference, *(float(v) for v in rng.normal(0.0, 3.0, 2)), float(rng.uniform(5.0, 9.0)),
+                    untouched=True)
+    add_mul_matches(student, reference, rng.normal(0.0, 2.0, (2, 3)), rng.normal(0.0, 2.0, (2, 3)),
+                    rng.uniform(5.0, 9.0, (2, 3)), untouched=True)
 
 
 # --- neuron_forward (3) and neuron_backward (5) --------------------------------------------------
@@ -127,7 +115,7 @@ def graph_matches(student, reference, function, w, b, x, y, activation, keys, un
     called = f"{function}(w, b, x, y, {activation!r})"
     want = reference.probe("call", function=function, args=args)["value"]
     got = student.probe("call", function=function, args=args)
-    expect_dict(got["value"], want, keys, called, inputs)
+    expect_dict(got["value"], want, keys, name=called, inputs=inputs, **VALUES)
     if untouched:
         expect_untouched(got, function, inputs)
 
@@ -242,7 +230,7 @@ def forward_matches(student, reference, params, X, untouched=False):
     inputs = network_inputs(params, X)
     want = reference.probe("network_call", function="xor_forward", params=plain(params), args=[X])["value"]
     got = student.probe("network_call", function="xor_forward", params=plain(params), args=[X])
-    expect_dict(got["value"], want, CACHE_KEYS, "xor_forward(params, X)", inputs)
+    expect_dict(got["value"], want, CACHE_KEYS, name="xor_forward(params, X)", inputs=inputs, **VALUES)
     if untouched:
         expect_untouched(got, "xor_forward", inputs)
 
