@@ -20,7 +20,7 @@ from grader.untrusted import unicode_text
 from grader.load import Submission, SubmissionError, load_submission
 from grader.results import GradingResult, PartResult, TestResult
 from grader.sandbox import Limits, Sandbox, SandboxError
-from grader.sandbox_pool import SandboxPool
+from grader.sandbox_pool import SandboxPool, pool_from_environment
 from grader.unsandboxed import UNSANDBOXED_NOTE, UnsandboxedProbes, sandbox_available
 
 #: Wall-clock time all probes of ONE student function's checks may take together, in probe
@@ -138,7 +138,8 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
         checks_dir = assignment.hidden_checks
         reference = session.reference() if session else reference_module(assignment)
     limits = limits or Limits()
-    pool = session.sandbox_pool if session else None
+    # a batch's session has its warm pool; else GRADER_SANDBOX_POOL=1 asks for this thread's
+    pool = session.sandbox_pool if session else pool_from_environment()
     seed = "public" if public_only else seed_material(assignment, student)
     if public_only and not sandbox_available():  # a learner's own machine without os.fork (Windows)
         probes = StudentProbes(UnsandboxedProbes(submission.source, assignment.module, trusted_probes(assignment)))

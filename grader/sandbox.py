@@ -33,8 +33,9 @@ Isolation (:func:`isolation_available`):
     and scratch folder.  :attr:`Sandbox.warning`
     says which (:data:`RLIMITS_WARNING` or :func:`landlock_warning`); callers must show it.
 
-Warm pool (:mod:`grader.sandbox_pool`): ``Sandbox(..., pool=SandboxPool())`` (or the
-environment variable ``GRADER_SANDBOX_POOL=1``) gets its worker forked by a long-lived
+Warm pool (:mod:`grader.sandbox_pool`, which builds on this module): ``Sandbox(...,
+pool=SandboxPool())`` (``grader.grade`` passes the thread's pool when the environment
+variable ``GRADER_SANDBOX_POOL=1`` is set) gets its worker forked by a long-lived
 bubblewrap process that has already imported NumPy and the probes, instead of starting
 bwrap and Python per submission; from the student's import on the worker is the same, and
 so is everything above (timeouts, crashes, the sticky import error).  Only bubblewrap uses
@@ -92,6 +93,17 @@ def landlock_warning(abi: int) -> str:
 ISOLATION_ENV = "GRADER_SANDBOX"
 
 _HERE = Path(__file__).resolve().parent
+
+
+def runtime_files(probes_path: Path) -> dict[str, Path]:
+    """What a worker's read-only /runtime holds, by name: the worker program, the protocol,
+    the probe library and the assignment's probes (nothing else of the grader or course)."""
+    return {"worker.py": _HERE / "worker.py", "protocol.py": _HERE / "protocol.py",
+            "probekit.py": _HERE / "probekit.py", "probes.py": Path(probes_path)}
+
+
+class PoolGone(Exception):
+    """A pool process (grader.sandbox_pool) died or misbehaved; it has been killed."""
 _RESERVED_MODULES = frozenset({"_grader_protocol", "_grader_probes", "numpy"})
 _MESSAGE_CHARS = 2000
 _TRACEBACK_CHARS = 10_000
@@ -163,7 +175,7 @@ STOP_GRACE = 0.5
 # --------------------------------------------------------------------------- isolation
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return os.geteuid() == 0
 
 
@@ -188,7 +200,7 @@ def _reachable_by_others(folder: str) -> bool:
 def _namespace_args() -> list[str]:
     args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     args.append("--unshare-cgroup-try")
-    if _is_root():
+    if is_root():
         # bwrap run by root keeps ALL capabilities unless told otherwise; keep only what
         # the worker needs to switch to its unprivileged uid (then the kernel clears them).
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -314,7 +326,7 @@ BLAS_KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.]{1,32}$")
 
 
-def _worker_environment(isolation: str, home: str) -> dict[str, str]:
+def worker_environment(isolation: str, home: str) -> dict[str, str]:
     """The worker's whole environment: nothing of the grader's but its BLAS kernel choice."""
     kernels = {name: os.environ[name] for name in BLAS_KERNEL_VARIABLES
                if _PLAIN_VALUE.match(os.environ.get(name, ""))}
@@ -331,12 +343,12 @@ def _worker_environment(isolation: str, home: str) -> dict[str, str]:
     }
 
 
-def _bwrap_command(limits: Limits, runtime_dir: Path, python: list[str], extra: tuple[str, ...] = ()) -> list[str]:
+def bwrap_command(limits: Limits, runtime_dir: Path, python: list[str], extra: tuple[str, ...] = ()) -> list[str]:
     """``bwrap ... -- python ...`` with ``runtime_dir`` read-only at /runtime; ``extra``
     arguments go last, before the command (e.g. capabilities for the pool)."""
     size = str(limits.scratch_bytes)
     command = [shutil.which("bwrap"), *_namespace_args(), "--clearenv"]
-    for key, value in _worker_environment("bubblewrap", "/scratch").items():
+    for key, value in worker_environment("bubblewrap", "/scratch").items():
         command += ["--setenv", key, value]
     # The tmpfs mounts come first: a Python runtime that lives under /tmp (a venv made
     # there) is then bound on top of the empty /tmp instead of being hidden by it.
@@ -428,7 +440,7 @@ class _Worker:
 
     def kill(self) -> None:
         """Kill the worker with everything it started, and reap it."""
-        _kill_tree(self.proc.pid)  # also what left the process group (setsid) in rlimits mode
+        kill_tree(self.proc.pid)  # also what left the process group (setsid) in rlimits mode
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace
         except (ProcessLookupError, PermissionError):  # dies with its init, which dies with bwrap
@@ -471,7 +483,7 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _kill_tree(pid: int) -> None:
+def kill_tree(pid: int) -> None:
     """SIGKILL every descendant of ``pid`` (Linux; elsewhere a no-op).  They are stopped
     first, until no new one appears, so that none can fork while the tree is being killed
     and escape by re-parenting to init."""
@@ -569,8 +581,8 @@ class Sandbox:
     Raises :class:`SandboxError` when the sandbox cannot run at all (not the student's fault)
     and ``ValueError`` for an unknown probe name or a bad module name.
 
-    With ``pool`` (a :class:`grader.sandbox_pool.SandboxPool`; None: the thread's pool if
-    GRADER_SANDBOX_POOL is set, else none) and bubblewrap isolation, workers are forked by a
+    With ``pool`` (a :class:`grader.sandbox_pool.SandboxPool`; None: no pool) and
+    bubblewrap isolation, workers are forked by a
     pool process (started on first use, held until :meth:`close`, then given back for the
     next Sandbox) and the student's source is sent to each worker on its own request pipe.
 
@@ -587,10 +599,6 @@ class Sandbox:
         self.limits = limits
         self.module_name = module_name
         self.isolation = _choose_isolation(limits)
-        if pool is None:
-            from grader.sandbox_pool import pool_from_environment
-
-            pool = pool_from_environment()
         # Only bubblewrap gets its workers from a pool (see grader.sandbox_pool for why).
         self._pool = pool if self.isolation == "bubblewrap" else None
         self._source = source if self._pool is not None else None
@@ -609,7 +617,7 @@ class Sandbox:
         # kernel exempts uid 0 from RLIMIT_NPROC, and a uid of its own means the process
         # limit counts only this worker's processes (each worker gets its own: processes of
         # a killed one may linger a moment and would count against the next).
-        self._drops_privileges = _is_root()
+        self._drops_privileges = is_root()
 
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=self._temporary_parent()))
         self._workers: list[_Worker | _PooledWorker] = []  # zero or one; lists so the finalizer sees them
@@ -647,9 +655,7 @@ class Sandbox:
         (runtime / "student").mkdir(parents=True)
         for directory in (runtime, runtime / "student"):
             directory.chmod(0o755)
-        copies = {"worker.py": _HERE / "worker.py", "protocol.py": _HERE / "protocol.py",
-                  "probekit.py": _HERE / "probekit.py", "probes.py": probes_path}
-        for name, src in copies.items():
+        for name, src in runtime_files(probes_path).items():
             shutil.copyfile(src, runtime / name)
             (runtime / name).chmod(0o644)
         student_file = runtime / "student" / f"{self.module_name}.py"
@@ -822,7 +828,7 @@ class Sandbox:
         return config
 
     def _environment(self, home: str) -> dict[str, str]:
-        return _worker_environment(self.isolation, home)
+        return worker_environment(self.isolation, home)
 
     def _spawn(self) -> None:
         if self._pool is not None:
@@ -845,7 +851,7 @@ class Sandbox:
         python = [sys.executable, "-I", "-B", f"{runtime}/worker.py", json.dumps(config)]
         env = self._environment(home)
         if self.isolation == "bubblewrap":
-            command = _bwrap_command(self.limits, self._root / "runtime", python)
+            command = bwrap_command(self.limits, self._root / "runtime", python)
             popen_env, cwd = {"PATH": env["PATH"]}, str(self._root)
         else:
             command, popen_env, cwd = python, env, home
@@ -875,8 +881,6 @@ class Sandbox:
     def _spawn_pooled(self) -> None:
         """A worker forked by a pool process (started or replaced if need be), on fresh
         pipes; the source goes to that worker only, as the first frame of its requests."""
-        from grader.sandbox_pool import PoolGone
-
         config = self._worker_config("/runtime")
         config = {"limits": config["limits"], "module": self.module_name, "uid": config["uid"],
                   "source": f"/runtime/student/{self.module_name}.py"}

@@ -36,8 +36,9 @@ Threads: pool processes are started by the thread that first needs them, and bwr
 from one thread only (it is not thread-safe either); :func:`thread_pool` gives each thread
 its own.  Processes: a pool serves only the process that created it; in a fork of it
 (a multiprocessing worker) it refuses to serve and its finalizer leaves the parent's pool
-processes alone, and :func:`thread_pool` makes the fork a pool of its own.  Setting the environment variable ``GRADER_SANDBOX_POOL=1`` makes every Sandbox
-created without an explicit pool use :func:`thread_pool`.
+processes alone, and :func:`thread_pool` makes the fork a pool of its own.  With the
+environment variable ``GRADER_SANDBOX_POOL=1``, grading without a session
+(`grader.grade.grade_submission`) uses :func:`thread_pool` (:func:`pool_from_environment`).
 """
 from __future__ import annotations
 
@@ -56,17 +57,13 @@ import time
 import weakref
 from pathlib import Path
 
-from grader.sandbox import (_HERE, Limits, SandboxError, _bwrap_command, _is_root, _kill_tree,
-                            _worker_environment)
+from grader.sandbox import (Limits, PoolGone, SandboxError, bwrap_command, is_root, kill_tree, runtime_files,
+                            worker_environment)
 
 POOL_ENV = "GRADER_SANDBOX_POOL"
 #: How long the pool may take to clear a submission away (a fork bomb's thousands of
 #: processes included) before it is replaced.
 CLEAR_SECONDS = 15.0
-
-
-class PoolGone(Exception):
-    """The pool process died or misbehaved; it has been killed."""
 
 
 class PoolProcess:
@@ -85,8 +82,7 @@ class PoolProcess:
         runtime = self._root / "runtime"
         runtime.mkdir(mode=0o755)
         runtime.chmod(0o755)
-        for name, src in {"worker.py": _HERE / "worker.py", "protocol.py": _HERE / "protocol.py",
-                          "probekit.py": _HERE / "probekit.py", "probes.py": Path(probes_path)}.items():
+        for name, src in runtime_files(probes_path).items():
             shutil.copyfile(src, runtime / name)
             (runtime / name).chmod(0o644)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -97,14 +93,14 @@ class PoolProcess:
         python = [sys.executable, "-I", "-B", "/runtime/worker.py", json.dumps(config)]
         # CAP_KILL for the pool only (each submission's worker loses it with its uid change);
         # the root filesystem read-only, so that only /tmp, /scratch and /dev can be written.
-        extra = ("--cap-add", "CAP_KILL") if _is_root() else ()
-        command = _bwrap_command(limits, runtime, python, (*extra, "--remount-ro", "/"))
+        extra = ("--cap-add", "CAP_KILL") if is_root() else ()
+        command = bwrap_command(limits, runtime, python, (*extra, "--remount-ro", "/"))
         try:
             with open(self._log, "wb") as log:
                 self._proc = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(theirs.fileno(),),
                     close_fds=True, start_new_session=True, cwd=str(self._root),
-                    env={"PATH": _worker_environment("bubblewrap", "/scratch")["PATH"]})
+                    env={"PATH": worker_environment("bubblewrap", "/scratch")["PATH"]})
         except OSError as exc:
             self.kill()
             raise SandboxError(f"cannot start the sandbox pool: {exc}") from None
@@ -175,7 +171,7 @@ class PoolProcess:
             return
         self._dead = True
         if self._proc is not None:
-            _kill_tree(self._proc.pid)
+            kill_tree(self._proc.pid)
             try:
                 os.killpg(self._proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
