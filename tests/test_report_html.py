@@ -330,3 +330,17 @@ def test_passed_checks_show_one_set_of_plots_per_function_failed_checks_all():
         ["grad_w: quadratic"] * 2
     supplied = {t.name: [] for t in tests}  # supplied pictures are shown as given
     assert "<img" not in render_report(result, assignment(), plots=supplied)
+
+
+def test_a_self_check_report_counts_public_tests_not_points(tmp_path):
+    """A self-check's report (grader check --report) counts tests as tests, as the terminal
+    and the notebook do; a graded report counts points."""
+    from grader.course import Course
+    from grader.grade import grade_submission
+
+    assignment = Course.find().get("sigmoid_neuron")
+    checked = grade_submission(assignment, assignment.stub_path, student="self-check", public_only=True)
+    page = render_report(checked, assignment)
+    assert "public tests" in page and " points" not in page.replace("Public tests only", "")
+    graded = render_report(sample_result(), assignment)
+    assert "points" in graded

@@ -209,6 +209,8 @@ def report_context(result: GradingResult, assignment: Assignment | None = None, 
         "max_score": points(result.max_score),
         "percent": percent,
         "public_only": result.public_only,
+        # a self-check counts public tests (one each), grading counts points
+        "unit": "public tests" if result.public_only else "points",
         "public_note": PUBLIC_ONLY_NOTE,
         "warnings": list(result.warnings),
         "links": list((links or {}).items()),
