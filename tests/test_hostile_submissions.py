@@ -1196,7 +1196,7 @@ def test_time_is_accounted_per_function():
 
     probes = StudentProbes(run, probe_timeout=0.2, function_budget=0.35, retry_timeout=0.05)
     for function in ("hangs", "fine"):
-        probes.record = CheckRecord(nodeid=function, function=function, points=1, title=function, visibility="visible")
+        probes.record = CheckRecord(nodeid=function, function=function, weight=1, title=function, visibility="visible")
         for _ in range(5):
             try:
                 probes.probe("p", function=function, hang=function == "hangs")

@@ -260,7 +260,7 @@ def render_text(result: GradingResult, hidden_checks: int | None = None, *, widt
         full = part.score >= part.max_score - 1e-9
         lines.append(head + style("passed" if full else "failed" if part.score == 0 else "timeout", f"({summary})"))
         for mid, hint in misconception_notes(result, part):
-            label = f"likely mistake ({mid}):"
+            label = f"likely mistake ({terminal_line(mid)}):"
             lines += _styled(_wrapped(label + (f" {terminal_line(hint)}" if hint else ""), width, "  ", "    "),
                              label, style("mistake", label))
         if part.feedback and not part.misconceptions:
