@@ -64,10 +64,11 @@ def relu_unit(rng, n):
     kink, where da/dz = 0), and targets y with y - a far from 0. w and the kink's x are
     multiples of 1/8, so w x + b is exactly 0 there in any order of operations."""
     w = float(rng.integers(4, 17) / 8.0 * rng.choice([-1.0, 1.0]))
-    kink = float(rng.integers(-16, 17) / 8.0)
+    kink = float(rng.integers(1, 17) / 8.0 * rng.choice([-1.0, 1.0]))  # never 0: b = -w kink is not 0
     b = -w * kink
     side = np.where(np.arange(n) % 2 == 0, 1.0, -1.0) * np.sign(w)
-    x = kink + rng.uniform(0.5, 3.0, n) * side
+    x = kink + rng.uniform(0.5, 3.0, n) * side / abs(w)
+    x[0] = kink + rng.uniform(0.2, 0.8) * side[0] / abs(w)  # 0 < z < 1: a threshold at 1 instead of 0 shows
     x[-1] = kink
     y = rng.normal(0.0, 2.0, n) + np.where(rng.random(n) < 0.5, 1.5, -1.5)
     return w, b, x, y
@@ -399,7 +400,10 @@ def gradcheck_matches(student, reference, problem, theta, h, exact):
 
 @check("gradient_check", 1, title="an exact gradient gives a relative error below 1e-7")
 def test_gradcheck_exact(student, reference, rng):
-    gradcheck_matches(student, reference, curved(rng, (2, 3)), rng.normal(0.0, 1.0, (2, 3)), 1e-5, exact=True)
+    # gradients of about 100: a norm multiplied where it should divide cannot stay below 1e-7
+    problem = {key: (100.0 * np.asarray(value)).tolist() if key in ("A", "c") else value
+               for key, value in curved(rng, (2, 3)).items()}
+    gradcheck_matches(student, reference, problem, rng.normal(0.0, 1.0, (2, 3)), 1e-5, exact=True)
 
 
 @check("gradient_check", 1, title="a gradient 1% too large")
