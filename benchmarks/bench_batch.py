@@ -1,70 +1,92 @@
 """Batch grading throughput: a synthetic cohort of N submissions, graded with full HTML reports.
 
-    python benchmarks/bench_batch.py N [--workers W] [--no-reports] [--stand-in] [--keep]
+    python benchmarks/bench_batch.py N [--workers W] [--rounds K] [--compare REV]
+                                       [--floor-sample S] [--no-reports] [--stand-in] [--keep]
 
 The cohort is N copies of a few realistic variants from the demo cohort (correct in three
 styles, a notebook, four common mistakes, a partly done one), each made distinct by a
-comment so no two submissions share a content hash. Prints submissions per second, seconds
-per submission, where the time goes in a worker (grading vs the report), and the peak
-resident memory of a worker process (ru_maxrss) and of the largest sandbox it ran.
+comment so no two submissions share a content hash. It is built once, from this tree's
+demo/cohort, and every round grades the same files (`grader.batch.run_batch`, optimizers).
 
-`--stand-in` replaces grading by copying one real result (graded once, up front), to measure
-what the batch machinery itself costs per submission (cohort scan, hashing, process pool,
-gradebook transactions, reports without plots, CSV, JSON files, dashboard) at large N.
+Each round is a fresh process (`python bench_batch.py _round ...`) with PYTHONPATH set to the
+tree under test, measured with everything it starts (`side_by_side.run_measured`: the
+workers, the multiprocessing fork server, every sandbox), so the CPU seconds per submission
+count the grader and the sandboxes, and nothing else running on the machine. Printed per
+tree: submissions/s (the batch's wall time; median over the rounds, with the spread), CPU-s
+per submission (all processes of the round, less the round's own set-up before the batch),
+of which the trusted side (the workers outside their sandboxes, and the batch's parent
+process), the whole machine's busy time per submission (includes everyone else's work:
+only meaningful on an idle machine), and the peak resident memory of a worker process
+(ru_maxrss, the largest over the rounds).
 
-Targets (issue 6), on the 2-core reference machine: >= 20 submissions/s at N = 500, < 300 MB
-per worker, and flat throughput from N = 50 to N = 2000.
+`--compare REV` checks REV (e.g. the commit before a change) out into a temporary git
+worktree and grades the same cohort with both trees, rounds alternating (REV, this tree,
+REV, this tree, ...: `--rounds K` each, default 3) so both see the same load; it prints the
+ratios this tree / REV. On a busy machine quote the ratios and the CPU-s, not the rates.
+
+The floor (`--floor-sample S`, default 24 submissions of the cohort, 0 to skip): the CPU
+seconds of the student's own computation and of the reference's own computation per
+submission, i.e. what grading can never go below. For S submissions of the cohort, every
+hidden check of the tree is called directly (no pytest, no sandbox, no report) with an
+in-process student and reference (`grader.checking.InProcessModule`), and only the probe
+drivers' calls are timed (`time.process_time`), not the fresh module or the copy of the
+arguments each call gets, nor the comparisons. Seeds are drawn per (submission, check) by
+this benchmark, not grading's: other inputs, the same work. This runs the demo cohort's
+made-up students in this process: never point it at real submissions.
+
+`--stand-in` replaces grading by copying one real result (graded once, up front, outside
+the measured batch), to measure what the batch machinery itself costs per submission (cohort
+scan, hashing, process pool, gradebook transactions, reports without plots, CSV, JSON files,
+dashboard) at large N.
+
+Targets (issues 6 and 18), on the 2-core reference machine: >= 20 submissions/s at N = 500
+(0.1 CPU-s per submission), < 300 MB per worker, and flat throughput from N = 500 to N = 2000.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
+import importlib.util
+import inspect
 import io
 import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from side_by_side import checkout, median, run_measured, short_commit, spread, tree_environment  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "demo" / "cohort"
+ASSIGNMENT = "optimizers"
 VARIANTS = ["amara_okafor.py", "ben_carter.py", "chen_wei.py", "eva_novak.ipynb",
             "hana_sato.py", "nadia_rahman.py", "priya_nair.py", "sam_taylor.py"]
 TARGET_RATE = 20.0
+TARGET_CPU = 0.1
 TARGET_WORKER_MB = 300.0
-
-
 STAND_IN_RESULT = "stand-in-result.json"
+#: A student probe running longer than this in the floor measurement is stopped (none of
+#: the variants should come near it).
+FLOOR_PROBE_SECONDS = 10.0
 
 
-def stand_in_grade(assignment, path, student):
-    """A copy of the result stored next to the cohort (see --stand-in), renamed."""
-    from grader.results import GradingResult
+# --- the cohort ---------------------------------------------------------------------------
 
-    data = json.loads((Path(path).parent.parent / STAND_IN_RESULT).read_text())
-    data["student"] = student
-    return GradingResult.from_dict(data)
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _machine_busy_seconds() -> float:
-    """CPU seconds all cores spent not idle since boot (/proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def build_cohort(folder: Path, n: int) -> None:
-    """n submissions cycling through VARIANTS, each with a distinguishing comment."""
+def build_cohort(folder: Path, n: int, demo: Path) -> None:
+    """n submissions cycling through VARIANTS of the demo cohort folder `demo` (any tree's
+    demo/cohort), each with a distinguishing comment."""
+    missing = [name for name in VARIANTS if not (demo / name).is_file()]
+    if missing:
+        sys.exit(f"{demo}: no {', '.join(missing)} (the cohort's variants); use a tree with the demo cohort")
     folder.mkdir(parents=True)
     for i in range(n):
-        variant = DEMO / VARIANTS[i % len(VARIANTS)]
+        variant = demo / VARIANTS[i % len(VARIANTS)]
         text = variant.read_text(encoding="utf-8")
         name = f"student{i:05d}{variant.suffix}"
         if variant.suffix == ".ipynb":
@@ -76,69 +98,321 @@ def build_cohort(folder: Path, n: int) -> None:
         (folder / name).write_text(text, encoding="utf-8")
 
 
+def demo_differences(new: Path, old: Path) -> list[str]:
+    """The variants whose bytes differ between two trees' demo cohorts."""
+    return [name for name in VARIANTS
+            if not (old / name).is_file() or (old / name).read_bytes() != (new / name).read_bytes()]
+
+
+# --- inside one round's process (PYTHONPATH = the tree under test) -------------------------
+
+def stand_in_grade(assignment, path, student):
+    """A copy of the result stored next to the cohort (see --stand-in), renamed."""
+    from grader.results import GradingResult
+
+    data = json.loads((Path(path).parent.parent / STAND_IN_RESULT).read_text())
+    data["student"] = student
+    return GradingResult.from_dict(data)
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_grader(tree: Path) -> None:
+    import grader
+
+    if not Path(grader.__file__).resolve().is_relative_to(tree.resolve()):
+        sys.exit(f"grader was imported from {grader.__file__}, not from {tree}")
+
+
+def drive_round(tree: Path, cohort: Path, out: Path, workers: int | None, reports: bool, stand_in: bool) -> dict:
+    """One batch of the cohort with this process's grader (the tree's): its figures."""
+    _own_grader(tree)
+    from grader.batch import run_batch
+    from grader.course import Course
+
+    assignment = Course(tree).get(ASSIGNMENT)
+    grade_fn = None
+    if stand_in:
+        from grader.grade import grade_submission
+
+        real = grade_submission(assignment, tree / "demo" / "cohort" / VARIANTS[4], student="template")
+        (cohort.parent / STAND_IN_RESULT).write_text(json.dumps(real.to_dict()))
+        grade_fn = stand_in_grade
+    log = io.StringIO()
+    set_up_cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+    parent_cpu = _cpu(resource.RUSAGE_SELF)
+    machine_busy = _machine_busy_seconds()
+    started = time.perf_counter()
+    summary = run_batch(assignment, cohort, out, workers=workers, reports=reports, grade_fn=grade_fn,
+                        stream=log, progress_bar=False)
+    total = time.perf_counter() - started
+    n = sum(1 for _ in cohort.iterdir())
+    if len(summary.graded) != n:
+        sys.exit(f"only {len(summary.graded)} of {n} submissions were graded:\n{log.getvalue()}")
+    return {
+        "n": n, "seconds": total, "grading_seconds": summary.seconds,
+        "grade_seconds": getattr(summary, "grade_seconds", 0.0),
+        "report_seconds": getattr(summary, "report_seconds", 0.0),
+        "worker_cpu": getattr(summary, "cpu_seconds", 0.0),
+        "parent_cpu": _cpu(resource.RUSAGE_SELF) - parent_cpu,
+        "set_up_cpu": set_up_cpu,
+        "machine_busy": _machine_busy_seconds() - machine_busy,
+        "load": os.getloadavg()[0],
+        "workers": len(getattr(summary, "workers", ())),
+        "worker_peak_rss_kb": getattr(summary, "worker_peak_rss_kb", 0),
+        "html_files": sum(1 for _ in out.rglob("*.html")),
+    }
+
+
+class _Stopped(Exception):
+    """A student probe ran past FLOOR_PROBE_SECONDS."""
+
+
+def drive_floor(tree: Path, cohort: Path, sample: int) -> dict:
+    """The student's and the reference's own computation per submission (see the module
+    docstring), over the first `sample` submissions of the cohort (all variants in turn)."""
+    _own_grader(tree)
+    import numpy as np
+
+    from grader.checking import InProcessModule, StudentError, normalise
+    from grader.course import Course
+    from grader.grade import trusted_probes
+    from grader.load import load_submission
+
+    class TimedModule(InProcessModule):
+        """An InProcessModule (the checks treat it as in grading) whose probe drivers' own
+        calls are timed; the fresh module, the copy of the arguments and the trip through
+        the protocol's value form are not."""
+        cpu = 0.0
+        calls = 0
+
+        def probe(self, name, **kwargs):
+            module, arguments = self.fresh_module(), copy.deepcopy(kwargs)
+            started = time.process_time()
+            try:
+                value = getattr(self.probes, name)(module, **arguments)
+            finally:
+                self.cpu += time.process_time() - started
+                self.calls += 1
+            return normalise(value)
+
+    class Student:
+        """The `student` fixture, in process: the student's exceptions as grading reports them."""
+
+        def __init__(self, module: TimedModule):
+            self.module = module
+
+        def probe(self, name, **kwargs):
+            signal.setitimer(signal.ITIMER_REAL, FLOOR_PROBE_SECONDS)
+            try:
+                return self.module.probe(name, **kwargs)
+            except (_Stopped, StudentError):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the student's code; grading reports it likewise
+                raise StudentError(f"{type(exc).__name__}: {exc}", exc_type=type(exc).__name__) from None
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def stop(signum, frame):
+        raise _Stopped()
+
+    signal.signal(signal.SIGALRM, stop)
+    assignment = Course(tree).get(ASSIGNMENT)
+    probes = trusted_probes(assignment)
+    checks = []
+    for number, path in enumerate(sorted(Path(assignment.hidden_checks).glob("test_*.py"))):
+        spec = importlib.util.spec_from_file_location(f"_floor_checks_{number}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        checks += [function for name, function in vars(module).items() if name.startswith("test_")
+                   and any(mark.name == "grader_check" for mark in getattr(function, "pytestmark", []))]
+    reference = TimedModule(assignment.reference_path, probes, assignment.module)
+    student_cpu, reference_cpu, student_calls, reference_calls = [], [], [], []
+    scratch = Path(tempfile.mkdtemp(prefix="grader-floor-"))
+    try:
+        for path in sorted(cohort.iterdir())[:sample]:
+            source = scratch / f"{assignment.module}.py"
+            source.write_text(load_submission(path, assignment.module).source, encoding="utf-8")
+            student = TimedModule(source, probes, assignment.module)
+            reference.cpu = reference.calls = 0
+            for check in checks:
+                seed = int.from_bytes(hashlib.sha256(f"{path.name}|{check.__name__}".encode()).digest()[:8], "big")
+                fixtures = {"student": Student(student), "reference": reference,
+                            "rng": np.random.default_rng(seed), "trace": lambda *args, **kwargs: None}
+                wanted = {name: fixtures[name] for name in inspect.signature(check).parameters}
+                try:
+                    check(**wanted)
+                except (Exception, _Stopped):  # a failed check (or a student error) ends it, as in grading
+                    pass
+            student_cpu.append(student.cpu)
+            reference_cpu.append(reference.cpu)
+            student_calls.append(student.calls)
+            reference_calls.append(reference.calls)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"submissions": len(student_cpu), "checks": len(checks),
+            "student_cpu": student_cpu, "reference_cpu": reference_cpu,
+            "student_calls": student_calls, "reference_calls": reference_calls}
+
+
+# --- the orchestrating process --------------------------------------------------------------
+
+def measure_in(tree: Path, mode: str, *arguments: str) -> tuple[dict, object]:
+    """Run this script's `mode` in a fresh process on `tree`'s code: (its figures, Measured)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        measured = run_measured([sys.executable, str(Path(__file__).resolve()), mode, str(tree), *arguments,
+                                 result.name], env=tree_environment(tree), cwd=tree)
+        if measured.returncode != 0:
+            sys.exit(f"{mode} on {tree} failed (exit {measured.returncode}):\n{measured.stderr.strip()[-3000:]}")
+        return json.loads(Path(result.name).read_text()), measured
+
+
+def round_figures(figures: dict, measured) -> dict:
+    n = figures["n"]
+    return {**figures, "rate": n / figures["seconds"],
+            "cpu_per": (measured.cpu - figures["set_up_cpu"]) / n,
+            "trusted_per": (figures["worker_cpu"] + figures["parent_cpu"]) / n,
+            "busy_per": figures["machine_busy"] / n,
+            "largest_process_kb": measured.peak_rss_kb, "still_running": measured.still_running}
+
+
+def report_tree(label: str, rounds: list[dict], floor: dict | None) -> None:
+    n = rounds[0]["n"]
+    per_worker_mb = max(r["worker_peak_rss_kb"] for r in rounds) / 1024
+    rate = median(r["rate"] for r in rounds)
+    cpu = median(r["cpu_per"] for r in rounds)
+    trusted = median(r["trusted_per"] for r in rounds)
+    print(f"{label}: {len(rounds)} round{'s' * (len(rounds) != 1)} of N = {n}, {rounds[0]['workers']} workers, "
+          f"{rounds[0]['html_files']} HTML files written per round")
+    print(f"  throughput {rate:.2f} submissions/s median ({spread(r['rate'] for r in rounds)}); "
+          f"{1 / rate:.3f} s per submission (wall); total {median(r['seconds'] for r in rounds):.1f} s, of which "
+          f"outputs and dashboard after grading {median(r['seconds'] - r['grading_seconds'] for r in rounds):.1f} s")
+    print(f"  CPU per submission, grader and sandboxes (every process of the round) {cpu:.3f} s median "
+          f"({spread(r['cpu_per'] for r in rounds)}): trusted side {trusted:.3f} s (workers outside the sandboxes "
+          f"{median(r['worker_cpu'] / n for r in rounds):.3f} s, the batch's parent "
+          f"{median(r['parent_cpu'] / n for r in rounds):.3f} s), sandboxes and the rest {cpu - trusted:.3f} s; "
+          f"on 2 idle cores that allows at most {2 / cpu:.1f} submissions/s")
+    print(f"  in a worker, per submission (wall): grading {median(r['grade_seconds'] / n for r in rounds):.3f} s, "
+          f"report {median(r['report_seconds'] / n for r in rounds):.3f} s")
+    print(f"  whole machine busy {median(r['busy_per'] for r in rounds):.3f} CPU-s per submission (includes "
+          f"everything else running; load average {median(r['load'] for r in rounds):.1f})")
+    print(f"  peak memory of a worker process {per_worker_mb:.0f} MB (ru_maxrss, largest over the rounds); "
+          f"largest single process of the round {max(r['largest_process_kb'] for r in rounds) / 1024:.0f} MB")
+    lingering = max(r["still_running"] for r in rounds)
+    if lingering:
+        print(f"  WARNING: {lingering} processes of a round were still running 30 s after it ended "
+              "(their CPU is not counted)")
+    if floor:
+        student, reference = median(floor["student_cpu"]), median(floor["reference_cpu"])
+        print(f"  floor over {floor['submissions']} submissions ({floor['checks']} hidden checks called directly): "
+              f"the student's own computation {student * 1000:.1f} ms ({median(floor['student_calls']):.0f} probe "
+              f"calls), the reference's {reference * 1000:.1f} ms ({median(floor['reference_calls']):.0f} calls): "
+              f"{(student + reference) * 1000:.1f} ms CPU per submission; we are at {cpu * 1000:.0f} ms, "
+              f"{cpu / (student + reference):.1f}x the floor")
+    print(f"  targets: >= {TARGET_RATE:g} submissions/s -> {'met' if rate >= TARGET_RATE else 'NOT met'} "
+          f"(<= {TARGET_CPU:g} CPU-s per submission -> {'met' if cpu <= TARGET_CPU else 'NOT met'}); "
+          f"< {TARGET_WORKER_MB:g} MB per worker -> {'met' if per_worker_mb < TARGET_WORKER_MB else 'NOT met'}")
+
+
+def report_ratios(new: list[dict], old: list[dict]) -> None:
+    def ratio(key: str) -> str:
+        return f"{median(r[key] for r in new) / median(r[key] for r in old):.2f}x"
+
+    paired = [n["rate"] / o["rate"] for n, o in zip(new, old)]
+    print(f"this tree / REV: throughput {ratio('rate')} (round by round {spread(paired)}), "
+          f"CPU per submission {ratio('cpu_per')}, trusted side {ratio('trusted_per')}, peak memory per worker "
+          f"{max(r['worker_peak_rss_kb'] for r in new) / max(r['worker_peak_rss_kb'] for r in old):.2f}x")
+
+
+def orchestrate(args) -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
+    try:
+        with (checkout(ROOT, args.compare) if args.compare else _no_tree()) as old:
+            trees = [(f"REV {args.compare} ({short_commit(old)})", old)] if old else []
+            trees.append((f"this tree ({short_commit(ROOT)})", ROOT))
+            demo = ROOT / "demo" / "cohort"
+            build_cohort(scratch / "cohort", args.n, demo)
+            if old:
+                changed = demo_differences(demo, old / "demo" / "cohort")
+                print(f"cohort built from this tree's demo/cohort ({', '.join(changed)} differ in REV's)"
+                      if changed else "cohort built from demo/cohort (the same variants in both trees)")
+            rounds: dict[str, list[dict]] = {label: [] for label, _ in trees}
+            for number in range(args.rounds):
+                for label, tree in trees:
+                    out = scratch / f"out-{number}-{len(rounds[label])}-{tree.name}"
+                    figures, measured = measure_in(tree, "_round", str(scratch / "cohort"), str(out),
+                                                   str(args.workers or 0), str(int(not args.no_reports)),
+                                                   str(int(args.stand_in)))
+                    rounds[label].append(round_figures(figures, measured))
+                    print(f"  round {number + 1} {label}: {rounds[label][-1]['rate']:.2f} submissions/s, "
+                          f"{rounds[label][-1]['cpu_per']:.3f} CPU-s per submission", flush=True)
+                    if not args.keep:
+                        shutil.rmtree(out, ignore_errors=True)
+            floors = {}
+            if args.floor_sample > 0 and not args.stand_in:
+                for label, tree in trees:
+                    floors[label], _ = measure_in(tree, "_floor", str(scratch / "cohort"), str(args.floor_sample))
+            print(f"N = {args.n}, {'stand-in results, ' if args.stand_in else ''}"
+                  f"{'without' if args.no_reports else 'with'} HTML reports, {os.cpu_count()} cores")
+            for label, _ in trees:
+                report_tree(label, rounds[label], floors.get(label))
+            if old:
+                report_ratios(rounds[trees[1][0]], rounds[trees[0][0]])
+        if args.keep:
+            print(f"kept {scratch}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+class _no_tree:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc_info):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("_round", "_floor"):  # one measured process (see measure_in)
+        tree, cohort, *rest, result = argv[1:]
+        if argv[0] == "_round":
+            out, workers, reports, stand_in = rest
+            figures = drive_round(Path(tree), Path(cohort), Path(out), int(workers) or None, reports == "1",
+                                  stand_in == "1")
+        else:
+            figures = drive_floor(Path(tree), Path(cohort), int(rest[0]))
+        Path(result).write_text(json.dumps(figures))
+        return 0
     parser = argparse.ArgumentParser(description="Batch grading throughput on a synthetic cohort.")
     parser.add_argument("n", type=int, help="number of submissions")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the cores)")
+    parser.add_argument("--compare", metavar="REV", help="also grade with git revision REV, rounds alternating")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds per tree (default 3 with --compare, else 1)")
+    parser.add_argument("--floor-sample", type=int, default=24,
+                        help="submissions for the floor measurement (default 24; 0: skip it)")
     parser.add_argument("--no-reports", action="store_true", help="skip the HTML reports")
     parser.add_argument("--stand-in", action="store_true",
                         help="copy one real result instead of grading: the batch machinery's own cost")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
     args = parser.parse_args(argv)
-
-    from grader.batch import run_batch
-    from grader.course import Course
-
-    assignment = Course.find(ROOT).get("optimizers")
-    scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
-    try:
-        build_cohort(scratch / "cohort", args.n)
-        grade_fn = None
-        if args.stand_in:
-            from grader.grade import grade_submission
-
-            real = grade_submission(assignment, DEMO / VARIANTS[4], student="template")
-            (scratch / STAND_IN_RESULT).write_text(json.dumps(real.to_dict()))
-            grade_fn = stand_in_grade
-        log = io.StringIO()
-        parent_cpu = _own_cpu()
-        machine_busy = _machine_busy_seconds()
-        started = time.perf_counter()
-        summary = run_batch(assignment, scratch / "cohort", scratch / "out", workers=args.workers,
-                            reports=not args.no_reports, grade_fn=grade_fn, stream=log, progress_bar=False)
-        total = time.perf_counter() - started
-        parent_cpu = _own_cpu() - parent_cpu
-        machine_busy = _machine_busy_seconds() - machine_busy
-        if len(summary.graded) != args.n:
-            sys.exit(f"only {len(summary.graded)} of {args.n} submissions were graded:\n{log.getvalue()}")
-        reports = len(list((scratch / "out" / "reports").glob("*.html")))
-        workers = len(summary.workers)
-        rate = args.n / total
-        per_worker_mb = summary.worker_peak_rss_kb / 1024
-        print(f"N = {args.n}, {workers} workers, {'stand-in results, ' if args.stand_in else ''}"
-              f"{'with' if not args.no_reports else 'without'} HTML reports "
-              f"({reports} written), {os.cpu_count()} cores")
-        print(f"  total {total:.1f} s (grading {summary.seconds:.1f} s, outputs and dashboard "
-              f"{total - summary.seconds:.1f} s)")
-        print(f"  throughput {rate:.2f} submissions/s; {total / args.n:.3f} s per submission (wall)")
-        print(f"  in a worker, per submission: grading {summary.grade_seconds / args.n:.3f} s, "
-              f"report {summary.report_seconds / args.n:.3f} s")
-        trusted = (summary.cpu_seconds + parent_cpu) / args.n
-        cores = os.cpu_count() or 1
-        print(f"  CPU per submission outside the sandboxes {trusted:.3f} s (workers "
-              f"{summary.cpu_seconds / args.n:.3f} s, this process {parent_cpu / args.n:.3f} s)")
-        print(f"  whole machine busy {machine_busy / args.n:.3f} CPU-s per submission (includes the sandboxes, and "
-              f"anything else running: load average now {os.getloadavg()[0]:.1f}); on {cores} idle cores that "
-              f"allows at most {cores * args.n / machine_busy:.1f} submissions/s")
-        print(f"  peak memory of a worker process {per_worker_mb:.0f} MB (ru_maxrss)")
-        print(f"  targets: >= {TARGET_RATE:g} submissions/s -> {'met' if rate >= TARGET_RATE else 'NOT met'}; "
-              f"< {TARGET_WORKER_MB:g} MB per worker -> {'met' if per_worker_mb < TARGET_WORKER_MB else 'NOT met'}")
-        if args.keep:
-            print(f"  kept {scratch}")
-    finally:
-        if not args.keep:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+    if args.n < 1 or (args.rounds is not None and args.rounds < 1):
+        parser.error("N and --rounds are at least 1")
+    args.rounds = args.rounds or (3 if args.compare else 1)
+    return orchestrate(args)
 
 
 if __name__ == "__main__":
