@@ -337,7 +337,7 @@ def report_ratios(new: list[dict], old: list[dict]) -> None:
 def orchestrate(args) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
     try:
-        with (checkout(ROOT, args.compare) if args.compare else _no_tree()) as old:
+        with checkout(ROOT, args.compare) as old:
             trees = [(f"REV {args.compare} ({short_commit(old)})", old)] if old else []
             trees.append((f"this tree ({short_commit(ROOT)})", ROOT))
             demo = ROOT / "demo" / "cohort"
@@ -374,14 +374,6 @@ def orchestrate(args) -> int:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0
-
-
-class _no_tree:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc_info):
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

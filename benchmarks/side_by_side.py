@@ -108,8 +108,12 @@ def tree_environment(tree: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def checkout(root: Path, rev: str):
-    """`rev` of the repository at `root`, checked out in a temporary detached worktree."""
+def checkout(root: Path, rev: str | None):
+    """`rev` of the repository at `root`, checked out in a temporary detached worktree
+    (None when `rev` is None: nothing to compare with)."""
+    if rev is None:
+        yield None
+        return
     commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", f"{rev}^{{commit}}"],
                             capture_output=True, text=True)
     if commit.returncode != 0:

@@ -1,0 +1,93 @@
+"""The benchmarks' measuring instruments (benchmarks/side_by_side.py): what they count and
+what they leave behind. No timing is asserted: only that work done is counted."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import bench_batch  # noqa: E402
+from side_by_side import checkout  # noqa: E402
+
+ORPHAN = textwrap.dedent("""
+    import os, sys, time
+    # a grandchild whose parent does not wait for it: it is orphaned while it works
+    if os.fork() == 0:
+        time.sleep(0.2)  # the parent is gone by now
+        while time.process_time() < 0.3:
+            pass
+        with open(sys.argv[1], "w") as handle:
+            handle.write(repr(time.process_time()))
+        os._exit(0)
+    os._exit(0)
+""")
+
+
+def test_run_measured_counts_orphaned_descendants(tmp_path):
+    """A batch's fork server and a sandbox whose worker exited are orphans: their CPU must be
+    counted. Run in a subprocess, since run_measured makes its process a child subreaper."""
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    report = tmp_path / "orphan-cpu"
+    measure = textwrap.dedent(f"""
+        import json, os, sys
+        sys.path.insert(0, {str(BENCHMARKS)!r})
+        from pathlib import Path
+        from side_by_side import run_measured
+        m = run_measured([sys.executable, {str(script)!r}, {str(report)!r}], env=dict(os.environ), cwd=Path("."))
+        print(json.dumps([m.cpu, m.returncode, m.still_running]))
+    """)
+    done = subprocess.run([sys.executable, "-c", measure], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    cpu, returncode, still_running = json.loads(done.stdout)
+    orphan_cpu = float(report.read_text())
+    assert returncode == 0 and still_running == 0
+    assert cpu >= orphan_cpu >= 0.3
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_checkout_gives_the_revision_and_removes_it(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    for text in ("old", "new"):
+        (repo / "file.txt").write_text(text)
+        _git(repo, "add", "file.txt")
+        _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", text)
+    with checkout(repo, "HEAD~1") as tree:
+        assert (tree / "file.txt").read_text() == "old"
+        assert str(tree) in _git(repo, "worktree", "list")
+    assert not tree.exists()
+    assert str(tree) not in _git(repo, "worktree", "list")
+    assert (repo / "file.txt").read_text() == "new"
+
+
+def test_checkout_of_no_revision_is_none(tmp_path):
+    with checkout(tmp_path, None) as tree:
+        assert tree is None
+
+
+def test_cohort_distinct_submissions_of_every_variant(tmp_path):
+    demo = Path(bench_batch.ROOT) / "demo" / "cohort"
+    bench_batch.build_cohort(tmp_path / "cohort", 2 * len(bench_batch.VARIANTS), demo)
+    files = sorted((tmp_path / "cohort").iterdir())
+    assert len(files) == 2 * len(bench_batch.VARIANTS)
+    assert len({f.read_bytes() for f in files}) == len(files)  # no two share a content hash
+    for f in files:
+        if f.suffix == ".ipynb":
+            json.loads(f.read_text())  # still a notebook
+
+
+def test_cohort_needs_the_variants(tmp_path):
+    with pytest.raises(SystemExit, match="variants"):
+        bench_batch.build_cohort(tmp_path / "cohort", 3, tmp_path)
