@@ -1,6 +1,6 @@
 """Batch grading throughput: a synthetic cohort of N submissions, graded with full HTML reports.
 
-    python benchmarks/bench_batch.py N [--workers W] [--rounds K] [--compare REV]
+    python benchmarks/bench_batch.py N [N ...] [--workers W] [--rounds K] [--compare REV]
                                        [--floor-sample S] [--no-reports] [--stand-in] [--keep]
 
 The cohort is N copies of a few realistic variants from the demo cohort (correct in three
@@ -17,7 +17,10 @@ per submission (all processes of the round, less the round's own set-up before t
 of which the trusted side (the workers outside their sandboxes, and the batch's parent
 process), the whole machine's busy time per submission (includes everyone else's work:
 only meaningful on an idle machine), and the peak resident memory of a worker process
-(ru_maxrss, the largest over the rounds).
+(ru_maxrss, the largest over the rounds). Every round's grades (each student's score, parts'
+scores and status, from grades.csv) must agree across rounds and trees; a difference is
+printed in capitals. Several N (e.g. `500 2000`) are measured in the same rounds, and the
+ratios of the largest to the smallest show whether throughput, CPU and memory stay flat.
 
 `--compare REV` checks REV (e.g. the commit before a change) out into a temporary git
 worktree and grades the same cohort with both trees, rounds alternating (REV, this tree,
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import hashlib
 import importlib.util
 import inspect
@@ -171,7 +175,15 @@ def drive_round(tree: Path, cohort: Path, out: Path, workers: int | None, report
         "workers": len(getattr(summary, "workers", ())),
         "worker_peak_rss_kb": getattr(summary, "worker_peak_rss_kb", 0),
         "html_files": sum(1 for _ in out.rglob("*.html")),
+        "grades": _grades(out, assignment.functions),
     }
+
+
+def _grades(out: Path, functions: list[str]) -> dict[str, list[str]]:
+    """Each student's score, parts' scores and status, from the batch's grades.csv."""
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        return {row["student"]: [row.get(column, "") for column in ("score", *functions, "status")]
+                for row in csv.DictReader(handle)}
 
 
 class _Stopped(Exception):
@@ -341,39 +353,74 @@ def orchestrate(args) -> int:
             trees = [(f"REV {args.compare} ({short_commit(old)})", old)] if old else []
             trees.append((f"this tree ({short_commit(ROOT)})", ROOT))
             demo = ROOT / "demo" / "cohort"
-            build_cohort(scratch / "cohort", args.n, demo)
+            for n in args.n:
+                build_cohort(scratch / f"cohort-{n}", n, demo)
             if old:
                 changed = demo_differences(demo, old / "demo" / "cohort")
                 print(f"cohort built from this tree's demo/cohort ({', '.join(changed)} differ in REV's)"
                       if changed else "cohort built from demo/cohort (the same variants in both trees)")
-            rounds: dict[str, list[dict]] = {label: [] for label, _ in trees}
+            rounds: dict[tuple[str, int], list[dict]] = {(label, n): [] for label, _ in trees for n in args.n}
             for number in range(args.rounds):
-                for label, tree in trees:
-                    out = scratch / f"out-{number}-{len(rounds[label])}-{tree.name}"
-                    figures, measured = measure_in(tree, "_round", str(scratch / "cohort"), str(out),
-                                                   str(args.workers or 0), str(int(not args.no_reports)),
-                                                   str(int(args.stand_in)))
-                    rounds[label].append(round_figures(figures, measured))
-                    print(f"  round {number + 1} {label}: {rounds[label][-1]['rate']:.2f} submissions/s, "
-                          f"{rounds[label][-1]['cpu_per']:.3f} CPU-s per submission", flush=True)
-                    if not args.keep:
-                        shutil.rmtree(out, ignore_errors=True)
+                for n in args.n:
+                    for label, tree in trees:
+                        out = scratch / f"out-{number}-{n}-{tree.name}"
+                        figures, measured = measure_in(tree, "_round", str(scratch / f"cohort-{n}"), str(out),
+                                                       str(args.workers or 0), str(int(not args.no_reports)),
+                                                       str(int(args.stand_in)))
+                        done = round_figures(figures, measured)
+                        rounds[label, n].append(done)
+                        print(f"  round {number + 1}, N = {n}, {label}: {done['rate']:.2f} submissions/s, "
+                              f"{done['cpu_per']:.3f} CPU-s per submission", flush=True)
+                        if not args.keep:
+                            shutil.rmtree(out, ignore_errors=True)
             floors = {}
             if args.floor_sample > 0 and not args.stand_in:
                 for label, tree in trees:
-                    floors[label], _ = measure_in(tree, "_floor", str(scratch / "cohort"), str(args.floor_sample))
-            print(f"N = {args.n}, {'stand-in results, ' if args.stand_in else ''}"
-                  f"{'without' if args.no_reports else 'with'} HTML reports, {os.cpu_count()} cores")
-            for label, _ in trees:
-                report_tree(label, rounds[label], floors.get(label))
-            if old:
-                report_ratios(rounds[trees[1][0]], rounds[trees[0][0]])
+                    floors[label], _ = measure_in(tree, "_floor", str(scratch / f"cohort-{args.n[0]}"),
+                                                  str(args.floor_sample))
+            for n in args.n:
+                print(f"N = {n}, {'stand-in results, ' if args.stand_in else ''}"
+                      f"{'without' if args.no_reports else 'with'} HTML reports, {os.cpu_count()} cores")
+                for label, _ in trees:
+                    report_tree(label, rounds[label, n], floors.get(label) if n == args.n[0] else None)
+                if old:
+                    report_ratios(rounds[trees[1][0], n], rounds[trees[0][0], n])
+                if not args.stand_in:
+                    report_agreement([(label, grades) for label, _ in trees for grades in
+                                      (r["grades"] for r in rounds[label, n])])
+            if len(args.n) > 1:
+                report_flatness(trees, rounds, args.n)
         if args.keep:
             print(f"kept {scratch}")
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def report_agreement(runs: list[tuple[str, dict]]) -> None:
+    """Every round of every tree must give every student the same grade (score, parts'
+    scores, status): a faster grader that grades differently is not faster."""
+    first_label, first = runs[0]
+    for label, grades in runs[1:]:
+        differing = sorted(s for s in set(first) | set(grades) if first.get(s) != grades.get(s))
+        if differing:
+            s = differing[0]
+            print(f"  GRADES DIFFER: {len(differing)} students between {first_label} and {label}, e.g. {s}: "
+                  f"{first.get(s)} vs {grades.get(s)} (score, parts..., status)")
+            return
+    print(f"  grades identical in all {len(runs)} rounds (score, every part's score, status of each student)")
+
+
+def report_flatness(trees, rounds, ns: list[int]) -> None:
+    small, large = min(ns), max(ns)
+    for label, _ in trees:
+        rate = median(r["rate"] for r in rounds[label, large]) / median(r["rate"] for r in rounds[label, small])
+        cpu = median(r["cpu_per"] for r in rounds[label, large]) / median(r["cpu_per"] for r in rounds[label, small])
+        memory = (max(r["worker_peak_rss_kb"] for r in rounds[label, large])
+                  / max(r["worker_peak_rss_kb"] for r in rounds[label, small]))
+        print(f"flatness, {label}: N = {large} / N = {small}: throughput {rate:.2f}x, CPU per submission {cpu:.2f}x, "
+              f"peak memory per worker {memory:.2f}x (flat: about 1.00x each)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(result).write_text(json.dumps(figures))
         return 0
     parser = argparse.ArgumentParser(description="Batch grading throughput on a synthetic cohort.")
-    parser.add_argument("n", type=int, help="number of submissions")
+    parser.add_argument("n", type=int, nargs="+",
+                        help="number of submissions; several (e.g. 500 2000): rounds of each, and their flatness")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the cores)")
     parser.add_argument("--compare", metavar="REV", help="also grade with git revision REV, rounds alternating")
     parser.add_argument("--rounds", type=int, default=None,
@@ -401,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="copy one real result instead of grading: the batch machinery's own cost")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
     args = parser.parse_args(argv)
-    if args.n < 1 or (args.rounds is not None and args.rounds < 1):
+    if min(args.n) < 1 or (args.rounds is not None and args.rounds < 1):
         parser.error("N and --rounds are at least 1")
     args.rounds = args.rounds or (3 if args.compare else 1)
     return orchestrate(args)

@@ -91,3 +91,11 @@ def test_cohort_distinct_submissions_of_every_variant(tmp_path):
 def test_cohort_needs_the_variants(tmp_path):
     with pytest.raises(SystemExit, match="variants"):
         bench_batch.build_cohort(tmp_path / "cohort", 3, tmp_path)
+
+
+def test_grades_that_differ_between_rounds_are_named(capsys):
+    bench_batch.report_agreement([("old", {"a": ["10", "passed"], "b": ["7", "graded"]}),
+                                  ("new", {"a": ["10", "passed"], "b": ["6", "graded"]})])
+    assert "GRADES DIFFER: 1 students between old and new, e.g. b" in capsys.readouterr().out
+    bench_batch.report_agreement([("old", {"a": ["10"]}), ("new", {"a": ["10"]})])
+    assert "grades identical in all 2 rounds" in capsys.readouterr().out
