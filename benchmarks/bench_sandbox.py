@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from grader.course import Course  # noqa: E402
 from grader.grade import grade_submission  # noqa: E402
-from grader.sandbox import Limits, Sandbox, _descendants, isolation_available  # noqa: E402
-from grader.sandbox_pool import SandboxPool  # noqa: E402
+from grader.sandbox import Limits, Sandbox, SandboxPool, isolation_available  # noqa: E402
+from grader.sandbox.processes import descendants  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -58,7 +58,7 @@ def record_probe_calls(submission: Path) -> list[tuple]:
 def tree_cpu(pid: int) -> float:
     """CPU seconds of `pid` and its live descendants, with the children each has reaped."""
     total = 0
-    for member in {pid} | _descendants(pid):
+    for member in {pid} | descendants(pid):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

@@ -19,8 +19,7 @@ from grader.ids import clean_id, student_id
 from grader.untrusted import unicode_text
 from grader.load import Submission, SubmissionError, load_submission
 from grader.results import GradingResult, PartResult, TestResult
-from grader.sandbox import Limits, Sandbox, SandboxError
-from grader.sandbox_pool import SandboxPool, pool_from_environment
+from grader.sandbox import Limits, Sandbox, SandboxError, SandboxPool, pool_from_environment
 from grader.unsandboxed import UNSANDBOXED_NOTE, UnsandboxedProbes, sandbox_available
 
 #: Wall-clock time all probes of ONE student function's checks may take together, in probe
@@ -63,7 +62,7 @@ def reference_module(assignment: Assignment) -> InProcessModule:
 class GradingSession:
     """What a process that grades many submissions of one assignment keeps between them
     (a batch worker): the checks collected once (a `CheckSession` per checks folder), the
-    reference compiled once, and a warm sandbox pool (`grader.sandbox_pool`: a sandboxed
+    reference compiled once, and a warm sandbox pool (`grader.sandbox.pool`: a sandboxed
     Python with NumPy imported that forks a fresh worker per submission, instead of a new
     bubblewrap and interpreter each time). Grading with a session gives the same result as
     without; it only skips the set-up. Use from one long-lived thread (the pool's processes

@@ -1,7 +1,7 @@
 """Wire format between the trusted grader and the untrusted worker.
 
 This module is imported on BOTH sides: by :mod:`grader.sandbox` in the trusted process and,
-as a plain file copied next to ``worker.py``, inside the sandbox.  It therefore imports only
+as a plain file copied next to the programs of ``grader/sandbox/inside/``, inside the sandbox.  It therefore imports only
 the standard library and NumPy, and never the ``grader`` package.
 
 Framing

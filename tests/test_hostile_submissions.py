@@ -44,8 +44,7 @@ import pytest
 from conftest import ROOT, run_grader
 from grader.course import Course
 from grader.grade import grade_submission
-from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, isolation_available, landlock_warning
-from grader.sandbox_pool import POOL_ENV
+from grader.sandbox import POOL_ENV, RLIMITS_WARNING, Limits, Sandbox, isolation_available, landlock_warning
 
 HAS_BWRAP = isolation_available() == "bubblewrap"
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap does not work here")
@@ -1026,7 +1025,7 @@ def exponential_decay(eta0, k, t):
                 os.rmdir(top)
             except OSError:
                 pass
-    for path in ("/runtime/probes.py", "/runtime/worker.py", "/runtime/student/optimizers.py", __file__):
+    for path in ("/runtime/probes.py", "/runtime/inside/worker.py", "/runtime/student/optimizers.py", __file__):
         try:
             os.remove(path)
         except OSError:

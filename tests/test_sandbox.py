@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import RLIMITS_WARNING, Limits, Sandbox, SandboxError, isolation_available, landlock_warning
-from grader.sandbox_pool import thread_pool
+from grader.sandbox import (RLIMITS_WARNING, Limits, Sandbox, SandboxError, isolation_available, landlock_warning,
+                            thread_pool)
 
 HAS_BWRAP = isolation_available() == "bubblewrap"
 needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap does not work here")
 MODES = ["rlimits", pytest.param("bubblewrap", marks=needs_bwrap), pytest.param("pool", marks=needs_bwrap)]
-#: "pool": bubblewrap with the worker forked by this thread's warm pool (grader.sandbox_pool).
+#: "pool": bubblewrap with the worker forked by this thread's warm pool (grader.sandbox.pool).
 BWRAP_MODES = [pytest.param("bubblewrap", marks=needs_bwrap), pytest.param("pool", marks=needs_bwrap)]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -457,7 +457,7 @@ def test_worker_dies_with_the_grader(probes, mode, tmp_path):
         "import os, sys, time\n"
         "from pathlib import Path\n"
         "from grader.sandbox import Sandbox, Limits\n"
-        "from grader.sandbox_pool import SandboxPool\n"
+        "from grader.sandbox import SandboxPool\n"
         f"pool = SandboxPool() if {mode == 'pool'!r} else None\n"
         f"sandbox = Sandbox({STUDENT!r}, 'student', Path({str(probes)!r}), "
         f"Limits(isolation={'bubblewrap' if mode == 'pool' else mode!r}), pool=pool)\n"
@@ -637,7 +637,7 @@ def test_why_bubblewrap_does_not_work_reaches_the_instructor(tmp_path, monkeypat
 def test_a_worker_that_cannot_shed_root_refuses_in_one_line(probes, monkeypatch):
     """A container that maps only uid 0 (setresuid fails): student code must not run at all,
     and the grader says why in one line."""
-    from grader import worker
+    from grader.sandbox.inside import confine as worker
 
     def refuse(*ids):
         raise PermissionError(1, "Operation not permitted")
@@ -646,7 +646,7 @@ def test_a_worker_that_cannot_shed_root_refuses_in_one_line(probes, monkeypatch)
         monkeypatch.setattr(worker.os, name, lambda *args: None)
     monkeypatch.setattr(worker.os, "setresuid", refuse)
     with pytest.raises(RuntimeError, match="refusing to run student code as root: cannot switch"):
-        worker._drop_privileges(1 << 30)
+        worker.drop_privileges(1 << 30)
     monkeypatch.undo()
 
     original = Sandbox._worker_config

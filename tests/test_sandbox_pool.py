@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, Sandbox, SandboxError, _descendants, _python_dirs, isolation_available
-from grader.sandbox_pool import SandboxPool
+from grader.sandbox import Limits, Sandbox, SandboxError, SandboxPool, isolation_available
+from grader.sandbox.isolation import python_dirs
+from grader.sandbox.processes import descendants
 
 pytestmark = pytest.mark.skipif(isolation_available() != "bubblewrap", reason="bubblewrap does not work here")
 ROOT = os.geteuid() == 0
 #: What /tmp holds in any sandbox: nothing, unless the Python runtime lives under /tmp (a venv
 #: made there), which bubblewrap then binds read-only at the same path.
-PRISTINE_TMP = sorted({Path(p).parts[2] for p in _python_dirs() if Path(p).parts[1:2] == ("tmp",) and len(Path(p).parts) > 2})
+PRISTINE_TMP = sorted({Path(p).parts[2] for p in python_dirs() if Path(p).parts[1:2] == ("tmp",) and len(Path(p).parts) > 2})
 
 PROBES = '''
 def call(mod, fn, args=()):
@@ -182,7 +183,7 @@ def value(outcome):
 def pool_python(sandbox) -> int:
     """Host pid of the pool's Python (inside bwrap's PID namespace)."""
     bwrap = sandbox._leases[0].proc.pid
-    for pid in sorted(_descendants(bwrap)):
+    for pid in sorted(descendants(bwrap)):
         try:
             if b'"pool": true' in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return pid

@@ -456,7 +456,7 @@ def equivalence_job(job: EquivalenceJob):
     worker may run jobs on several threads; a pool serves the thread that made it); the
     outcome's `result` is the EquivalenceOutcome as a dict."""
     from grader.batch.work import GradeOutcome
-    from grader.sandbox_pool import thread_pool
+    from grader.sandbox import thread_pool
 
     probe_set = load_probe_set(Path(job.probe_set))
     pool = thread_pool()

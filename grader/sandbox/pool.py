@@ -11,8 +11,8 @@ of a process that already did costs a few milliseconds.  Usage::
             sandbox.run_probe(...)       # exactly as without a pool
     pool.close()                         # or `with SandboxPool() as pool:`; also at exit
 
-A pool process (``worker.py`` in pool mode, see :mod:`grader.worker`) is started lazily by the
-first :class:`~grader.sandbox.Sandbox` that needs it and serves one Sandbox at a time (a second
+A pool process (:mod:`grader.sandbox.inside.warm_pool`) is started lazily by the
+first :class:`~grader.sandbox.client.Sandbox` that needs it and serves one Sandbox at a time (a second
 Sandbox alive at the same time gets a second process).  It runs no student code, never holds a
 student's source (that travels straight to the forked worker on its own request pipe), and
 gets every submission's fresh pipes over a unix socket (SCM_RIGHTS), so nothing left in an
@@ -57,17 +57,21 @@ import time
 import weakref
 from pathlib import Path
 
-from grader.sandbox import (Limits, PoolGone, SandboxError, bwrap_command, is_root, kill_tree, runtime_files,
-                            worker_environment)
+from grader.sandbox.base import Limits, PoolGone, SandboxError
+from grader.sandbox.isolation import INSIDE, bwrap_command, is_root, worker_environment, write_runtime
+from grader.sandbox.processes import kill_tree
+
 
 POOL_ENV = "GRADER_SANDBOX_POOL"
+
+
 #: How long the pool may take to clear a submission away (a fork bomb's thousands of
 #: processes included) before it is replaced.
 CLEAR_SECONDS = 15.0
 
 
 class PoolProcess:
-    """One pool process (bwrap + worker.py in pool mode) and our end of its control socket."""
+    """One pool process (bwrap + grader.sandbox.inside in pool mode) and our end of its control socket."""
 
     def __init__(self, probes_path: Path, limits: Limits):
         self.limits = limits
@@ -80,17 +84,14 @@ class PoolProcess:
         self._proc: subprocess.Popen | None = None
         self._dead = False
         runtime = self._root / "runtime"
-        runtime.mkdir(mode=0o755)
-        runtime.chmod(0o755)
-        for name, src in runtime_files(probes_path).items():
-            shutil.copyfile(src, runtime / name)
-            (runtime / name).chmod(0o644)
+        runtime.mkdir()
+        write_runtime(runtime, probes_path)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._control = ours
         config = {"pool": True, "control_fd": theirs.fileno(), "protocol": "/runtime/protocol.py",
                   "probes": "/runtime/probes.py",
                   "probekit": "/runtime/probekit.py"}
-        python = [sys.executable, "-I", "-B", "/runtime/worker.py", json.dumps(config)]
+        python = [sys.executable, "-I", "-B", f"/runtime/{INSIDE}", json.dumps(config)]
         # CAP_KILL for the pool only (each submission's worker loses it with its uid change);
         # the root filesystem read-only, so that only /tmp, /scratch and /dev can be written.
         extra = ("--cap-add", "CAP_KILL") if is_root() else ()
