@@ -68,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from side_by_side import checkout, median, run_measured, short_commit, spread, tree_environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo" / "cohort"  # where VARIANTS are (benchmarks/bench_trusted.py uses both)
 ASSIGNMENT = "optimizers"
 VARIANTS = ["amara_okafor.py", "ben_carter.py", "chen_wei.py", "eva_novak.ipynb",
             "hana_sato.py", "nadia_rahman.py", "priya_nair.py", "sam_taylor.py"]
@@ -352,11 +353,10 @@ def orchestrate(args) -> int:
         with checkout(ROOT, args.compare) as old:
             trees = [(f"REV {args.compare} ({short_commit(old)})", old)] if old else []
             trees.append((f"this tree ({short_commit(ROOT)})", ROOT))
-            demo = ROOT / "demo" / "cohort"
             for n in args.n:
-                build_cohort(scratch / f"cohort-{n}", n, demo)
+                build_cohort(scratch / f"cohort-{n}", n, DEMO)
             if old:
-                changed = demo_differences(demo, old / "demo" / "cohort")
+                changed = demo_differences(DEMO, old / "demo" / "cohort")
                 print(f"cohort built from this tree's demo/cohort ({', '.join(changed)} differ in REV's)"
                       if changed else "cohort built from demo/cohort (the same variants in both trees)")
             rounds: dict[tuple[str, int], list[dict]] = {(label, n): [] for label, _ in trees for n in args.n}
