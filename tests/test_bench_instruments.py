@@ -99,3 +99,18 @@ def test_grades_that_differ_between_rounds_are_named(capsys):
     assert "GRADES DIFFER: 1 students between old and new, e.g. b" in capsys.readouterr().out
     bench_batch.report_agreement([("old", {"a": ["10"]}), ("new", {"a": ["10"]})])
     assert "grades identical in all 2 rounds" in capsys.readouterr().out
+
+
+def test_floor_runs_every_hidden_check_on_both_sides(tmp_path):
+    """The floor's harness calls the hidden checks directly: a change to the checks'
+    fixtures that it does not follow would show here as harness errors or missing calls.
+    (It runs the demo cohort's made-up code in this process, as the benchmark does.)"""
+    cohort = tmp_path / "cohort"
+    bench_batch.build_cohort(cohort, len(bench_batch.VARIANTS), bench_batch.DEMO)
+    floor = bench_batch.drive_floor(bench_batch.ROOT, cohort, len(bench_batch.VARIANTS))
+    assert floor["harness_errors"] == []
+    assert floor["submissions"] == len(bench_batch.VARIANTS)
+    assert floor["checks"] >= 40  # optimizers' hidden checks, all found
+    correct = 0  # amara_okafor, the reference itself: every check asks both sides
+    assert floor["student_calls"][correct] > floor["checks"] and floor["reference_calls"][correct] > floor["checks"]
+    assert min(floor["student_cpu"]) > 0 and min(floor["reference_cpu"]) > 0
