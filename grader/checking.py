@@ -1,42 +1,56 @@
-"""Checks are pytest tests run in the trusted process; this module is their pytest plugin.
+"""Checks run in the trusted process; this module collects and runs them.
 
-A check asks `student.probe(name, **kwargs)` (run in the sandbox, values come back as
-plain data) and `reference.probe(name, **kwargs)` (run here on the reference, or served
-from baked values in a student bundle), then compares with `grader.expect`. Nothing the
-student does can reach this process: it only ever sees the decoded arrays.
+A check is a pytest-style test function in a checks folder (`test_*.py`), marked with
+`@check(function, weight, title=..., visibility=...)`, whose arguments name the fixtures it
+needs (`student`, `reference`, `rng`, `trace`). It asks `student.probe(name, **kwargs)` (run
+in the sandbox, values come back as plain data) and `reference.probe(name, **kwargs)` (run
+here on the reference, or served from baked values in a student bundle), then compares with
+`grader.expect`. Nothing the student does can reach this process: it only ever sees the
+decoded arrays.
 
 Outcomes are data: every check becomes a `CheckRecord` (status, score, feedback, the probe
 calls it made with the student's answers, the tolerances it used), which `grader.grade`
 turns into the result model and `grader.diagnosis` replays on known-mistake mutants.
 
-A check is marked with `@check(function, weight, title=..., visibility=...)`. Bare
-`assert` works but only its message is shown (assertion rewriting is off, so a hidden
-check's source never reaches feedback).
+The checks are written for pytest but run here without it: grading needs four fixtures and
+an outcome per check, not pytest's configuration, plugins, collection tree and per-test
+protocol (which cost more than the checks' own comparisons, and pytest's import alone a
+tenth of a second in `grader grade`). Bare `assert` works but only its message is shown
+(nothing rewrites assertions, so a hidden check's source never reaches feedback).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import importlib.util
+import inspect
 import json
-import os
-import queue
 import sys
-import threading
 import time
 import types
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import pytest
 
 from grader.expect import TOLERANCES, CheckFailure, format_inputs
 from grader.results import Trace
 
-MARKER = "grader_check"
+#: The attribute @check sets on a check function (its CheckSpec).
+CHECK_ATTRIBUTE = "grader_check"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What @check says about a check (see `check`)."""
+
+    function: str
+    weight: float
+    title: str | None = None
+    visibility: str = "visible"
+    timeout: float | None = None
 
 
 def check(function: str, weight: float = 1.0, title: str | None = None, visibility: str = "visible",
@@ -50,8 +64,12 @@ def check(function: str, weight: float = 1.0, title: str | None = None, visibili
     seconds."""
     if not float(weight) > 0:
         raise ValueError(f"@check({function!r}, weight={weight!r}): a weight is a positive number")
-    return getattr(pytest.mark, MARKER)(function=function, weight=float(weight), title=title,
-                                         visibility=visibility, timeout=timeout)
+    spec = CheckSpec(function=function, weight=float(weight), title=title, visibility=visibility, timeout=timeout)
+
+    def mark(test: Callable) -> Callable:
+        setattr(test, CHECK_ATTRIBUTE, spec)
+        return test
+    return mark
 
 
 class StudentError(Exception):
@@ -419,146 +437,200 @@ def _student_error_text(outcome) -> str:
     return text
 
 
-# --- the plugin ---------------------------------------------------------------------------
+# --- collecting the checks ----------------------------------------------------------------
+
+#: Check files are found as pytest finds test files (its default patterns), below the checks
+#: folder; a check is a module-level function whose name starts with "test", marked @check.
+CHECK_FILES = ("test_*.py", "*_test.py")
+#: What a check's arguments may name (pytest-style fixtures): see `GraderPlugin`.
+FIXTURES = ("student", "reference", "rng", "trace")
+
+
+@dataclass(frozen=True)
+class CollectedCheck:
+    """One check found in a checks folder: `nodeid` is "<file below the folder>::<name>"."""
+
+    nodeid: str
+    name: str  # the function's name (part of its inputs' seed)
+    test: Callable[..., Any]
+    arguments: tuple[str, ...]  # the fixtures it asks for
+    spec: CheckSpec
+
+    @property
+    def title(self) -> str:
+        doc = (self.test.__doc__ or "").strip().splitlines()
+        return f"{self.spec.function}: {self.spec.title or (doc[0] if doc else self.name)}"
+
+
+def _check_files(checks_dir: Path) -> list[Path]:
+    """The check files below `checks_dir`, in pytest's order (sorted names, depth first;
+    hidden folders and __pycache__ skipped)."""
+    found: list[Path] = []
+    for entry in sorted(checks_dir.iterdir(), key=lambda path: path.name):
+        if entry.is_dir():
+            if not entry.name.startswith((".", "__pycache__")):
+                found += _check_files(entry)
+        elif entry.suffix == ".py" and any(entry.match(pattern) for pattern in CHECK_FILES):
+            found.append(entry)
+    return found
+
+
+def _fixtures_asked(test: Callable) -> tuple[str, ...]:
+    """The arguments a check must be given (those without a default), as pytest reads them."""
+    return tuple(name for name, parameter in inspect.signature(test).parameters.items()
+                 if parameter.default is inspect.Parameter.empty
+                 and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+
+
+def collect_checks(checks_dir: Path) -> tuple[list[CollectedCheck], list[str], list[str]]:
+    """(the checks in file order, collection errors, the names of the modules imported).
+
+    Each check file is imported as a module of its own (under a name made from the folder and
+    the file, so two assignments' `test_public` never meet in sys.modules; the caller removes
+    them with `forget_modules`). A file that cannot be imported, a test function not marked
+    with @check and a test class (checks are functions) are collection errors, one line each;
+    the other checks still run."""
+    checks_dir = Path(checks_dir)
+    folder_key = hashlib.sha256(str(checks_dir.resolve()).encode()).hexdigest()[:12]
+    checks: list[CollectedCheck] = []
+    errors: list[str] = []
+    modules: list[str] = []
+    files = _check_files(checks_dir) if checks_dir.is_dir() else []
+    if not checks_dir.is_dir():
+        errors.append(f"{checks_dir}: no such checks folder")
+    for path in files:
+        relative = path.relative_to(checks_dir).as_posix()
+        name = f"_grader_checks_{folder_key}_" + "_".join(path.relative_to(checks_dir).with_suffix("").parts)
+        try:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # what a class defined in a check (a dataclass) looks up
+            modules.append(name)
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001 - a broken check file costs its own checks
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            errors.append(f"{relative}: cannot be imported: {type(exc).__name__}: {exc}")
+            continue
+        for attribute, value in list(vars(module).items()):
+            if not attribute.startswith("test") and not (isinstance(value, type) and attribute.startswith("Test")):
+                continue
+            if isinstance(value, type) and attribute.startswith("Test"):
+                errors.append(f"{relative}::{attribute}: a class; checks are functions marked with @check")
+            elif inspect.isfunction(value) and getattr(value, "__test__", True):
+                marked = getattr(value, CHECK_ATTRIBUTE, None)
+                if not isinstance(marked, CheckSpec):
+                    errors.append(f"{relative}::{attribute}: not marked with @check(function, weight)")
+                    continue
+                checks.append(CollectedCheck(f"{relative}::{attribute}", attribute, value, _fixtures_asked(value),
+                                             marked))
+    return checks, errors, modules
+
+
+def forget_modules(names: list[str]) -> None:
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+# --- running them ---------------------------------------------------------------------------
 
 class GraderPlugin:
-    """Registered with `pytest.main(plugins=[...])`: provides the fixtures and turns every
-    check into a CheckRecord."""
+    """What the checks run with for one submission, and what they leave: the fixtures a check
+    may ask for by argument name (`student`: the student's probes; `reference`: the
+    reference's; `rng`: the check's own generator; `trace`: keeps a trajectory for the
+    report's plots), and a CheckRecord per check (`records`, in file order) with its outcome.
+    `only_functions` limits the checks to those student functions."""
 
     def __init__(self, student: StudentProbes, reference: Any, seed_material: str,
                  per_student_seed: bool = True, only_functions=None):
-        self.collection_errors: list[str] = []
-        self._collected: list[tuple[str, CheckRecord]] = []  # (nodeid, blank record) per check
-        self.begin(student, reference, seed_material, per_student_seed, only_functions)
-
-    def begin(self, student: StudentProbes, reference: Any, seed_material: str,
-              per_student_seed: bool = True, only_functions=None) -> None:
-        """Aim the plugin at one submission: the fixtures serve these probes and seeds, and
-        `records` starts afresh (a `CheckSession` calls this once per submission)."""
         self.student_probes = student
         self.reference_probes = reference
         self.seed_material = seed_material
         self.per_student_seed = per_student_seed
         self.only_functions = set(only_functions) if only_functions is not None else None
         self.records: list[CheckRecord] = []
-        self._by_nodeid: dict[str, CheckRecord] = {}
-        for nodeid, blank in self._collected:
-            if self.selects(blank.function):
-                self._add_record(nodeid, blank)
+        self.collection_errors: list[str] = []
 
     def selects(self, function: str) -> bool:
         return self.only_functions is None or function in self.only_functions
 
-    def _add_record(self, nodeid: str, blank: CheckRecord) -> None:
-        record = CheckRecord(nodeid=nodeid, function=blank.function, weight=blank.weight, title=blank.title,
-                             visibility=blank.visibility, timeout=blank.timeout)
-        self.records.append(record)
-        self._by_nodeid[nodeid] = record
+    def run(self, checks: list[CollectedCheck], collection_errors: list[str],
+            collect_only: bool = False) -> list[CheckRecord]:
+        """Run the selected `checks` in order, one record each (with `collect_only`, only the
+        blank records). Warnings raised while they run are ignored (they are not outcomes)."""
+        self.collection_errors = list(collection_errors)
+        chosen = [c for c in checks if self.selects(c.spec.function)]
+        self.records = [CheckRecord(nodeid=c.nodeid, function=c.spec.function, weight=c.spec.weight, title=c.title,
+                                    visibility=c.spec.visibility, timeout=c.spec.timeout) for c in chosen]
+        if not collect_only:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for collected, record in zip(chosen, self.records):
+                    self._run_one(collected, record)
+        return self.records
 
-    # fixtures ---------------------------------------------------------------------------
-    @pytest.fixture
-    def student(self, request):
-        return self.student_probes
+    def _run_one(self, collected: CollectedCheck, record: CheckRecord) -> None:
+        token = TOLERANCES.set(record.tolerances)
+        self.student_probes.record = record
+        self.student_probes.timeout = record.timeout
+        failure: BaseException | None = None
+        started = time.perf_counter()
+        try:
+            collected.test(**self._fixtures(collected, record))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit or pytest.fail in a check is its own outcome
+            failure = exc
+        finally:
+            record.duration = time.perf_counter() - started
+            TOLERANCES.reset(token)
+            self.student_probes.record = None
+            _drop_large_answers(record, self.student_probes)
+        record.status, record.output, record.internal_error = _classify(failure)
+        record.not_implemented = _not_implemented(failure)
 
-    @pytest.fixture
-    def reference(self):
-        return _MeasuredReference(self.reference_probes, self.student_probes)
+    def _fixtures(self, collected: CollectedCheck, record: CheckRecord) -> dict[str, Any]:
+        values = {}
+        for name in collected.arguments:
+            if name == "student":
+                values[name] = self.student_probes
+            elif name == "reference":
+                values[name] = _MeasuredReference(self.reference_probes, self.student_probes)
+            elif name == "rng":
+                values[name] = self._rng(collected.name)
+            elif name == "trace":
+                values[name] = _trace_keeper(record)
+            else:
+                raise LookupError(f"fixture {name!r} not found (a check may ask for {', '.join(FIXTURES)})")
+        return values
 
-    @pytest.fixture
-    def rng(self, request) -> np.random.Generator:
+    def _rng(self, name: str) -> np.random.Generator:
         """The check's generator: per student and check (`seed_material` names the student,
         never the submission's content), or per check alone for public checks."""
-        material = f"{self.seed_material}|{request.node.name}" if self.per_student_seed else f"public|{request.node.name}"
+        material = f"{self.seed_material}|{name}" if self.per_student_seed else f"public|{name}"
         seed = int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
         return np.random.default_rng(seed)
 
-    @pytest.fixture
-    def trace(self, request):
-        record = self._by_nodeid[request.node.nodeid]
 
-        def keep(student_value, reference_value, label: str, problem: dict | None = None) -> None:
-            record.traces.append(Trace(label=label, student=student_value, reference=reference_value,
-                                       problem=dict(problem or {})))
-        return keep
+def _trace_keeper(record: CheckRecord) -> Callable[..., None]:
+    """The `trace` fixture: keep(student_value, reference_value, label, problem=None)."""
 
-    # hooks ------------------------------------------------------------------------------
-    def pytest_configure(self, config):
-        config.addinivalue_line("markers", f"{MARKER}: a grading check (grader.checking.check)")
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1] if report.longreprtext else 'collection failed'}")
-
-    def pytest_collection_modifyitems(self, config, items):
-        if self.only_functions is not None:
-            keep = [i for i in items if (m := i.get_closest_marker(MARKER)) is None
-                    or self.selects(m.kwargs.get("function"))]
-            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-            items[:] = keep
-        for item in items:
-            marker = item.get_closest_marker(MARKER)
-            if marker is None:
-                self.collection_errors.append(f"{item.nodeid}: not marked with @check(function, weight)")
-                continue
-            meta = marker.kwargs
-            doc = (getattr(item.obj, "__doc__", None) or "").strip().splitlines()
-            title = meta.get("title") or (doc[0] if doc else item.name)
-            blank = CheckRecord(nodeid=item.nodeid, function=meta["function"], weight=meta["weight"],
-                                title=f"{meta['function']}: {title}", visibility=meta.get("visibility", "visible"),
-                                timeout=meta.get("timeout"))
-            self._collected.append((item.nodeid, blank))
-            self._add_record(item.nodeid, blank)
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
-        record = self._by_nodeid.get(item.nodeid)
-        token = TOLERANCES.set(record.tolerances if record else None)
-        self.student_probes.record = record
-        self.student_probes.timeout = record.timeout if record else None
-        try:
-            yield
-        finally:
-            TOLERANCES.reset(token)
-            self.student_probes.record = None
-            if record is not None:
-                _drop_large_answers(record, self.student_probes)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_makereport(self, item, call):
-        """Record the outcome, and answer for pytest with a plain report: pytest's own
-        renders a source-annotated traceback of every failure (parsing the check's source,
-        ~5 ms a failure, more than half a failing submission's grading), which nothing
-        reads: feedback comes from the CheckRecord."""
-        record = self._by_nodeid.get(item.nodeid)
-        skipped = call.excinfo is not None and isinstance(call.excinfo.value, pytest.skip.Exception)
-        if record is not None:
-            if call.when == "call":
-                record.duration = call.duration
-            if call.when == "call" or (call.when == "setup" and call.excinfo is not None and not skipped):
-                record.status, record.output, record.internal_error = _classify(call.excinfo)
-                record.not_implemented = _not_implemented(call.excinfo)
-        if call.excinfo is None:
-            outcome, longrepr = "passed", None
-        elif skipped:
-            outcome, longrepr = "skipped", (str(item.path), item.location[1] or 0, str(call.excinfo.value))
-        else:
-            outcome, longrepr = "failed", "(see the check's record)"
-        return pytest.TestReport(item.nodeid, item.location, {}, outcome, longrepr, call.when, [],
-                                 call.duration, call.start, call.stop)
+    def keep(student_value, reference_value, label: str, problem: dict | None = None) -> None:
+        record.traces.append(Trace(label=label, student=student_value, reference=reference_value,
+                                   problem=dict(problem or {})))
+    return keep
 
 
-def _not_implemented(excinfo) -> bool:
+def _not_implemented(failure: BaseException | None) -> bool:
     """Whether the check stopped because the student's code raised NotImplementedError (the
     untouched stub): a part all of whose checks did is "not attempted", not an error."""
-    return excinfo is not None and isinstance(excinfo.value, StudentError) \
-        and excinfo.value.exc_type == "NotImplementedError"
+    return isinstance(failure, StudentError) and failure.exc_type == "NotImplementedError"
 
 
-def _classify(excinfo) -> tuple[str, str, str]:
+def _classify(exc: BaseException | None) -> tuple[str, str, str]:
     """(status, student-facing output, internal error) for a check's outcome."""
-    if excinfo is None:
+    if exc is None:
         return "passed", "", ""
-    exc = excinfo.value
     if isinstance(exc, StudentTimeout):
         return "timeout", str(exc), ""
     if isinstance(exc, StudentError):
@@ -566,8 +638,8 @@ def _classify(excinfo) -> tuple[str, str, str]:
     if isinstance(exc, CheckFailure):
         return "failed", str(exc), ""
     if isinstance(exc, AssertionError):
-        # A bare assert: its message only. Should an assertion rewriter be active (a check
-        # imported under an outer pytest), drop the "assert <source>" explanation it adds.
+        # A bare assert: its message only. Should an assertion rewriter have rewritten the
+        # check (pytest's, in a process that runs pytest), drop the explanation it adds.
         message = str(exc).split("\nassert ")[0]
         if message.startswith("assert "):
             message = ""
@@ -576,164 +648,43 @@ def _classify(excinfo) -> tuple[str, str, str]:
     return "error", "the grader could not run this check (an internal error, not your fault); your instructor can see the details", internal
 
 
-def _pytest_args(checks_dir: Path, terminal: bool = True) -> list[str]:
-    """`terminal=False`: without pytest's terminal reporter, which prints nothing then
-    (and whose options -q, --no-header and --tb go with it)."""
-    # --tb=no: pytest renders a source-annotated traceback of every failed test (~0.2 s each,
-    # a stub's 50 failures 9 s); feedback comes from the CheckRecord, never from it.
-    output = ["-q", "--no-header", "--tb=no"] if terminal else ["-p", "no:terminal"]
-    return [
-        str(checks_dir), *output, "-p", "no:cacheprovider", "-p", "no:randomly",
-        "--assert=plain", "--import-mode=importlib", "--rootdir", str(checks_dir),
-        "-c", str(_EMPTY_INI), "-W", "ignore", "-p", "no:warnings",
-        # These plugins cost ~0.1 s a run (unraisableexception forces gc.collect five
-        # times) and guard nothing the trusted checks need.
-        "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
-        "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:nose", "-p", "no:junitxml",
-        # Checks print nothing (the student's output comes back in the probe's reply):
-        # per-test log handlers and fd capture cost ~20 ms a submission for nothing.
-        "-p", "no:logging", "--capture=no",
-    ]
-
-
-@contextlib.contextmanager
-def _no_plugin_autoload():
-    """Third-party pytest plugins installed beside us (autoloaded by entry point) have no
-    business in grading; pytest reads this variable while it configures itself."""
-    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
-
-
-@contextlib.contextmanager
-def _quiet_pytest():
-    """pytest's own output silenced, without third-party plugins."""
-    devnull = open(os.devnull, "w")
-    saved = sys.stdout, sys.stderr
-    try:
-        sys.stdout = sys.stderr = devnull
-        with _no_plugin_autoload():
-            yield
-    finally:
-        sys.stdout, sys.stderr = saved
-        devnull.close()
-
-
 def run_checks(checks_dir: Path, plugin: GraderPlugin, collect_only: bool = False) -> list[CheckRecord]:
-    """Run every check under `checks_dir` with the plugin; returns the records in file order.
-    pytest's own output is silenced; outcomes are data."""
+    """Run every check under `checks_dir` with the plugin; returns the records in file order
+    (`collect_only`: blank records, nothing run). The check modules are imported for this
+    run only."""
+    checks, errors, modules = collect_checks(checks_dir)
     try:
-        with _quiet_pytest():
-            pytest.main(["--collect-only"] * collect_only + _pytest_args(checks_dir), plugins=[plugin])
+        return plugin.run(checks, errors, collect_only)
     finally:
-        _forget_check_modules(checks_dir)
-    return plugin.records
+        forget_modules(modules)
 
 
 class CheckSession:
-    """The checks of `checks_dir`, collected once, run for one submission after another.
-
-    A batch worker grades hundreds of submissions against the same checks, and a pytest
-    session per submission (configuration, plugins, collection: ~40 ms) is a large part of
-    its budget. Here one pytest session lives in a background thread: its runtestloop
-    takes one submission at a time (`run`), aims the plugin at it (`GraderPlugin.begin`) and
-    runs every selected check through pytest's own runtest protocol (fixtures, hooks,
-    reports), exactly as `run_checks` would, minus the session set-up.
+    """The checks of `checks_dir`, collected once (on the first `run`), run for one submission
+    after another, each exactly as `run_checks` would run them.
 
     The check modules stay imported for the session's life, so a check must not keep
     per-submission state at module level (none does; each check gets fresh fixtures).
-    `run` blocks the caller while the checks run in the session's thread: the student
-    probes (a Sandbox) are then used from that thread, one submission at a time. The
-    session runs without pytest's terminal reporter, so it prints nothing, and leaves the
-    process's stdout alone. close() ends it. Not for use from several threads at once.
-    """
+    close() forgets them; a closed session refuses to run."""
 
     def __init__(self, checks_dir: Path):
         self.checks_dir = Path(checks_dir)
-        self._inbox: queue.Queue = queue.Queue()
-        self._outbox: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._waiting = threading.Event()  # set once the session's loop waits for submissions
-        self._plugin = GraderPlugin(StudentProbes(_no_probes), None, seed_material="")
+        self._collected: tuple[list[CollectedCheck], list[str], list[str]] | None = None
+        self._closed = False
 
     def run(self, student: StudentProbes, reference: Any, seed_material: str, per_student_seed: bool = True,
             only_functions=None) -> tuple[list[CheckRecord], list[str]]:
         """(records, collection errors) of one submission, like `run_checks`."""
-        if self._thread is None:
-            self._start()
-        if not self._thread.is_alive():
+        if self._closed:
             raise RuntimeError(f"the check session of {self.checks_dir} has ended")
-        self._inbox.put((student, reference, seed_material, per_student_seed, only_functions))
-        while True:
-            try:
-                outcome = self._outbox.get(timeout=1.0)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive():
-                    raise RuntimeError(f"the check session of {self.checks_dir} has ended") from None
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        if self._collected is None:
+            self._collected = collect_checks(self.checks_dir)
+        checks, errors, _ = self._collected
+        plugin = GraderPlugin(student, reference, seed_material, per_student_seed, only_functions)
+        return plugin.run(checks, errors), list(plugin.collection_errors)
 
     def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._inbox.put(None)
-            self._thread.join()
-
-    def _start(self) -> None:
-        # Not _quiet_pytest(): sys.stdout belongs to the whole process and the session
-        # outlives this call; without its terminal reporter pytest prints nothing. The
-        # environment variable matters only while pytest configures itself, so it is
-        # restored as soon as the session is collected and waiting.
-        self._thread = threading.Thread(target=self._serve, name=f"checks:{self.checks_dir}", daemon=True)
-        with _no_plugin_autoload():
-            self._thread.start()
-            self._waiting.wait()
-
-    def _serve(self) -> None:
-        try:
-            pytest.main(_pytest_args(self.checks_dir, terminal=False), plugins=[self._plugin, self])
-        finally:
-            self._waiting.set()  # pytest ended before its loop (it could not start): run() says so
-            _forget_check_modules(self.checks_dir)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtestloop(self, session):
-        from _pytest.runner import runtestprotocol  # what `pytest_runtest_protocol` runs, minus logging
-
-        items = session.items
-        self._waiting.set()
-        while (job := self._inbox.get()) is not None:
-            try:
-                self._plugin.begin(*job)
-                chosen = [item for item in items if item.nodeid in self._plugin._by_nodeid]
-                for index, item in enumerate(chosen):
-                    runtestprotocol(item, nextitem=chosen[index + 1] if index + 1 < len(chosen) else None, log=False)
-                self._outbox.put((self._plugin.records, list(self._plugin.collection_errors)))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller, never lost
-                self._outbox.put(exc)
-        return True
-
-
-def _no_probes(name, kwargs, timeout, group):
-    raise RuntimeError("no submission is being checked")
-
-
-def _forget_check_modules(checks_dir: Path) -> None:
-    """pytest's importlib mode names a check file after its path below --rootdir (every
-    assignment has a `test_public`) and reuses any module of that name in sys.modules; drop
-    the checks' modules so the next run, of another assignment, imports its own."""
-    prefixes = tuple({os.path.join(str(Path(checks_dir)), ""), os.path.join(str(Path(checks_dir).resolve()), "")})
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str) and path.startswith(prefixes):
-            del sys.modules[name]
-
-
-_EMPTY_INI = Path(__file__).with_name("checks_pytest.ini")
+        self._closed = True
+        if self._collected is not None:
+            forget_modules(self._collected[2])
+            self._collected = None

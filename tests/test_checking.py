@@ -233,3 +233,87 @@ def test_session_reports_broken_checks_folder(tmp_path):
     finally:
         session.close()
     assert records == [] and errors and "test_broken.py" in errors[0]
+
+
+# --- the runner: checks written for pytest, run without it ---------------------------------
+
+def _folder(root: Path, name: str, text: str) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "test_same_name.py").write_text(textwrap.dedent(text))
+    return folder
+
+
+def test_broken_checks_cost_only_themselves(tmp_path):
+    """A check asking for a fixture nobody provides is the grader's error (never the
+    student's), an unmarked test function and a test class are collection errors, and the
+    other checks still run."""
+    checks = _folder(tmp_path, "checks", '''
+        from grader.checking import check
+
+        @check("f", 1)
+        def test_unknown_fixture(student, tmp_path):
+            pass
+
+        def test_unmarked(student):
+            pass
+
+        class TestGroup:
+            def test_method(self):
+                pass
+
+        @check("f", 1, title="plain")
+        def test_fine(student, rng, trace, reference):
+            assert rng.integers(10) >= 0
+        ''')
+    plugin = GraderPlugin(StudentProbes(lambda *a: None), None, seed_material="x")
+    records = {r.nodeid.split("::")[-1]: r for r in run_checks(checks, plugin)}
+    assert list(records) == ["test_unknown_fixture", "test_fine"]
+    unknown = records["test_unknown_fixture"]
+    assert unknown.status == "error" and "not your fault" in unknown.output and "tmp_path" in unknown.internal_error
+    assert records["test_fine"].status == "passed" and records["test_fine"].title == "f: plain"
+    assert any("test_unmarked" in e and "not marked" in e for e in plugin.collection_errors)
+    assert any("TestGroup" in e for e in plugin.collection_errors)
+
+
+def test_two_folders_with_the_same_file_names_keep_their_own_checks(tmp_path):
+    """Every assignment has a test_public.py: sessions of two folders, run in turn, each run
+    their own checks (the modules are named after their folder)."""
+    first = _folder(tmp_path, "first", '''
+        from grader.checking import check
+
+        @check("one", 1)
+        def test_a(student):
+            pass
+        ''')
+    second = _folder(tmp_path, "second", '''
+        from grader.checking import check
+
+        @check("two", 1)
+        def test_b(student):
+            raise AssertionError("second folder")
+        ''')
+    sessions = [CheckSession(first), CheckSession(second)]
+    try:
+        for _ in range(2):
+            (a, _), (b, _) = (s.run(StudentProbes(lambda *x: None), None, "x") for s in sessions)
+            assert [(r.function, r.status) for r in a] == [("one", "passed")]
+            assert [(r.function, r.status, r.output) for r in b] == [("two", "failed", "second folder")]
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def test_grading_does_not_import_pytest():
+    """`grader grade` pays for what grading needs: the checks run without pytest."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys\nfrom grader.course import Course\nfrom grader.grade import grade_submission\n"
+            "a = Course.find().get('sigmoid_neuron')\n"
+            "r = grade_submission(a, a.reference_path, student='x')\n"
+            "print(r.status, r.score == r.max_score, 'pytest' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert done.stdout.split() == ["graded", "True", "False"], done.stderr

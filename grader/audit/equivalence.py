@@ -158,7 +158,7 @@ def collect_calls(assignment: Assignment, seeds: int, perturbed: int = PERTURBED
     def answer(name, kwargs, timeout, group):
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # as the checks run: pytest -W ignore
+                warnings.simplefilter("ignore")  # as the checks run (grader.checking)
                 return ProbeOutcome("ok", value=reference.probe(name, **kwargs))
         except Exception as exc:  # a check may probe a failure on purpose
             return ProbeOutcome("error", exc_type=type(exc).__name__, message=str(exc))

@@ -2,7 +2,7 @@
 
 Two runners behind one interface (`start()` / `restart()` an Executor, `capacity`, `close()`):
 - `LocalRunner`: a `ProcessPoolExecutor` of warm workers started from a forkserver (numpy
-  and pytest are imported once in the server; each worker imports the grading code once).
+  is imported once in the server; each worker imports the grading code once).
 - `DaskRunner`: the same jobs on a Dask distributed cluster through its concurrent.futures
   executor (`Client(address).get_executor()`); Dask is an optional extra.
 
@@ -53,7 +53,7 @@ class LocalRunner:
             context = multiprocessing.get_context("forkserver")
             # Imported once in the fork server, inherited by every worker (and by a
             # replacement after a crash). Only modules that are always importable.
-            context.set_forkserver_preload(["numpy", "pytest", "grader.batch.work"])
+            context.set_forkserver_preload(["numpy", "grader.batch.work"])
         else:
             context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=warm_up)

@@ -28,7 +28,8 @@ from grader.results import GradingResult
 #: (assignment, path, student) -> GradingResult; grader.grade.grade_submission by default.
 GradeFunction = Callable[[Assignment, Path, str], GradingResult]
 
-# pytest (and so grading) is not thread-safe; a Dask worker may run tasks on several threads.
+# Grading is not thread-safe (the check runner sets process-wide warning filters and the
+# probes' state); a Dask worker may run tasks on several threads.
 _GRADING_LOCK = threading.Lock()
 
 
@@ -62,7 +63,7 @@ def warm_up() -> None:
     the commonest plot backdrops (the quadratic's and every declared surface's of the course)
     before the first report."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import grader.grade  # noqa: F401  (numpy, pytest, the check plugin, the sandbox)
+    import grader.grade  # noqa: F401  (numpy, the checks' runner, the sandbox)
     import grader.render.html  # noqa: F401  (jinja2)
     from grader.course import Course, CourseError
     from grader.figures import FiguresError
