@@ -13,7 +13,9 @@ tree under test, measured with everything it starts (`side_by_side.run_measured`
 workers, the multiprocessing fork server, every sandbox), so the CPU seconds per submission
 count the grader and the sandboxes, and nothing else running on the machine. Printed per
 tree: submissions/s (the batch's wall time; median over the rounds, with the spread), CPU-s
-per submission (all processes of the round, less the round's own set-up before the batch),
+per submission (all processes of the round, from a cgroup of its own, less the round's own
+set-up before the batch; without a cgroup, e.g. not root, rusage misses most of the
+sandboxes' time and the line says so),
 of which the trusted side (the workers outside their sandboxes, and the batch's parent
 process), the whole machine's busy time per submission (includes everyone else's work:
 only meaningful on an idle machine), and the peak resident memory of a worker process
@@ -303,7 +305,8 @@ def round_figures(figures: dict, measured) -> dict:
             "cpu_per": (measured.cpu - figures["set_up_cpu"]) / n,
             "trusted_per": (figures["worker_cpu"] + figures["parent_cpu"]) / n,
             "busy_per": figures["machine_busy"] / n,
-            "largest_process_kb": measured.peak_rss_kb, "still_running": measured.still_running}
+            "largest_process_kb": measured.peak_rss_kb, "still_running": measured.still_running,
+            "cpu_source": measured.cpu_source}
 
 
 def report_tree(label: str, rounds: list[dict], floor: dict | None) -> None:
@@ -317,7 +320,9 @@ def report_tree(label: str, rounds: list[dict], floor: dict | None) -> None:
     print(f"  throughput {rate:.2f} submissions/s median ({spread(r['rate'] for r in rounds)}); "
           f"{1 / rate:.3f} s per submission (wall); total {median(r['seconds'] for r in rounds):.1f} s, of which "
           f"outputs and dashboard after grading {median(r['seconds'] - r['grading_seconds'] for r in rounds):.1f} s")
-    print(f"  CPU per submission, grader and sandboxes (every process of the round) {cpu:.3f} s median "
+    source = ("every process of the round, from its cgroup" if all(r["cpu_source"] == "cgroup" for r in rounds)
+              else "rusage: NO cgroup, so most of the sandboxes' time is MISSING")
+    print(f"  CPU per submission, grader and sandboxes ({source}) {cpu:.3f} s median "
           f"({spread(r['cpu_per'] for r in rounds)}): trusted side {trusted:.3f} s (workers outside the sandboxes "
           f"{median(r['worker_cpu'] / n for r in rounds):.3f} s, the batch's parent "
           f"{median(r['parent_cpu'] / n for r in rounds):.3f} s), sandboxes and the rest {cpu - trusted:.3f} s; "

@@ -10,7 +10,8 @@ cost. The commands are interleaved (numpy, grade, numpy, grade, ...; with `--com
 REV's grade as well, REV checked out in a temporary git worktree), so every command sees
 the same load; one warm-up run of each first (disk cache, bytecode). Printed per command:
 the median wall time over RUNS (default 9) with min and max, the median CPU seconds of the
-process and everything it started (the sandbox included: `side_by_side.run_measured`), and
+process and everything it started (the sandbox included, from a cgroup per run:
+`side_by_side.run_measured`), and
 the ratios of the medians to numpy's: wall (the target's) and CPU (which leaves out the time
 spent waiting for a core, which a busy machine adds to the wall time).
 
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                     sys.exit(f"{label} failed (exit {measured.returncode}): {measured.stderr.strip()[-2000:]}")
                 if run:
                     times[label].append(measured)
-    print(f"{args.assignment}, {submission.name}, {args.runs} interleaved runs of each, cold processes")
+    sources = {m.cpu_source for ms in times.values() for m in ms}
+    print(f"{args.assignment}, {submission.name}, {args.runs} interleaved runs of each, cold processes; CPU from "
+          + ("a cgroup per run" if sources == {"cgroup"} else "rusage: NO cgroup, so the sandbox's time is MISSING"))
     numpy_median = median(m.wall for m in times[commands[0][0]])
     numpy_cpu = median(m.cpu for m in times[commands[0][0]])
     for label, _, _ in commands:

@@ -114,3 +114,43 @@ def test_floor_runs_every_hidden_check_on_both_sides(tmp_path):
     correct = 0  # amara_okafor, the reference itself: every check asks both sides
     assert floor["student_calls"][correct] > floor["checks"] and floor["reference_calls"][correct] > floor["checks"]
     assert min(floor["student_cpu"]) > 0 and min(floor["reference_cpu"]) > 0
+
+
+AUTO_REAPED = textwrap.dedent("""
+    import os, signal, sys, time
+    # a parent that ignores SIGCHLD: its children are reaped by the kernel, their CPU added
+    # to no one's rusage (what happens to a sandbox's PID namespace killed with its init)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    if os.fork() == 0:
+        while time.process_time() < 0.3:
+            pass
+        with open(sys.argv[1], "w") as handle:
+            handle.write(repr(time.process_time()))
+        os._exit(0)
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.01)
+    time.sleep(0.2)
+""")
+
+
+def test_run_measured_counts_what_rusage_cannot_see(tmp_path):
+    script = tmp_path / "auto_reaped.py"
+    script.write_text(AUTO_REAPED)
+    report = tmp_path / "child-cpu"
+    measure = textwrap.dedent(f"""
+        import json, os, sys
+        sys.path.insert(0, {str(BENCHMARKS)!r})
+        from pathlib import Path
+        from side_by_side import CpuGroup, run_measured
+        m = run_measured([sys.executable, {str(script)!r}, {str(report)!r}], env=dict(os.environ), cwd=Path("."))
+        print(json.dumps([m.cpu, m.cpu_source, m.rusage_cpu, sorted(p.name for p in Path("/sys/fs/cgroup").rglob("grader-bench-{{}}-*".format(os.getpid())))]))
+    """)
+    done = subprocess.run([sys.executable, "-c", measure], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    cpu, source, rusage_cpu, left_behind = json.loads(done.stdout)
+    if source != "cgroup":
+        pytest.skip("no cgroup can be made here (not root?): the benchmarks say so in their output")
+    child_cpu = float(report.read_text())
+    assert cpu >= child_cpu >= 0.3
+    assert rusage_cpu < child_cpu  # what rusage alone would have reported
+    assert left_behind == []  # the run's cgroup is removed
