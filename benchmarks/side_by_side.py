@@ -178,7 +178,6 @@ def checkout(root: Path, rev: str | None):
     finally:
         subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], capture_output=True)
         shutil.rmtree(parent, ignore_errors=True)
-        subprocess.run(["git", "-C", str(root), "worktree", "prune"], capture_output=True)
 
 
 def short_commit(tree: Path) -> str:
