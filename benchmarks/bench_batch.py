@@ -113,11 +113,14 @@ def demo_differences(new: Path, old: Path) -> list[str]:
 
 # --- inside one round's process (PYTHONPATH = the tree under test) -------------------------
 
-def stand_in_grade(assignment, path, student):
-    """A copy of the result stored next to the cohort (see --stand-in), renamed."""
+def stand_in_grade(assignment, submission, student):
+    """A copy of the result stored next to the cohort (see --stand-in), renamed. `submission`
+    is the job's SubmissionFile (its origin is the entry's path), or a path in a tree from
+    before jobs carried bytes (--compare)."""
     from grader.results import GradingResult
 
-    data = json.loads((Path(path).parent.parent / STAND_IN_RESULT).read_text())
+    origin = getattr(submission, "origin", submission)
+    data = json.loads((Path(origin).parent.parent / STAND_IN_RESULT).read_text())
     data["student"] = student
     return GradingResult.from_dict(data)
 

@@ -33,6 +33,10 @@ Decisions:
   ``!`` and ``?``-help lines become blank lines (so line numbers within a cell stay right)
   unless the cell is already valid Python as written (e.g. a ``%`` continuing an expression).
   Cells are numbered 1-based counting every cell from the top, as a student sees them.
+- Reading and loading are two steps: ``read_submission_file`` takes what was handed in into
+  memory (a ``SubmissionFile``: the file's bytes, a folder's chosen file, a zip whole) under
+  the limits above, and ``load_submission`` accepts that as well as a path, with the same
+  result and messages. A batch reads on the instructor's machine and a worker anywhere loads.
 - ``content_hash`` is the sha256 of the chosen file's raw bytes for every kind: it identifies
   the code being graded, not the wrapping (same file as .py, in a folder or zip: same hash).
 """
@@ -106,11 +110,37 @@ class Submission:
         return f"cell {cell}, line {lineno - start + 1}"
 
 
-def load_submission(path: str | os.PathLike, module_name: str) -> Submission:
-    """Read the submission at `path`; raise SubmissionError (one line) if it is unusable."""
+@dataclass(frozen=True)
+class SubmissionFile:
+    """What was handed in, read into memory by `read_submission_file`: everything
+    `load_submission` needs, so a submission can be loaded where its file is not (a batch
+    job carries this to a Dask worker that cannot see the cohort). Read under the same
+    limits as loading from the path; the bytes are not yet decoded or parsed (a zip stays
+    whole; a folder is reduced to the one file loading would choose)."""
+
+    origin: str  # the path as given, on the machine that read it (messages name it)
+    kind: str  # "module" | "notebook" | "folder" | "zip" | "unreadable"
+    data: bytes  # the file's bytes; a folder's chosen file's; a zip's whole archive
+    member: str = ""  # a folder: the chosen file's path inside it
+    problem: str = ""  # "unreadable": why (one line), raised by load_submission
+    problem_detail: str = ""
+
+
+def read_submission_file(path: str | os.PathLike, module_name: str, *, defer_errors: bool = False) -> SubmissionFile:
+    """Read the submission at `path` into memory; raise SubmissionError (one line) if it
+    cannot be read, or with `defer_errors` return an "unreadable" SubmissionFile holding the
+    error, which `load_submission` raises wherever it runs."""
+    try:
+        return _read_submission_file(Path(path), module_name)
+    except SubmissionError as exc:
+        if not defer_errors:
+            raise
+        return SubmissionFile(str(path), "unreadable", b"", problem=str(exc), problem_detail=exc.detail)
+
+
+def _read_submission_file(origin: Path, module_name: str) -> SubmissionFile:
     if not module_name.isidentifier():
         raise ValueError(f"not a module name: {module_name!r}")
-    origin = Path(path)
     shown = unicode_text(str(origin))  # named in messages: valid Unicode
     try:
         mode = os.lstat(origin).st_mode
@@ -123,19 +153,39 @@ def load_submission(path: str | os.PathLike, module_name: str) -> Submission:
     if stat.S_ISDIR(mode):
         rel = _choose(lambda prefix: _list_folder(origin, prefix), shown, module_name)
         chosen = origin / rel
-        data = _read_file(chosen, _cap_for(rel), str(chosen))
-        return _build(data, str(chosen), rel, module_name, origin, "folder", chosen)
+        return SubmissionFile(str(origin), "folder", _read_file(chosen, _cap_for(rel), str(chosen)), member=rel)
     if not stat.S_ISREG(mode):
         raise SubmissionError(f"{shown} is not a regular file or folder (a device, FIFO or socket)")
     suffix = origin.suffix.lower()
     if suffix not in EXTENSIONS:
         raise SubmissionError(f"{shown} is not a .py, .ipynb or .zip file")
     if suffix == ".zip":
-        rel, data = _read_zip(origin, module_name)
-        return _build(data, f"{shown}:{rel}", rel, module_name, origin, "zip", None)
-    data = _read_file(origin, _cap_for(origin.name), shown)
+        return SubmissionFile(str(origin), "zip", _read_file(origin, MAX_ARCHIVE_BYTES, shown))
     kind = "notebook" if suffix == ".ipynb" else "module"
-    return _build(data, shown, origin.name, module_name, origin, kind, origin if kind == "notebook" else None)
+    return SubmissionFile(str(origin), kind, _read_file(origin, _cap_for(origin.name), shown))
+
+
+def load_submission(path: str | os.PathLike | SubmissionFile, module_name: str) -> Submission:
+    """Read the submission at `path` (or already read: a `SubmissionFile`); raise
+    SubmissionError (one line) if it is unusable. A SubmissionFile loads to the same
+    Submission, with the same messages, as its path would; nothing is read from disk."""
+    file = path if isinstance(path, SubmissionFile) else read_submission_file(path, module_name)
+    if not module_name.isidentifier():
+        raise ValueError(f"not a module name: {module_name!r}")
+    origin = Path(file.origin)
+    shown = unicode_text(file.origin)
+    if file.kind == "unreadable":
+        raise SubmissionError(file.problem, detail=file.problem_detail)
+    if file.kind == "folder":
+        chosen = origin / file.member
+        return _build(file.data, str(chosen), file.member, module_name, origin, "folder", chosen)
+    if file.kind == "zip":
+        rel, data = _zip_member(file.data, file.origin, module_name)
+        return _build(data, f"{shown}:{rel}", rel, module_name, origin, "zip", None)
+    if file.kind not in ("module", "notebook"):
+        raise ValueError(f"not a submission kind: {file.kind!r}")
+    return _build(file.data, shown, origin.name, module_name, origin, file.kind,
+                  origin if file.kind == "notebook" else None)
 
 
 def _cap_for(name: str) -> int:
@@ -364,10 +414,8 @@ def _choose(list_level, shown: str, module_name: str) -> str:
     raise SubmissionError(f"no .py or .ipynb file in {shown} (expected {module_name}.py or {module_name}.ipynb)")
 
 
-def _read_zip(path: Path, module_name: str) -> tuple[str, bytes]:
-    """(member name, member bytes) of the one file to grade in the zip at `path`."""
-    shown = str(path)
-    archive = _read_file(path, MAX_ARCHIVE_BYTES, shown)
+def _zip_member(archive: bytes, shown: str, module_name: str) -> tuple[str, bytes]:
+    """(member name, member bytes) of the one file to grade in the zip `archive`."""
     _check_end_record(archive, shown)
     try:
         zf = zipfile.ZipFile(io.BytesIO(archive))

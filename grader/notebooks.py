@@ -308,23 +308,30 @@ def export_notebook_html(notebook_path: str | Path, out_html: str | Path) -> Pat
     return out_html
 
 
-def submitted_notebook_record(path: str | Path, module_name: str) -> str | None:
+def submitted_notebook_record(path, module_name: str) -> str | None:
     """The record (`notebook_record_html`) of the notebook a submission was graded from: a
     notebook, or one inside a folder or a zip; None when the submission is a module or
-    cannot be loaded. Raises ValueError (one line) for a notebook the exporter cannot show."""
-    from grader.load import SubmissionError, load_submission
+    cannot be loaded. `path` is the submission's path or its `grader.load.SubmissionFile`
+    (read already; nothing is read from disk then). Raises ValueError (one line) for a
+    notebook the exporter cannot show."""
+    from grader.load import SubmissionError, SubmissionFile, load_submission
     from grader.render.notebook_record import record_html
 
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() not in (".ipynb", ".zip"):
-        return None  # a module: nothing to load again
+    if isinstance(path, SubmissionFile):
+        if path.kind == "module":
+            return None
+        origin = Path(path.origin)
+    else:
+        path = origin = Path(path)
+        if path.is_file() and path.suffix.lower() not in (".ipynb", ".zip"):
+            return None  # a module: nothing to load again
     try:
         submission = load_submission(path, module_name)
     except SubmissionError:
         return None
     if submission.notebook_text is None:
         return None
-    name = submission.notebook_path.stem if submission.notebook_path else path.stem
+    name = submission.notebook_path.stem if submission.notebook_path else origin.stem
     return record_html(submission.notebook_text, name)
 
 

@@ -8,31 +8,40 @@ A fake submission is a text file of `key=value` lines:
     broken=<reason>                      the submission cannot be graded (status error)
     die=1                                the worker process dies (os._exit)
     raise=1                              the grading function itself raises (a grader bug)
-A folder entry is read through its first file; a .zip through its first member.
+A folder entry is read through the file loading chooses; a .zip through its first member.
 """
 from __future__ import annotations
 
+import io
 import os
 import time
 import zipfile
 from pathlib import Path
 
+from grader.load import SubmissionFile, read_submission_file
 from grader.results import GradingResult, PartResult
 from grader import results as model
 
 
-def _read(path: Path) -> str:
-    if path.is_dir():
-        return _read(sorted(path.iterdir())[0])
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
+def _read(submission) -> str:
+    """The fake's text from the job's SubmissionFile: the file, a folder's chosen file, a
+    zip's first member."""
+    if submission.kind == "zip":
+        with zipfile.ZipFile(io.BytesIO(submission.data)) as zf:
             return zf.read(zf.namelist()[0]).decode()
-    return path.read_text()
+    return submission.data.decode()
 
 
-def fake_grade(assignment, path, student) -> GradingResult:
+def fake_grade(assignment, submission, student) -> GradingResult:
+    """As `GradeJob.grade_fn` (a SubmissionFile), or called on a path by a test."""
+    if not isinstance(submission, SubmissionFile):
+        submission = read_submission_file(submission, assignment.module, defer_errors=True)
+    if submission.kind == "unreadable":  # as the real grading: an error result with loading's reason
+        parts = [PartResult(p.function, 0.0, p.points) for p in assignment.parts]
+        return GradingResult(assignment.id, student, "error", 0.0, assignment.max_score, 0.01, parts, [],
+                             error=submission.problem)
     fields: dict[str, list[str]] = {}
-    for line in _read(Path(path)).splitlines():
+    for line in _read(submission).splitlines():
         if "=" in line:
             key, value = line.split("=", 1)
             fields.setdefault(key.strip(), []).append(value.strip())

@@ -255,6 +255,7 @@ def test_arbitrary_names_through_a_real_batch(tmp_path_factory, sigmoid_neuron, 
 def test_a_notebook_the_exporter_fails_on_keeps_its_grade_and_report(tmp_path, optimizers, monkeypatch):
     import grader.notebooks
     from grader.batch.work import GradeJob, grade_job
+    from grader.load import read_submission_file
 
     def exporter_fails(path, module):
         raise RecursionError("maximum recursion depth exceeded (a hostile notebook)")
@@ -262,6 +263,6 @@ def test_a_notebook_the_exporter_fails_on_keeps_its_grade_and_report(tmp_path, o
     monkeypatch.setattr(grader.notebooks, "submitted_notebook_record", exporter_fails)
     entry = tmp_path / "alice.py"
     entry.write_text("gd_step=3\n")
-    outcome = grade_job(GradeJob(optimizers, "alice", str(entry), True, fake_grade))
+    outcome = grade_job(GradeJob(optimizers, "alice", read_submission_file(entry, "optimizers"), True, fake_grade))
     assert not outcome.crashed and outcome.result["status"] == "graded" and outcome.result["score"] == 3
     assert outcome.notebook_html is None and outcome.report_html is not None

@@ -29,6 +29,7 @@ from grader.audit.equivalence import EquivalenceJob, EquivalenceOutcome, build_p
 from grader.audit.mutate import GeneratedMutant, generate_mutants, spread
 from grader.batch.work import GradeJob, GradeOutcome, grade_job
 from grader.course import Assignment
+from grader.load import read_submission_file
 
 #: Seeds of the equivalence probe set (the hidden checks' inputs under this many seeds).
 PROBE_SEEDS = 8
@@ -139,7 +140,8 @@ class MutantGradeJob:
 
 def mutant_grade_job(job: MutantGradeJob) -> GradeOutcome:
     """`grader batch`'s own job (no report) on the mutant's module, under `student_id`."""
-    outcome = grade_job(GradeJob(job.assignment, job.student_id, job.path, with_report=False,
+    submission = read_submission_file(job.path, job.assignment.module, defer_errors=True)
+    outcome = grade_job(GradeJob(job.assignment, job.student_id, submission, with_report=False,
                                  functions=job.functions))
     outcome.student = job.student
     return outcome

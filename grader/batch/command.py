@@ -24,6 +24,7 @@ from grader.batch.runner import DaskRunner, LocalRunner, run_jobs
 from grader.batch.work import GradeFunction, GradeJob, GradeOutcome, crash_result
 from grader.course import Assignment, Course, CourseError
 from grader.ids import clean_id, entry_name, terminal_id
+from grader.load import read_submission_file
 from grader.results import GradingResult
 from grader.roster import Roster, RosterStudent, read_roster
 from grader.untrusted import terminal_line
@@ -110,9 +111,13 @@ def _run_source(assignment: Assignment, cohort: Path, source: CohortSource, out:
             for entry in todo:  # ids that cannot be used: listed with their reason, not graded
                 if entry.problem:
                     recorder.record(unusable_outcome(assignment, entry))
-            jobs = [GradeJob(assignment, entry.student, str(entry.path.resolve()), with_reports, grade_fn)
-                    for entry in todo if not entry.problem]
-            if jobs:
+            usable = [entry for entry in todo if not entry.problem]
+            if usable:
+                course = runner.ship(assignment)
+                # read as each job is submitted (a job holds its submission's bytes)
+                jobs = (GradeJob(assignment, entry.student,
+                                 read_submission_file(entry.path.resolve(), assignment.module, defer_errors=True),
+                                 with_reports, grade_fn, course=course) for entry in usable)
                 run_jobs(runner, jobs, recorder.record)
             else:
                 runner.close()

@@ -4,10 +4,18 @@ Two runners behind one interface (`start()` / `restart()` an Executor, `capacity
 - `LocalRunner`: a `ProcessPoolExecutor` of warm workers started from a forkserver (numpy
   is imported once in the server; each worker imports the grading code once).
 - `DaskRunner`: the same jobs on a Dask distributed cluster through its concurrent.futures
-  executor (`Client(address).get_executor()`); Dask is an optional extra.
+  executor (`Client(address).get_executor()`); Dask is an optional extra. The workers need
+  neither the cohort nor the course on their file system: a job carries the submission's
+  bytes, and `ship(assignment)` publishes the course bundle (`grader.batch.course_bundle`)
+  as a Dask Variable held by the scheduler, which a worker fetches, through the Dask
+  connection and only when its cache lacks that version, from inside its first job.
 
-`run_jobs` keeps at most `capacity` jobs in flight (memory stays flat for any cohort size)
-and never lets one submission stop the rest:
+`ship(assignment)` returns what jobs carry to find the course (a `CourseRef`), or None for
+the local pool, whose workers read the course where it is.
+
+`run_jobs` keeps at most `capacity` jobs in flight and takes the next from `jobs` (an
+iterable, read lazily: a job holds its submission's bytes) only when it submits it, so
+memory stays flat for any cohort size; it never lets one submission stop the rest:
 - `grade_job` itself never raises for a student's mistake (see `grader.batch.work`);
 - a worker process that dies (a segfault, the OOM killer) breaks a local pool and fails
   every job in flight with BrokenProcessPool. The pool is recreated and those jobs become
@@ -19,19 +27,26 @@ Crash outcomes are flagged, so the gradebook retries them on the next run.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import multiprocessing
 import os
+import uuid
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
 
 from grader.errors import UsageError
+from grader.batch.course_bundle import CourseRef, course_bundle
+from grader.course import Assignment
 from grader.batch.work import GradeJob, GradeOutcome, crash_result, grade_job, warm_up
 
 CRASHED = "grading crashed"
 #: How long to keep trying to reach a Dask scheduler before giving up with a usage error.
 SCHEDULER_CONNECT_TIMEOUT = "20s"
+#: How long a worker waits for the scheduler to hand it a course bundle.
+COURSE_FETCH_TIMEOUT = "120s"
 
 
 class LocalRunner:
@@ -47,6 +62,10 @@ class LocalRunner:
 
     def describe(self) -> str:
         return f"{self.workers} local worker process{'es' * (self.workers != 1)}"
+
+    def ship(self, assignment: Assignment) -> None:
+        """Nothing to send: the pool's processes read the course where it is."""
+        return None
 
     def start(self) -> Executor:
         if "forkserver" in multiprocessing.get_all_start_methods():
@@ -70,9 +89,9 @@ class LocalRunner:
 
 
 class DaskRunner:
-    """The jobs on a Dask cluster at `address` ("tcp://host:8786"). The course and the cohort
-    must be readable at the same paths on every worker (a shared filesystem); results and
-    reports come back to this process, which alone writes the output folder."""
+    """The jobs on a Dask cluster at `address` ("tcp://host:8786"). The workers need not see
+    the course or the cohort (see the module docstring); results and reports come back to
+    this process, which alone writes the output folder."""
 
     name = "dask"
 
@@ -91,6 +110,7 @@ class DaskRunner:
         threads = sum(self.client.nthreads().values()) or 1
         self.capacity = 2 * threads
         self._threads = threads
+        self._published: list = []  # the course Variables of this runner, deleted at close
         try:
             self.client.run(warm_up)
         except Exception:  # a worker without our code gets the error per job, with its reason
@@ -98,6 +118,19 @@ class DaskRunner:
 
     def describe(self) -> str:
         return f"the Dask cluster at {self.address} ({self._threads} worker thread{'s' * (self._threads != 1)})"
+
+    def ship(self, assignment: Assignment) -> CourseRef:
+        """Publish `assignment`'s course bundle on the scheduler for the workers to fetch when
+        their cache lacks it. A Variable of this runner's own (a uuid in its name), so another
+        batch closing cannot take it away; it goes with `close()`."""
+        import distributed
+
+        bundle = course_bundle(assignment)
+        name = f"grader-course-{bundle.hash[:16]}-{uuid.uuid4().hex[:12]}"
+        variable = distributed.Variable(name, client=self.client)
+        variable.set(bundle.data)
+        self._published.append(variable)
+        return CourseRef(bundle.hash, functools.partial(_fetch_course, name))
 
     def start(self) -> Executor:
         # pure=False: the same job submitted again (a regrade) must run again
@@ -107,7 +140,20 @@ class DaskRunner:
         return self.start()
 
     def close(self, cancel: bool = False) -> None:
+        for variable in self._published:
+            try:
+                variable.delete()
+            except Exception:  # the scheduler is gone: so is the Variable
+                pass
+        self._published.clear()
         self.client.close()
+
+
+def _fetch_course(name: str) -> bytes:
+    """On a Dask worker, inside a job: the bundle `DaskRunner.ship` published as `name`."""
+    from distributed import Variable, get_client
+
+    return Variable(name, client=get_client()).get(timeout=COURSE_FETCH_TIMEOUT)
 
 
 #: A pool that breaks this many times before any job returned is not a submission's fault: the workers cannot start (a broken installation), so the batch stops.
@@ -121,7 +167,14 @@ class WorkersUnusable(UsageError):
 def run_jobs(runner, jobs: Iterable[GradeJob], on_outcome: Callable[[GradeOutcome], None],
              job_fn: Callable[[GradeJob], GradeOutcome] = grade_job) -> None:
     """Run every job; call `on_outcome` in this process, once per job, as each completes."""
-    pending = deque(jobs)
+    source = iter(jobs)
+    pending: deque[GradeJob] = deque()  # taken from `source`, not yet submitted
+
+    def more() -> bool:
+        if not pending:
+            pending.extend(itertools.islice(source, 1))
+        return bool(pending)
+
     suspects: deque[GradeJob] = deque()  # in flight when a local pool broke
     in_flight: dict[Future, tuple[GradeJob, bool]] = {}  # future -> (job, ran alone)
     returned = 0  # jobs a worker finished (whatever the grade)
@@ -136,13 +189,13 @@ def run_jobs(runner, jobs: Iterable[GradeJob], on_outcome: Callable[[GradeOutcom
 
     executor = runner.start()
     try:
-        while pending or suspects or in_flight:
+        while more() or suspects or in_flight:
             broken = False
             if suspects:
                 if not in_flight:  # a suspect runs alone, so a crash points at it
                     broken = not _submit(executor, job_fn, suspects, in_flight, alone=True)
             else:
-                while pending and len(in_flight) < runner.capacity and not broken:
+                while len(in_flight) < runner.capacity and not broken and more():
                     broken = not _submit(executor, job_fn, pending, in_flight, alone=False)
             if in_flight and not broken:
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)

@@ -1,10 +1,15 @@
 """What runs in a batch worker process (a local pool process or a Dask worker): grade one
 submission and render its report, returning plain data to the parent.
 
-The parent alone writes the gradebook and the output folder, so a Dask worker on another
-machine needs to read the course and the cohort (a shared filesystem) but never to write
-anything of ours. Reports are rendered here, where the result still holds its trajectories
-for the plots (the stored JSON does not), and travel back as bytes.
+A job carries everything that cannot be assumed on the worker's machine: the submission as
+bytes (`grader.load.SubmissionFile`, read by the parent under loading's size limits; a
+worker never opens the cohort), and, on Dask, a `CourseRef` naming the course version by
+its hash (`grader.batch.course_bundle`: fetched through the Dask connection into a private
+cache the first time a machine needs that version). A local pool's job has no CourseRef and
+reads the course where it is. The parent alone writes the gradebook and the output folder,
+so a worker never writes anything of ours but its course cache. Reports are rendered here,
+where the result still holds its trajectories for the plots (the stored JSON does not), and
+travel back as bytes.
 
 `grade_job` never raises: a grader bug while grading one submission becomes an error result
 flagged `crashed`, which the gradebook stores as "not current" so the next run retries it.
@@ -20,13 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from grader.batch.course_bundle import CourseRef
 from grader.course import Assignment
 from grader.ids import url_name
+from grader.load import SubmissionFile
 from grader.untrusted import unicode_text
 from grader.results import GradingResult
 
-#: (assignment, path, student) -> GradingResult; grader.grade.grade_submission by default.
-GradeFunction = Callable[[Assignment, Path, str], GradingResult]
+#: (assignment, submission, student) -> GradingResult; grader.grade.grade_submission by default.
+GradeFunction = Callable[[Assignment, SubmissionFile, str], GradingResult]
 
 # Grading is not thread-safe (the check runner sets process-wide warning filters and the
 # probes' state); a Dask worker may run tasks on several threads.
@@ -37,10 +44,11 @@ _GRADING_LOCK = threading.Lock()
 class GradeJob:
     assignment: Assignment
     student: str
-    path: str
+    submission: SubmissionFile  # read_submission_file(path, module, defer_errors=True) by the parent
     with_report: bool = True
     grade_fn: GradeFunction | None = None  # injectable for tests; None = the real grading
     functions: tuple[str, ...] | None = None  # only these parts' checks (None: all); the real grading only
+    course: CourseRef | None = None  # where the course comes from; None: at assignment.course_root
 
 
 @dataclass
@@ -90,19 +98,22 @@ def grade_job(job: GradeJob) -> GradeOutcome:
     with _GRADING_LOCK:
         cpu_started = _cpu_seconds()
         started = time.monotonic()
+        assignment = job.assignment
         try:
+            if job.course is not None:  # this machine's copy of the course
+                assignment = job.course.assignment(job.assignment)
             if job.grade_fn is not None:
-                result = job.grade_fn(job.assignment, Path(job.path), job.student)
+                result = job.grade_fn(assignment, job.submission, job.student)
             else:
-                result = _real_grade(job.assignment, Path(job.path), job.student, job.functions)
+                result = _real_grade(assignment, job.submission, job.student, job.functions)
             crashed = False
-        except Exception as exc:  # a grader bug: keep the cohort going, say what happened
+        except Exception as exc:  # a grader bug (or no course here): keep the cohort going, say what happened
             result = crash_result(job.assignment, job.student,
                                   f"internal error while grading: {type(exc).__name__}: {exc}",
                                   time.monotonic() - started)
             crashed = True
-        if result.error:  # name the entry as the instructor sees it, not by this machine's path
-            parent = unicode_text(str(Path(job.path).parent)) + os.sep
+        if result.error:  # name the entry as the instructor sees it, not by the parent's full path
+            parent = unicode_text(str(Path(job.submission.origin).parent)) + os.sep
             result = dataclasses.replace(result, error=unicode_text(result.error).replace(parent, ""))
         outcome = GradeOutcome(job.student, result.to_dict(), crashed=crashed,
                                grade_seconds=time.monotonic() - started)
@@ -110,7 +121,7 @@ def grade_job(job: GradeJob) -> GradeOutcome:
             rendering = time.monotonic()
             outcome.notebook_html = notebook_record(job, result)
             links = {"The notebook as submitted": notebook_link(job.student)} if outcome.notebook_html else None
-            outcome.report_html, outcome.report_problem = render_report(result, job.assignment, links)
+            outcome.report_html, outcome.report_problem = render_report(result, assignment, links)
             outcome.report_seconds = time.monotonic() - rendering
         outcome.cpu_seconds = _cpu_seconds() - cpu_started
     outcome.worker = f"{os.uname().nodename}:{os.getpid()}"
@@ -123,14 +134,14 @@ def grade_job(job: GradeJob) -> GradeOutcome:
 _SESSIONS: dict[tuple[str, str], object] = {}
 
 
-def _real_grade(assignment: Assignment, path: Path, student: str,
+def _real_grade(assignment: Assignment, submission: SubmissionFile, student: str,
                 functions: tuple[str, ...] | None = None) -> GradingResult:
     from grader.grade import GradingSession, grade_submission
 
-    key = (assignment.id, str(assignment.hidden_checks))
+    key = (assignment.id, str(assignment.hidden_checks))  # a course version: its own folder
     if key not in _SESSIONS:
         _SESSIONS[key] = GradingSession(assignment)
-    return grade_submission(assignment, path, student=student, session=_SESSIONS[key], functions=functions)
+    return grade_submission(assignment, submission, student=student, session=_SESSIONS[key], functions=functions)
 
 
 def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
@@ -142,7 +153,7 @@ def notebook_record(job: GradeJob, result: GradingResult) -> bytes | None:
     try:
         from grader.notebooks import submitted_notebook_record
 
-        record = submitted_notebook_record(job.path, job.assignment.module)
+        record = submitted_notebook_record(job.submission, job.assignment.module)
         return record.encode("utf-8") if record is not None else None
     except Exception:  # ImportError, ValueError, or whatever a hostile notebook provokes
         return None
