@@ -3,6 +3,7 @@
 Hostile files (zip-slip, bombs, symlinks, devices, huge files) are in test_load_hostile.py.
 """
 import hashlib
+import shutil
 import json
 import warnings
 import zipfile
@@ -350,3 +351,65 @@ def test_student_id_is_the_name_without_extension(tmp_path):
     assert student_id(tmp_path / "carol.v2.py") == "carol.v2.py"
     assert student_id(tmp_path / "erin") == "erin"
     assert student_id("frank.tar.gz") == "frank.tar.gz"
+
+
+# ---------------------------------------------------------------- read here, load elsewhere
+
+
+def _entries(tmp_path: Path) -> list[Path]:
+    module = tmp_path / "alice.py"
+    module.write_text(MODULE)
+    notebook = write_notebook(tmp_path / "bob.ipynb", "md:# Adam", "import numpy as np", MODULE)
+    folder = tmp_path / "carol"
+    (folder / "inner").mkdir(parents=True)
+    write_notebook(folder / "inner" / "optimizers.ipynb", MODULE)
+    (folder / "inner" / "notes.txt").write_text("not graded")
+    archive = write_zip(tmp_path / "dave.zip", {"dave/optimizers.py": MODULE, "dave/README.md": "hi"})
+    broken = tmp_path / "erin.py"
+    broken.write_text("def adam_step(:\n")
+    return [module, notebook, folder, archive, broken]
+
+
+def test_a_submission_read_into_memory_loads_as_its_path_does_after_the_files_are_gone(tmp_path):
+    """A batch reads each entry on the instructor's machine and a worker elsewhere loads it:
+    the same Submission (origin and notebook path name the instructor's files) and the same
+    one-line error, with no file left to read."""
+    from grader.load import read_submission_file
+
+    entries = _entries(tmp_path)
+    expected = []
+    for path in entries:
+        try:
+            expected.append(load_submission(path, "optimizers"))
+        except SubmissionError as exc:
+            expected.append((str(exc), exc.detail))
+    read = [read_submission_file(path, "optimizers") for path in entries]
+    shutil.rmtree(tmp_path)
+    got = []
+    for file in read:
+        try:
+            got.append(load_submission(file, "optimizers"))
+        except SubmissionError as exc:
+            got.append((str(exc), exc.detail))
+    assert got == expected
+    assert [s.kind for s in got[:4]] == ["module", "notebook", "folder", "zip"]
+    assert got[1].notebook_text and got[2].notebook_path == entries[2] / "inner" / "optimizers.ipynb"
+    assert got[4][0].startswith(f"syntax error in {entries[4]} line 1") and "^" in got[4][1]
+
+
+def test_an_entry_that_cannot_be_read_carries_its_error_to_where_it_is_loaded(tmp_path):
+    from grader.load import MAX_SOURCE_BYTES, read_submission_file
+
+    big = tmp_path / "alice.py"
+    big.write_bytes(b"#" * (MAX_SOURCE_BYTES + 1))
+    link = tmp_path / "bob.py"
+    link.symlink_to(big)
+    for path in [big, link, tmp_path / "missing.py"]:
+        message = error_for(path)
+        with pytest.raises(SubmissionError):
+            read_submission_file(path, "optimizers")
+        file = read_submission_file(path, "optimizers", defer_errors=True)
+        assert file.kind == "unreadable" and file.data == b""
+        with pytest.raises(SubmissionError) as info:
+            load_submission(file, "optimizers")
+        assert str(info.value) == message

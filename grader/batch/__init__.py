@@ -5,6 +5,7 @@ gradebook), with a CSV, per-student reports and results, and a dashboard.
     fingerprint.py  entry_hash(path), checks_hash(assignment): when a stored grade is current
     gradebook.py    Gradebook(out, assignment_id): SQLite, one transaction per submission
     work.py         grade_job(GradeJob) -> GradeOutcome: what a worker process runs
+    course_bundle.py  the course sent to Dask workers by content hash, cached privately there
     runner.py       LocalRunner / DaskRunner, run_jobs(): parallel, crash-tolerant
     progress.py     Progress: tqdm bar on a terminal, log lines otherwise
     outputs.py      grades.csv, results/*.json, stale-file cleanup

@@ -167,18 +167,13 @@ def _private(folder: Path) -> Path:
     return folder
 
 
-_INSTALLED: dict[str, Path] = {}  # hash -> verified folder, in this process
-
-
 def cached_course(course_hash: str) -> Path | None:
-    """The installed course of this hash on this machine, or None."""
-    if course_hash in _INSTALLED:
-        return _INSTALLED[course_hash]
+    """The installed course of this hash on this machine, or None. Checked at every call (a
+    few system calls per job): the cache may have been removed or tampered with meanwhile."""
     folder = cache_root() / _checked_hash(course_hash)
     if not os.path.lexists(folder):
         return None
-    _INSTALLED[course_hash] = _private(folder)
-    return folder
+    return _private(folder)
 
 
 def install_course(course_hash: str, data: bytes) -> Path:
@@ -223,10 +218,10 @@ def _unpack(data: bytes, into: Path, label: str) -> None:
                 members.append((_safe_name(member, label), member))
             for parts, member in members:
                 target = into.joinpath(*parts)
+                for depth in range(1, len(parts) + member.isdir()):  # every folder 0700, parents too
+                    into.joinpath(*parts[:depth]).mkdir(mode=0o700, exist_ok=True)
                 if member.isdir():
-                    target.mkdir(mode=0o700, parents=True, exist_ok=True)
                     continue
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 source = tar.extractfile(member)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                 with os.fdopen(fd, "wb") as out:
