@@ -4,7 +4,9 @@
 
 A batch worker (`grader.batch.work.grade_job` on a warm `GradingSession`) grades the demo
 cohort's variants (benchmarks/bench_batch.py's VARIANTS, with full HTML reports) and this
-prints, per step, the median CPU milliseconds of the grader's own process per submission:
+prints, per step, the median CPU milliseconds of the grader's own process per submission
+(and the mean, which is what throughput pays: a notebook's record or a failing part's
+diagnosis is expensive but rare):
 
   load               reading and checking the submission (grader.load)
   sandbox start/end  the trusted side of starting and ending the sandboxed worker
@@ -214,12 +216,15 @@ def main() -> int:
     submissions = len(next(iter(outcomes.values())))
     print(f"{args.assignment}: CPU ms per submission in the grading process (median of {submissions} "
           f"submissions per tree, {args.rounds} alternating rounds; load average {os.getloadavg()[0]:.1f})")
-    print(f"  {'step':<28}" + "".join(f"{name[:16]:>18}" for name in names) + ("      ratio" if len(names) == 2 else ""))
+    pair = len(names) == 2
+    print(f"  {'':<38}" + "".join(f"{name[:16]:>17}" for name in names) + ("      ratio" if pair else "")
+          + "".join(f"{'mean ' + name[:11]:>17}" for name in names))
     for step in [*STEPS, TOTAL, PROTOCOL]:
         medians = [statistics.median(collected[name][step]) for name in names]
+        means = [statistics.fmean(collected[name][step]) for name in names]
         label = f"{PROTOCOL} ({checks} checks)" if step == PROTOCOL else step
-        ratio = f"{medians[1] / medians[0]:>11.2f}" if len(names) == 2 and medians[0] > 0.05 else ""
-        print(f"  {label:<28}" + "".join(f"{m:>18.1f}" for m in medians) + ratio)
+        ratio = (f"{medians[1] / medians[0]:>11.2f}" if medians[0] > 0.05 else f"{'':>11}") if pair else ""
+        print(f"  {label:<38}" + "".join(f"{m:>17.1f}" for m in medians) + ratio + "".join(f"{m:>17.1f}" for m in means))
     if len(names) == 2 and outcomes[names[0]] != outcomes[names[1]]:
         print("  WARNING: the two trees graded the variants differently (scores or test statuses)")
     return 0
