@@ -154,6 +154,26 @@ def kwargs_key(name: str, kwargs: dict) -> str:
     return digest.hexdigest()
 
 
+def copy_inputs(value: Any) -> Any:
+    """A deep copy of a probe call's arguments, which are plain data (dicts, lists, tuples,
+    arrays, numbers, strings, None), at a fraction of copy.deepcopy's cost (it keeps a memo of
+    every object; a probe runs ~100 times per submission). An object that appears twice is
+    copied twice, as the protocol delivers it twice to the student's side; arrays keep their
+    memory layout; anything else is left to copy.deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_inputs(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_inputs(item) for item in value]
+    if kind is tuple:
+        return tuple(copy_inputs(item) for item in value)
+    if kind is np.ndarray and value.dtype.kind != "O":
+        return value.copy(order="K")
+    if value is None or kind in (float, int, bool, str, complex) or isinstance(value, np.generic):
+        return value  # immutable
+    return copy.deepcopy(value)
+
+
 # --- the modules a check can probe --------------------------------------------------------
 
 def load_module_from(path: Path, name: str) -> types.ModuleType:
@@ -181,7 +201,7 @@ class InProcessModule:
         return module
 
     def probe(self, name: str, **kwargs) -> Any:
-        return normalise(getattr(self.probes, name)(self.fresh_module(), **copy.deepcopy(kwargs)))
+        return normalise(getattr(self.probes, name)(self.fresh_module(), **copy_inputs(kwargs)))
 
 
 #: The reference's answers to the public checks, baked by `grader build` next to them.
@@ -267,7 +287,7 @@ class RecordingReference:
         value = self.inner.probe(name, **kwargs)
         key = kwargs_key(name, kwargs)
         self.answers[key] = value
-        self.calls.setdefault(key, (name, copy.deepcopy(kwargs)))
+        self.calls.setdefault(key, (name, copy_inputs(kwargs)))
         return copy.deepcopy(value)
 
     def save(self, path: Path) -> None:
@@ -370,7 +390,7 @@ class StudentProbes:
 
     def _remember(self, name: str, kwargs: dict, status: str, value: Any = None) -> None:
         if self.record is not None:
-            self.record.probe_calls.append(ProbeCall(name, copy.deepcopy(kwargs), status, value))
+            self.record.probe_calls.append(ProbeCall(name, copy_inputs(kwargs), status, value))
 
 
 #: A student's answer kept on a CheckRecord once its check has compared it (for diagnosis

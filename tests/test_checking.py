@@ -317,3 +317,22 @@ def test_grading_does_not_import_pytest():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                           env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert done.stdout.split() == ["graded", "True", "False"], done.stderr
+
+
+def test_copy_inputs_is_a_deep_copy_that_keeps_types_and_layout():
+    """Probe arguments are copied for every reference probe and every recorded call: the
+    copy must be as deep as copy.deepcopy's (a probe that writes into its inputs changes
+    nothing of the check's), with the same types, dtypes and memory layout."""
+    from grader.checking import copy_inputs
+
+    fortran = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    value = {"theta": np.arange(3.0), "nested": [(1, 2.5, "s", None, np.float32(1.5)), {"A": fortran}],
+             "flag": True, "objects": np.array([{"k": 1}], dtype=object)}
+    copied = copy_inputs(value)
+    assert repr(copied) == repr(value)
+    assert copied["nested"][1]["A"].flags.f_contiguous and type(copied["nested"][0]) is tuple
+    assert type(copied["nested"][0][4]) is np.float32
+    copied["theta"][0] = 99.0
+    copied["nested"][1]["A"][0, 0] = 99.0
+    copied["objects"][0]["k"] = 2
+    assert value["theta"][0] == 0.0 and value["nested"][1]["A"][0, 0] == 0.0 and value["objects"][0]["k"] == 1
