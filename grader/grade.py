@@ -17,7 +17,7 @@ from grader.course import Assignment
 from grader.diagnosis import NO_FINDINGS, Findings, find_misconceptions
 from grader.ids import clean_id, student_id
 from grader.untrusted import unicode_text
-from grader.load import Submission, SubmissionError, load_submission
+from grader.load import Submission, SubmissionError, SubmissionFile, load_submission
 from grader.results import GradingResult, PartResult, TestResult
 from grader.sandbox import Limits, Sandbox, SandboxError, SandboxPool, pool_from_environment
 from grader.unsandboxed import UNSANDBOXED_NOTE, UnsandboxedProbes, sandbox_available
@@ -106,11 +106,12 @@ def seed_material(assignment: Assignment, student: str) -> str:
     return hashlib.sha256(f"{assignment.secret()}|{assignment.id}|{student}".encode()).hexdigest()
 
 
-def grade_submission(assignment: Assignment, path: str | Path, student: str | None = None, *,
+def grade_submission(assignment: Assignment, path: str | Path | SubmissionFile, student: str | None = None, *,
                      public_only: bool = False, limits: Limits | None = None,
                      diagnose: bool = True, functions: Collection[str] | None = None,
                      session: GradingSession | None = None) -> GradingResult:
-    """Grade the submission at `path`. `functions` limits the checks to those student
+    """Grade the submission at `path` (or read already: a `grader.load.SubmissionFile`, as
+    a batch job carries it; give `student` then). `functions` limits the checks to those student
     functions (a self-check of one function); the other parts then show no tests.
     `session` (of this assignment) keeps set-up between calls; the result is the same."""
     started = time.monotonic()

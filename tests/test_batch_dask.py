@@ -26,10 +26,13 @@ def gradebook_contents(out, assignment) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as local:
-        yield local
+def cluster(tmp_path_factory):
+    # the workers' course cache (grader.batch.course_bundle) in a temporary folder, not ~/.cache
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADER_COURSE_CACHE", str(tmp_path_factory.mktemp("course-cache")))
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                      silence_logs=40) as local:
+            yield local
 
 
 @pytest.mark.slow

@@ -193,3 +193,24 @@ def test_a_cache_folder_of_another_user_or_a_symlink_is_refused(tmp_path, monkey
         monkeypatch.setenv(CACHE_ENV, str(theirs))
         with pytest.raises(CourseError, match="belongs to another user"):
             install_course(bundle.hash, bundle.data)
+
+
+def test_a_job_whose_course_cannot_be_installed_is_one_crashed_outcome(course_cache, optimizers, tmp_path):
+    """A bad bundle costs that job a one-line error, flagged crashed (retried next run)."""
+    import dataclasses
+
+    from grader.batch.work import GradeJob, grade_job
+    from grader.load import read_submission_file
+    from test_batch_fakes import fake_grade, write_fake
+
+    entry = write_fake(tmp_path, "alice.py", gd_step=3)
+    bundle = course_bundle(optimizers)
+    job = GradeJob(optimizers, "alice", read_submission_file(entry, "optimizers"), False, fake_grade,
+                   course=CourseRef(bundle.hash, lambda: b"not the bundle"))
+    outcome = grade_job(job)
+    assert outcome.crashed and outcome.result["status"] == "error"
+    error = outcome.result["error"]
+    assert "CourseError" in error and "does not match its hash" in error and "\n" not in error
+    good = grade_job(dataclasses.replace(job, course=CourseRef(bundle.hash, lambda: bundle.data)))
+    assert not good.crashed and good.result["score"] == 3
+    assert list(course_cache.iterdir()) == [course_cache / bundle.hash]

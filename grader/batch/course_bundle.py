@@ -206,7 +206,8 @@ def _checked_hash(course_hash: str) -> str:
 def _unpack(data: bytes, into: Path, label: str) -> None:
     """Validate every member first, then write them (folders 0700, files 0600)."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)), mode="r:") as tar:
+        # decompressed as it is read: a bomb stops at the bounds below, not in memory
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             members = []
             total = 0
             for member in tar:
