@@ -17,6 +17,7 @@ flagged `crashed`, which the gradebook stores as "not current" so the next run r
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import resource
 import threading
@@ -84,6 +85,10 @@ def warm_up() -> None:
     except (CourseError, FiguresError, OSError):
         pass  # a job meets the same problem and reports it; warming up is only an optimisation
     warm_up_plots(figures)
+    # Everything imported and cached so far lives as long as the worker: out of the garbage
+    # collector's reach, a full collection (every few dozen submissions) no longer walks
+    # those ~100,000 objects each time (~3 ms a submission on average).
+    gc.freeze()
 
 
 def _cpu_seconds() -> float:
