@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from grader.checking import InProcessModule, StudentError, StudentTimeout
+from grader.checking import StudentError, StudentTimeout
 
 
 def plain_or_faked(student, reference, probe: str, kwargs: dict, compare: Callable[[Any, Any], None],
@@ -26,14 +26,15 @@ def plain_or_faked(student, reference, probe: str, kwargs: dict, compare: Callab
     first fake set is tried: the function itself may hang. `show(got_or_None, want)` sees the
     plain run (for plots).
 
-    A reference that runs in this process (hidden checks, diagnosis) runs the faked runs only
+    A reference that computes answers on demand (`answers_on_demand`: the in-process reference
+    of the hidden checks and of diagnosis, also behind the `reference` fixture's wrapper) runs the faked runs only
     when the student's plain run failed: each is as long as the plain run, and asking for them
     up front would double or quadruple the reference's work for every correct submission.
     Any other reference (the recorder that bakes the public checks' answers, or the baked
     answers themselves) is asked for them up front, so that a student bundle holds them even
     though the reference itself never needs the faked run."""
     want = reference.probe(probe, **kwargs)
-    asked = {} if isinstance(reference, InProcessModule) else {
+    asked = {} if getattr(reference, "answers_on_demand", False) else {
         number: reference.probe(probe, **kwargs, fakes=fakes) for number, fakes in enumerate(fake_sets)}
     try:
         got = student.probe(probe, **kwargs)

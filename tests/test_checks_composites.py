@@ -87,3 +87,30 @@ def test_a_recording_reference_is_asked_for_every_fake_set_up_front(optimizers):
                    fake_sets=FAKE_SETS)
     assert asked == [False, *FAKE_SETS]
     assert len(recorder.answers) == 1 + len(FAKE_SETS)
+
+
+def test_grading_a_correct_submission_asks_the_reference_for_no_faked_run(optimizers):
+    """Through the real grading path (the `reference` fixture wraps the session's reference
+    to measure its answers): a correct submission costs the reference its plain runs only.
+    The wrapper once hid the reference's kind, and every submission paid every faked run.
+    (Line search's input draws are judged with the fake gd_step on purpose, see
+    `clearly_separated` in its hidden checks: those are the only faked runs asked.)"""
+    from grader.grade import GradingSession, grade_submission
+
+    session = GradingSession(optimizers)
+    try:
+        reference = session.reference()
+        calls = []
+        inner = reference.probe
+
+        def probe(name, **kwargs):
+            calls.append((name, kwargs.get("fakes", False)))
+            return inner(name, **kwargs)
+
+        reference.probe = probe
+        result = grade_submission(optimizers, optimizers.reference_path, student="someone", session=session)
+    finally:
+        session.close()
+    assert result.score == result.max_score
+    faked = sorted({name for name, fakes in calls if fakes})
+    assert len(calls) > 20 and faked == ["candidate_losses", "line_search"], faked
