@@ -44,6 +44,9 @@ class ThreadRunner:
     def describe(self) -> str:
         return "one thread"
 
+    def ship(self, assignment) -> None:
+        return None  # the course is read where it is
+
     def start(self):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="grading")
         return self.pool

@@ -52,7 +52,7 @@ def _view(worker_tmp: Path) -> list[str]:
     return args
 
 
-def _bwrap_works(tmp: Path) -> bool:
+def bwrap_works(tmp: Path) -> bool:
     if shutil.which("bwrap") is None:
         return False
     try:
@@ -96,7 +96,7 @@ def make_cohort(folder: Path) -> Path:
 def test_a_worker_without_the_course_or_the_cohort_grades_like_a_local_batch(tmp_path, optimizers):
     worker_tmp = tmp_path / "worker-tmp"
     worker_tmp.mkdir()
-    if not _bwrap_works(worker_tmp):
+    if not bwrap_works(worker_tmp):
         pytest.skip("bubblewrap cannot make the worker's view here")
     cohort = make_cohort(tmp_path / "cohort")
     run_batch(optimizers, cohort, tmp_path / "local", workers=1, stream=io.StringIO())

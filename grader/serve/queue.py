@@ -7,7 +7,10 @@ A job runs `grade_in_worker` in a worker process: `grade_submission` with the wo
 as `grader grade`; then the report exactly as `grader grade --report` renders it, with the
 notebook record linked as "notebook" (next to the report's own URL). The worker writes
 nothing: the report's bytes come back and this process stores them (files first, then the
-database row), so a Dask worker needs only to read the course and DATA_DIR/uploads.
+database row). A job carries the upload's bytes (`grader.load.SubmissionFile`, read here)
+and, on Dask, the course by its hash (`DaskRunner.ship`, once per assignment for the life of
+the queue, as a worker's GradingSession keeps the checks it collected), so a Dask worker
+needs neither DATA_DIR nor the course on its file system (`grader.batch.course_bundle`).
 
 Leases: every claim carries this process's owner id and an expiry, renewed while the job
 runs. A worker process that dies breaks the local pool: its jobs go back to the queue and
@@ -27,7 +30,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.batch.course_bundle import CourseRef
 from grader.course import Assignment, Course
+from grader.load import SubmissionFile, read_submission_file
 from grader.serve.db import Claim, Database
 from grader.serve.storage import report_name, report_path, upload_path, write_durably
 
@@ -48,7 +53,8 @@ _SESSIONS: dict[tuple[str, str], object] = {}
 class Job:
     assignment: Assignment
     student: str
-    path: str
+    submission: SubmissionFile  # the upload, read by the service process
+    course: CourseRef | None = None  # on Dask: the course by hash; None: at assignment.course_root
 
 
 @dataclass
@@ -64,23 +70,25 @@ def grade_in_worker(job: Job) -> Outcome:
     from grader.render.html import render_report
 
     with _GRADING_LOCK:
-        key = (job.assignment.id, str(job.assignment.hidden_checks))
+        assignment = job.course.assignment(job.assignment) if job.course is not None else job.assignment
+        key = (assignment.id, str(assignment.hidden_checks))
         if key not in _SESSIONS:
-            _SESSIONS[key] = GradingSession(job.assignment)
-        result = grade_submission(job.assignment, job.path, student=job.student, session=_SESSIONS[key])
+            _SESSIONS[key] = GradingSession(assignment)
+        result = grade_submission(assignment, job.submission, student=job.student, session=_SESSIONS[key])
         if result.error:  # our storage path is not the student's business
-            result = dataclasses.replace(result, error=result.error.replace(job.path, "your upload").replace(
-                os.path.basename(job.path), "your upload"))
+            path = job.submission.origin
+            result = dataclasses.replace(result, error=result.error.replace(path, "your upload").replace(
+                os.path.basename(path), "your upload"))
         notebook = None
         if result.status == "graded":
             from grader.notebooks import submitted_notebook_record
             try:
-                notebook = submitted_notebook_record(job.path, job.assignment.module)
+                notebook = submitted_notebook_record(job.submission, job.assignment.module)
             except ValueError:  # the exporter cannot show it: the report simply has no link
                 notebook = None
         links = {"The notebook as submitted": NOTEBOOK_LINK} if notebook else None
         try:
-            report = render_report(result, job.assignment, links=links).encode("utf-8")
+            report = render_report(result, assignment, links=links).encode("utf-8")
         except Exception:  # a renderer bug must not lose the grade
             log.exception("report failed")
             report = None
@@ -102,6 +110,7 @@ class GradingQueue:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._assignments: dict[str, Assignment] = {}
+        self._courses: dict[str, CourseRef | None] = {}  # what the runner's ship() gave, per assignment
         self.graded = 0  # stored gradings of this process
 
     def start(self) -> None:
@@ -164,7 +173,12 @@ class GradingQueue:
         if free > 0:
             for claim in self.database.claim(self.owner, free, LEASE_SECONDS):
                 try:
-                    future = executor.submit(self.job_fn, self._job(claim))
+                    job = self._job(claim)
+                except Exception as exc:  # the course cannot be sent (no secret?): as a failed grading
+                    self._retry_or_fail(claim, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                    continue
+                try:
+                    future = executor.submit(self.job_fn, job)
                 except (BrokenProcessPool, RuntimeError, OSError):
                     self.database.release(claim, self.owner)
                     broken = True
@@ -186,8 +200,12 @@ class GradingQueue:
         return executor
 
     def _job(self, claim: Claim) -> Job:
-        return Job(self._assignment(claim.assignment), claim.student,
-                   str(upload_path(self.data_dir, claim.id, claim.kind).resolve()))
+        assignment = self._assignment(claim.assignment)
+        if assignment.id not in self._courses:
+            self._courses[assignment.id] = self.runner.ship(assignment)
+        upload = upload_path(self.data_dir, claim.id, claim.kind).resolve()
+        return Job(assignment, claim.student, read_submission_file(upload, assignment.module, defer_errors=True),
+                   self._courses[assignment.id])
 
     def _settle(self, claim: Claim, future: Future) -> bool:
         """Store a finished job; True if the local pool broke under it."""
