@@ -328,6 +328,9 @@ class StudentProbes:
         # or `unknown` bytes before any; `run` then gets the limit as a fifth argument.
         self.reply_allowance = reply_allowance
         self._reference_bytes: dict[str, int] = {}
+        #: Functions some of whose probes ran in a process that had served another function's
+        #: probes before (the outcome says `shared`): `grader.grade.functions_to_rerun`.
+        self.shared: set[str] = set()
 
     def note_reference_answer(self, name: str, value: Any) -> None:
         """The reference answered probe `name` with `value` (sets the size allowed to the
@@ -363,6 +366,8 @@ class StudentProbes:
             self._spent[function] = self._spent.get(function, 0.0) + time.monotonic() - started
             if outcome.status == "timeout":
                 self._hung.add(function)
+            if getattr(outcome, "shared", False) is True:
+                self.shared.add(function)
         self._remember(name, kwargs, outcome.status, outcome.value if outcome.status == "ok" else None)
         if outcome.status == "ok":
             return outcome.value

@@ -6,6 +6,7 @@ result with status "error" and a one-line reason; a broken function costs its ow
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Collection, Sequence
 import time
@@ -148,12 +149,22 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
         isolation, warnings = "none", [UNSANDBOXED_NOTE]
     else:
         with Sandbox(submission.source, assignment.module, assignment.probes_path, limits, pool=pool) as sandbox:
-            probes = StudentProbes(sandbox.run_probe, probe_timeout=limits.probe_timeout,
-                                   function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
-                                   retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
-                                   reply_allowance=reply_allowance(limits))
-            plugin = GraderPlugin(probes, reference, seed, per_student_seed=not public_only, only_functions=functions)
-            records = session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)
+            def checked(selected: Collection[str] | None, isolated: bool) -> tuple[list[CheckRecord], GraderPlugin]:
+                probes = StudentProbes(functools.partial(sandbox.run_probe, isolated=isolated),
+                                       probe_timeout=limits.probe_timeout,
+                                       function_budget=FUNCTION_BUDGET_TIMEOUTS * limits.probe_timeout,
+                                       retry_timeout=RETRY_TIMEOUT_FRACTION * limits.probe_timeout,
+                                       reply_allowance=reply_allowance(limits))
+                plugin = GraderPlugin(probes, reference, seed, per_student_seed=not public_only,
+                                      only_functions=selected)
+                return (session.run_checks(checks_dir, plugin) if session else run_checks(checks_dir, plugin)), plugin
+
+            records, plugin = checked(functions, isolated=False)
+            again = functions_to_rerun(records, plugin.student_probes)
+            if again:  # the isolated way for those functions (see functions_to_rerun)
+                sandbox.forget_replies(again)
+                rerun, _ = checked(again, isolated=True)
+                records = with_records_replaced(records, rerun)
             isolation = sandbox.isolation
             warnings = [sandbox.warning] if getattr(sandbox, "warning", "") else []
         if public_only and warnings:  # a learner cannot act on the sandbox's details: one sentence
@@ -167,6 +178,35 @@ def grade_loaded(assignment: Assignment, submission: Submission, student: str, *
     findings = find_misconceptions(assignment, records, public_only=public_only) if diagnose else NO_FINDINGS
     return assemble_result(assignment, student, records, findings, public_only=public_only,
                            content_hash=submission.content_hash, isolation=isolation, warnings=warnings)
+
+
+def functions_to_rerun(records: list[CheckRecord], probes: StudentProbes) -> set[str]:
+    """The student functions whose checks must run again, the isolated way: those that did
+    not pass every check although some of their probes ran in a process that had served
+    another function's probes before (`StudentProbes.shared`).
+
+    The sandbox is optimistic (see `grader.sandbox.Sandbox.run_probe`): one process serves
+    the functions one after another while every probe ends normally and nothing visible
+    changes between them. A function whose checks all passed there keeps that result: had
+    another function's leftover changed its answers, those answers are still its own code's
+    work in its own submission's process (code in the function itself could have done the same),
+    and they were right. A function that failed, raised, hung or crashed there may have
+    been harmed by another function's leftover, and the promise is that one function's
+    mistakes cost only its own points: its checks run again, each of its probes in a
+    process that served only that function since the module's import (what
+    `Limits(isolate_functions=True)` does for every function), and those records replace
+    the first ones. The decision rests on facts reported from inside the sandbox, which the
+    student can forge; a forgery changes only which of that submission's functions run
+    again (a function that did not pass may keep its worse first result, or one that could
+    have stayed may run twice), never another submission's grading or this process."""
+    return {r.function for r in records if r.status != "passed"} & probes.shared
+
+
+def with_records_replaced(records: list[CheckRecord], rerun: list[CheckRecord]) -> list[CheckRecord]:
+    """`records` with those of the functions in `rerun` replaced by `rerun`'s, in place of
+    the first ones (checks keep their order)."""
+    again = {r.nodeid: r for r in rerun}
+    return [again.get(r.nodeid, r) for r in records]
 
 
 def check_points(assignment: Assignment, records: list[CheckRecord], *, public_only: bool = False) -> dict[str, float]:

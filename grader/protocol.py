@@ -416,6 +416,25 @@ def unpack_message(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
+def unpack_meta(payload: bytes) -> dict:
+    """The JSON ``meta`` of a payload, without reading its arrays (cheap whatever their size);
+    raises :class:`ProtocolError` if the header is malformed."""
+    try:
+        if len(payload) < len(_MAGIC) + _HEADER.size or payload[: len(_MAGIC)] != _MAGIC:
+            raise ProtocolError("not a grader message (bad magic)")
+        (header_size,) = _HEADER.unpack_from(payload, len(_MAGIC))
+        start = len(_MAGIC) + _HEADER.size
+        header = json.loads(payload[start : start + header_size].decode("utf-8"))
+    except ProtocolError:
+        raise
+    except (Exception, RecursionError) as exc:
+        raise ProtocolError(f"unreadable payload ({type(exc).__name__})") from None
+    meta = header.get("meta") if type(header) is dict else None
+    if type(meta) is not dict:
+        raise ProtocolError("message is not a JSON object")
+    return meta
+
+
 # --------------------------------------------------------------------------- frames
 
 

@@ -3,8 +3,10 @@
 A :class:`Sandbox` (:mod:`.client`) owns one warm worker (the programs of :mod:`.inside`) that
 has imported the student's module and the assignment's probes; :meth:`Sandbox.run_probe`
 sends it one request and waits for the reply with a wall-clock timeout.  The worker runs
-each probe in a fresh fork of itself (see :mod:`.inside.zygote`), so nothing one probe does reaches the next; a probe
-that dies is reported as ``"crashed"`` and the worker carries on.  When a probe times out,
+the probes in forks of itself (see :mod:`.inside.zygote`): optimistically one fork serves a
+submission's functions one after another while nothing visible changes, and a function
+that does not pass there is run again the isolated way (:func:`grader.grade.functions_to_rerun`);
+a probe that dies is reported as ``"crashed"`` and the worker carries on.  When a probe times out,
 the worker dies or sends anything but a well-formed reply, the worker is killed with its
 whole process tree and a fresh one is started (and re-imports the student module) on the
 next probe, so one broken function costs only its own probes.
@@ -59,12 +61,12 @@ The package, in the order a submission meets it:
                 protocol only; never imported by the trusted side's grading code)
 """
 
-from grader.sandbox.base import STOP_GRACE, Limits, PoolGone, ProbeOutcome, SandboxError
+from grader.sandbox.base import ISOLATE_FUNCTIONS_ENV, STOP_GRACE, Limits, PoolGone, ProbeOutcome, SandboxError
 from grader.sandbox.client import Sandbox
 from grader.sandbox.isolation import (FALLBACK_WARNING_PREFIX, ISOLATION_ENV, RLIMITS_WARNING, bubblewrap_failure,
                                       is_root, isolation_available, landlock_warning)
 from grader.sandbox.pool import POOL_ENV, SandboxPool, pool_from_environment, thread_pool
 
-__all__ = ["FALLBACK_WARNING_PREFIX", "ISOLATION_ENV", "POOL_ENV", "RLIMITS_WARNING", "STOP_GRACE", "Limits",
+__all__ = ["FALLBACK_WARNING_PREFIX", "ISOLATE_FUNCTIONS_ENV", "ISOLATION_ENV", "POOL_ENV", "RLIMITS_WARNING", "STOP_GRACE", "Limits",
            "PoolGone", "ProbeOutcome", "Sandbox", "SandboxError", "SandboxPool", "bubblewrap_failure", "is_root",
            "isolation_available", "landlock_warning", "pool_from_environment", "thread_pool"]

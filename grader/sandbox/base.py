@@ -31,7 +31,11 @@ class Limits:
     submission's replies add up to kilobytes).  ``isolation`` is ``"auto"`` (bubblewrap when it works, unless the
     environment variable GRADER_SANDBOX says ``rlimits``), ``"bubblewrap"`` (error if
     unavailable) or ``"rlimits"``.  ``startup_timeout`` bounds interpreter + NumPy start-up,
-    which runs no student code.
+    which runs no student code.  ``isolate_functions`` sends every probe the isolated way
+    (each student function's probes in processes of their own, see
+    :meth:`grader.sandbox.Sandbox.run_probe`), as does the environment variable
+    ``GRADER_ISOLATE_FUNCTIONS=1``; by default the sandbox is optimistic.  (In the optimistic
+    way the functions of a submission that share a process share its CPU-seconds limit.)
     """
 
     cpu_seconds: int = 60
@@ -44,6 +48,7 @@ class Limits:
     reply_bytes: int = 64 << 20
     isolation: str = "auto"
     startup_timeout: float = 30.0
+    isolate_functions: bool = False
 
 
 @dataclass
@@ -53,7 +58,8 @@ class ProbeOutcome:
     ``message`` and a traceback of the student's frames only), ``"timeout"`` or
     ``"crashed"`` (``message`` says how; a timeout's ``traceback`` holds the student's frames
     where the code was when the worker stopped it, when known).  ``output`` is what the
-    student's code printed."""
+    student's code printed.  ``shared``: the probe ran in a process that had served another
+    group's probes (the worker's word for it; see :meth:`grader.sandbox.Sandbox.run_probe`)."""
 
     status: str
     value: object = None
@@ -62,7 +68,11 @@ class ProbeOutcome:
     traceback: str = ""
     output: str = ""
     seconds: float = 0.0
+    shared: bool = False
 
+
+#: Set to 1 (yes, on, true): every probe runs the isolated way (as Limits.isolate_functions).
+ISOLATE_FUNCTIONS_ENV = "GRADER_ISOLATE_FUNCTIONS"
 
 #: How long past a probe's time limit the grader waits for the worker's own report of a
 #: stopped probe (with the student's line) before it kills the worker.

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import protocol
-from grader.sandbox.base import STOP_GRACE, Limits, PoolGone, ProbeOutcome, SandboxError
+from grader.sandbox.base import ISOLATE_FUNCTIONS_ENV, STOP_GRACE, Limits, PoolGone, ProbeOutcome, SandboxError
 from grader.sandbox.isolation import (INSIDE, RLIMITS_WARNING, bwrap_command, choose_isolation, fresh_uid, is_root,
                                       landlock_rules, landlock_warning, reachable_by_others, worker_environment,
                                       write_runtime)
@@ -137,6 +137,10 @@ class Sandbox:
         self._import_error: ProbeOutcome | None = None
         self._next_id = 0
         self._reply_bytes_read = 0  # of Limits.reply_bytes
+        self._reply_bytes_of: dict[str | None, int] = {}  # the same, by group
+        #: Every probe the isolated way (Limits.isolate_functions or GRADER_ISOLATE_FUNCTIONS).
+        self.isolate_functions = limits.isolate_functions or os.environ.get(
+            ISOLATE_FUNCTIONS_ENV, "").strip().lower() in ("1", "yes", "on", "true")
         self._closed = False
         # As root the worker switches to a fresh random uid: student code never runs as uid 0
         # (with its capabilities it could prlimit() or read anything of the grader's), the
@@ -199,13 +203,20 @@ class Sandbox:
         return self._ensure_ready()
 
     def run_probe(self, name: str, kwargs: dict, timeout: float | None = None,
-                  group: str | None = None, max_reply_bytes: int | None = None) -> ProbeOutcome:
+                  group: str | None = None, max_reply_bytes: int | None = None, *,
+                  isolated: bool = False) -> ProbeOutcome:
         """Run probe ``name`` on the student's module with plain-data ``kwargs``.
 
         Without a ``group`` the probe runs in a fresh fork of the worker, so nothing an
-        earlier probe did at call time can reach it.  Consecutive probes with the same
-        ``group`` (say, the student function they test) may share one fork while each
-        succeeds: cheaper, and isolated from every other group's probes.
+        earlier probe did at call time can reach it.  Probes with a ``group`` (say, the
+        student function they test) are run optimistically: one fork serves them one after
+        another, whatever their group, while each succeeds and leaves nothing the worker
+        can see (its fingerprint, see :func:`grader.sandbox.inside.zygote.serve`); the
+        outcome's ``shared`` says whether the probe ran in a fork that had served another
+        group.  ``isolated`` (or ``Limits.isolate_functions``) runs it the isolated way: in
+        a fork that serves only its group (consecutive probes of the group share it while
+        each succeeds), as :func:`grader.grade.functions_to_rerun` asks for a function
+        that did not pass every check in a shared fork.
 
         A reply longer than ``max_reply_bytes`` (the caller's idea of what an answer to this
         probe can need), or than what is left of ``Limits.reply_bytes``, is refused from its
@@ -239,6 +250,12 @@ class Sandbox:
                    "max_reply": limit}
         if group is not None:
             request["group"] = group
+        isolated = isolated or self.isolate_functions
+        if isolated:
+            request["isolated"] = True
+        # The reply says whether the probe ran in a fork that had served another group; without
+        # a reply that can be believed (a timeout here, a corrupt channel) it may have, unless isolated.
+        shared = not isolated
         started = time.monotonic()
         # the worker stops a probe at `timeout` and reports where it was; past the grace the
         # grader stops waiting for that report and kills the worker itself
@@ -247,9 +264,11 @@ class Sandbox:
             protocol.send_message(worker.req_fd, request, arrays, deadline)
             payload = protocol.read_frame(worker.rep_fd, deadline, limit)
             self._reply_bytes_read += len(payload)
+            self._reply_bytes_of[group] = self._reply_bytes_of.get(group, 0) + len(payload)
             reply, reply_arrays = protocol.unpack_message(payload)
             del payload
             outcome = self._outcome(reply, reply_arrays, self._next_id)
+            shared = reply.get("shared") is True  # (a reply refused above leaves it as it was)
             if outcome.status == "timeout":
                 outcome.message = f"no result within {timeout:g} s"
             if reply.get("status") == "too_large":  # the worker did not relay it (the same refusal)
@@ -268,7 +287,16 @@ class Sandbox:
             self._discard_worker()
             outcome = ProbeOutcome("crashed", message=death)
         outcome.seconds = time.monotonic() - started
+        outcome.shared = shared
         return outcome
+
+    def forget_replies(self, groups) -> None:
+        """Give back to ``Limits.reply_bytes`` what the replies to the probes of ``groups``
+        took, before those groups' probes run again (:func:`grader.grade.functions_to_rerun`):
+        the second run is charged as the isolated way alone would have been (but for the
+        replies of the groups run after them, which it also counts)."""
+        for group in groups:
+            self._reply_bytes_read -= self._reply_bytes_of.pop(group, 0)
 
     def close(self) -> None:
         """Kill the worker and remove the scratch directory.  Idempotent."""

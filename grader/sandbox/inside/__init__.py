@@ -10,6 +10,7 @@ and never runs them itself; ``__main__`` registers them as the package ``_grader
 ``loading``    loading modules by path or from source
 ``zygote``     steps 4-5: the student's import, then one fork per probe (group)
 ``replies``    exceptions as replies, with the student's frames only
+``fingerprint`` what a student function could leave behind in a process, compared cheaply
 ``warm_pool``  the warm pool's program (bubblewrap only)
 
 A worker's sequence:
@@ -49,12 +50,17 @@ per submission, a worker that applies steps 1-3 to itself (limits, its own uid, 
 receives the student's source as the first frame on its own request pipe, and goes on
 with steps 4-5.
 
-A child serves one probe, or consecutive probes of one group (one student function) while
-each succeeds and leaves nothing running (see :func:`.zygote.serve`).  So nothing a student
-function does at call time reaches the probes of another function: monkeypatching NumPy or
-builtins, changing module globals or signal handlers, closing or scribbling on fds, threads
-and processes left running.  Each child starts from the module as its import left it (the
-trusted side also runs each reference probe on a fresh module).
+A child starts from the module as its import left it (the trusted side also runs each
+reference probe on a fresh module) and serves consecutive probes, of one group or, unless
+the request says ``"isolated": true``, of several groups (student functions) one after
+another, while each succeeds, leaves nothing running and, when the group changes, its
+:mod:`.fingerprint` shows nothing changed (see :func:`.zygote.serve`); replies say whether
+their probe ran in a child that had served another group (``"shared"``).  So what a student
+function does at call time and the fingerprint sees (monkeypatching NumPy or builtins,
+changing module globals or signal handlers, closing or scribbling on fds, threads and
+processes left running) never reaches the probes of another function; what it does not see
+can reach only the same submission's later functions, which the trusted side runs again the
+isolated way when they do not pass (:func:`grader.grade.functions_to_rerun`).
 
 Tracebacks keep only frames from the student's file (named by its base name): the probe
 and worker frames never reach a student's feedback.  Everything the student's code raises,

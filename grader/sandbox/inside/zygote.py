@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from . import fingerprint
 from .confine import Capture, die_with_parent
 from .replies import LINE_CHARS, error_reply, type_name
 
@@ -37,16 +38,31 @@ def import_and_serve(protocol, probes, config: dict, capture: "Capture", req_fd:
         reply.update(status="import_error", output=capture.take())
         protocol.send_message(rep_fd, reply)
         os._exit(0)
+    fingerprint.take(student)  # what it reads lazily (numpy.random) is then loaded before any fork
     protocol.send_message(rep_fd, {"status": "ready", "output": capture.take()})
     serve(protocol, probes, student, student_path, capture, req_fd, rep_fd)
 
 
 class _Child:
-    """A forked probe process kept for the next probe of the same group."""
+    """A forked probe process, kept for later probes (see :func:`serve`)."""
 
-    def __init__(self, pid: int, request_fd: int | None, reply_fd: int, group: str | None, trace_fd: int):
+    def __init__(self, pid: int, request_fd: int | None, reply_fd: int, group: str | None, trace_fd: int,
+                 isolated: bool):
         self.pid, self.request_fd, self.reply_fd, self.group = pid, request_fd, reply_fd, group
         self.trace_fd = trace_fd  # its faulthandler dumps (STACK_SIGNAL)
+        self.isolated = isolated  # forked for an isolated request: it serves its own group only
+        self.groups = {group}  # every group it has served
+
+    def may_serve(self, group: str | None, isolated: bool) -> bool:
+        """Whether the next request, of ``group``, may go to this child."""
+        if group is None:
+            return False
+        return group == self.group or not (isolated or self.isolated)
+
+    @property
+    def shared(self) -> bool:
+        """It has served another group: what it runs may meet that group's leftovers."""
+        return len(self.groups) > 1
 
     def end(self) -> None:
         """Close its pipes, then kill and reap it and everything it or its probes left."""
@@ -57,18 +73,43 @@ class _Child:
 
 
 def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd: int, rep_fd: int) -> None:
-    """The zygote loop: each request runs in a fork of this process, so whatever a probe's
-    student code changes (module globals, NumPy, builtins, signal handlers, threads it
-    leaves running, fds it closes, processes it starts) is gone before the probes of any
-    other student function: they see the module exactly as its import left it, as the
-    trusted side sees a fresh reference module per probe.
+    """The zygote loop: each request runs in a fork of this process, which starts from the
+    module as its import left it (as the trusted side runs each reference probe on a fresh
+    module), and the zygote itself never runs a probe.
 
-    A request without a ``"group"`` gets a fresh fork that ends with its probe.  Consecutive
-    requests of the same group (one student function's probes) may share one fork, which
-    saves a fork per probe: the fork is kept only while the group is unchanged, its last
-    probe replied ``ok`` to the right id, and it is visibly clean (one thread, no process
-    of its own, no orphan re-parented here).  Anything else (another group, an error, a
-    crash, a leftover thread or process) ends it and the next probe gets a fresh fork.
+    Optimistic by default.  A request with a ``"group"`` (the student function of the
+    running check) goes to the fork kept from the previous request, whatever its group,
+    while that fork stays visibly clean:
+
+    - after each probe: it replied ``ok`` to the right id, it found itself alone (one
+      thread, no child process: ``"alone"``), and no orphan of it was re-parented here;
+    - when the group changes: the fork compares its :mod:`.fingerprint` (the student
+      module's globals, NumPy's and builtins' namespaces, ``np.seterr``, signal handlers and
+      timers, threads, child processes, open fds, the random states, ...) with the one it
+      took when it was forked, before any student code ran there.  If anything differs it
+      runs nothing and replies ``{"status": "changed"}``; this process then ends it and
+      runs the request in a fresh fork.
+
+    Anything else (an error, a crash, a timeout, a refused reply, a leftover thread or
+    process) ends the fork, and the next request gets a fresh one.  So a function's probes
+    run beside earlier functions' probes only while those changed nothing the fingerprint
+    sees.  Every reply says whether its probe ran in a fork that had served another group
+    (``"shared": true``).  A request with ``"isolated": true`` runs the old, isolated way:
+    in a fork that serves its group only (reused for the next request of the same group
+    under the same conditions), as every request did before; a request without a group in a
+    fork of its own.
+
+    Why a fingerprint the student can forge is enough: it is computed in the fork, where
+    student code runs, so a submission can blind it (or keep state where it does not look).
+    What that buys is only that its own next functions run beside its own leftovers, in its
+    own worker: whatever a leftover does to another function of the submission, code in that
+    function could have done itself (the file system it shares with them already carries
+    anything between its functions).  And the trusted side does not rely on it to be fair:
+    every function that does not pass all its checks and ran in a ``shared`` fork has its
+    checks run again, the isolated way, and is graded from that run
+    (:func:`grader.grade.functions_to_rerun`).  Forging ``"shared"`` changes only which of
+    the submission's own functions run again.  No other submission's worker, and nothing of
+    the trusted process, ever sees or depends on a fingerprint.
 
     The fork never holds the real channel: it closes both ends before any student code runs,
     reads requests from, and writes replies to, private pipes.  This process reads one reply
@@ -88,50 +129,68 @@ def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd
         request_id = request.get("id")
         group = request.get("group")
         group = group if type(group) is str else None
-        if kept is not None and (group is None or group != kept.group):
+        isolated = request.get("isolated") is True
+        limit = request.get("timeout")
+        max_reply = request.get("max_reply")  # what the grader will read; a longer reply is not sent on
+        if not (type(max_reply) is int and 0 <= max_reply < protocol.MAX_FRAME):
+            max_reply = protocol.MAX_FRAME
+        if kept is not None and not kept.may_serve(group, isolated):
             kept.end()
             kept = None
-        if kept is not None:
-            try:
-                protocol.write_frame(kept.request_fd, request_payload)
-            except protocol.ChannelClosed:  # it ended between probes: start afresh
-                kept.end()
+        while True:  # twice at most: a kept fork that finds itself changed hands the request back
+            child = kept
+            if child is not None:
+                try:
+                    protocol.write_frame(child.request_fd, request_payload)
+                    child.groups.add(group)
+                    child.group = group
+                except protocol.ChannelClosed:  # it ended between probes: start afresh
+                    child.end()
+                    child = kept = None
+            if child is None:
+                child = _fork_probe(protocol, probes, student, student_path, capture, request, arrays,
+                                    group, (req_fd, rep_fd), isolated)
+            if child is None:
+                break
+            stop_at = None
+            if type(limit) in (int, float) and limit > 0:
+                stop_at = time.monotonic() + limit
+            payload, status, stack = _collect_reply(child.reply_fd, child.pid, max_reply, stop_at, child.trace_fd)
+            reply = _reply_meta(protocol, payload, request_id)
+            if child is kept and reply.get("status") == "changed":
+                child.end()
                 kept = None
-        child = kept or _fork_probe(protocol, probes, student, student_path, capture, request, arrays,
-                                    group, (req_fd, rep_fd))
+                continue
+            break
         if child is None:
             protocol.send_message(rep_fd, {
                 "status": "error", "id": request_id, "exc_type": "OSError", "traceback": "",
                 "message": "no process could be started to run the probe (the process limit?)",
                 "output": ""})
             continue
-        limit = request.get("timeout")
-        stop_at = None
-        if type(limit) in (int, float) and limit > 0:
-            stop_at = time.monotonic() + limit
-        max_reply = request.get("max_reply")  # what the grader will read; a longer reply is not sent on
-        if not (type(max_reply) is int and 0 <= max_reply < protocol.MAX_FRAME):
-            max_reply = protocol.MAX_FRAME
-        payload, status, stack = _collect_reply(child.reply_fd, child.pid, max_reply, stop_at, child.trace_fd)
         if stack is not None:  # stopped before its time limit: say where it was
             child.end()
             kept = None
-            reply = {"status": "timeout", "id": request_id, "seconds": limit,
+            reply = {"status": "timeout", "id": request_id, "seconds": limit, "shared": child.shared,
                      "traceback": _stopped_at(stack, student_path, student)}
             try:
                 protocol.write_frame(rep_fd, protocol.pack_message(reply))
             except protocol.ChannelClosed:
                 os._exit(0)
             continue
-        if payload is not None and group is not None and _reusable(protocol, payload, request_id, child.pid):
+        # Kept only if it succeeded, found itself alone (student code could forge that, but
+        # only to share its own submission's fork), and no orphan of it was re-parented here.
+        if group is not None and reply.get("status") == "ok" and reply.get("alone") is True \
+                and child_pids() == [child.pid]:
             kept = child
         else:
             child.end()
             kept = None
         if type(status) is tuple:  # ("too_large", size): the child was killed, its reply not read
-            payload = protocol.pack_message({"status": "too_large", "id": request_id, "size": status[1]})
+            payload = protocol.pack_message({"status": "too_large", "id": request_id, "size": status[1],
+                                             "shared": child.shared})
         elif payload is None:
-            reply = {"status": "crashed", "id": request_id}
+            reply = {"status": "crashed", "id": request_id, "shared": child.shared}
             if status is not None and os.WIFSIGNALED(status):
                 reply["signal"] = os.WTERMSIG(status)
             elif status is not None and os.WIFEXITED(status):
@@ -143,9 +202,10 @@ def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd
             os._exit(0)
 
 
-def _fork_probe(protocol, probes, student, student_path, capture, request, arrays, group, channel) -> _Child | None:
+def _fork_probe(protocol, probes, student, student_path, capture, request, arrays, group, channel,
+                isolated: bool) -> _Child | None:
     """Fork a process that runs ``request`` (and, with a group, later requests sent on its
-    private request pipe).  None if no process could be started."""
+    private request pipe: see :func:`serve`).  None if no process could be started."""
     reply_read, reply_write = os.pipe()
     trace_read, trace_write = os.pipe()
     request_read = request_write = None
@@ -169,32 +229,39 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
                 faulthandler.register(STACK_SIGNAL, file=trace_write, all_threads=True, chain=False)
             except (OSError, RuntimeError, ValueError):
                 pass
+            # As the module's import left it, before any student code runs here.
+            baseline = None if isolated or group is None else fingerprint.take(student)
+            groups = {group}
             while True:
-                _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write)
+                _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write,
+                           shared=len(groups) > 1)
                 if request_read is None:
                     break
                 request, arrays = protocol.recv_message(request_read)
+                if request.get("group") not in groups:  # another function: only if nothing changed
+                    if baseline is None or fingerprint.take(student) != baseline:
+                        protocol.send_message(reply_write, {"status": "changed", "id": request.get("id")})
+                        break
+                    groups.add(request.get("group"))
         finally:
             os._exit(0)
     os.close(reply_write)
     os.close(trace_write)
     if request_read is not None:
         os.close(request_read)
-    return _Child(pid, request_write, reply_read, group, trace_read)
+    return _Child(pid, request_write, reply_read, group, trace_read, isolated)
 
 
-def _reusable(protocol, payload: bytes, request_id, pid: int) -> bool:
-    """Whether the fork that sent ``payload`` may run the next probe of its group: the probe
-    succeeded, the reply answers this request, the fork found itself alone (``"alone"``,
-    see :func:`_alone`; student code could forge that, but only to share its own group's
-    fork), and no orphan of it was re-parented here."""
+def _reply_meta(protocol, payload: bytes | None, request_id) -> dict:
+    """The JSON part of a fork's reply frame (its arrays left unread) if it answers
+    ``request_id``, else {}."""
+    if payload is None:
+        return {}
     try:
-        reply, _ = protocol.unpack_message(payload)
+        reply = protocol.unpack_meta(payload)
     except protocol.ProtocolError:
-        return False
-    if reply.get("status") != "ok" or reply.get("id") != request_id or reply.get("alone") is not True:
-        return False
-    return child_pids() == [pid]
+        return {}
+    return reply if reply.get("id") == request_id else {}
 
 
 def _alone() -> bool:
@@ -322,8 +389,9 @@ def _stopped_at(stack: str, student_path: str, student) -> str:
     return "\n".join(lines)
 
 
-def _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_fd) -> None:
-    """In the forked child: run one probe and write its reply frame on ``reply_fd``."""
+def _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_fd, shared: bool) -> None:
+    """In the forked child: run one probe and write its reply frame on ``reply_fd``
+    (``shared``: this fork has served another group before, see :func:`serve`)."""
     me = os.getpid()
     result = kwargs = None
     try:
@@ -341,6 +409,7 @@ def _run_probe(protocol, probes, student, student_path, capture, request, arrays
     if reply["status"] == "ok":
         reply["alone"] = _alone()
     reply["id"] = request.get("id")
+    reply["shared"] = shared
     reply["output"] = capture.take()
     del result, kwargs
     try:
