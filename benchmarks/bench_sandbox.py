@@ -6,7 +6,10 @@ One "submission" here is what grading asks of the sandbox: start it, import the 
 module, and run the probe calls the optimizers hidden checks make (recorded once from a real
 grade of SUBMISSION, default demo/cohort/amara_okafor.py: ~50 calls in ~13 student-function
 groups), then close it.  Printed: median wall and CPU seconds per submission for a fresh
-bubblewrap worker per submission and for workers forked by one SandboxPool, and the ratios.
+bubblewrap worker per submission and for workers forked by one SandboxPool, the pool both
+ways (the optimistic default: one process for all functions while nothing changes; and
+`Limits(isolate_functions=True)`: a process per function) in alternating blocks, and the
+ratios.
 CPU counts this process and the whole sandbox process tree (read from /proc just before
 close, so a killed tree's time is not lost); with the pool, the pool process's time per
 submission, its start-up spread over the runs.  The checks' own work (reference probes,
@@ -36,6 +39,8 @@ from grader.sandbox import Limits, Sandbox, SandboxPool, isolation_available  # 
 from grader.sandbox.processes import descendants  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+#: Submissions per measured block of the pooled ways.
+BLOCK = 5
 
 
 def record_probe_calls(submission: Path) -> list[tuple]:
@@ -45,9 +50,9 @@ def record_probe_calls(submission: Path) -> list[tuple]:
     calls: list[tuple] = []
     original = Sandbox.run_probe
 
-    def spy(self, *args):
+    def spy(self, *args, **options):  # options: how to run it (isolated=), not what to run
         calls.append(args)
-        return original(self, *args)
+        return original(self, *args, **options)
 
     Sandbox.run_probe = spy
     try:
@@ -74,10 +79,11 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_submission(source: str, probes: Path, calls: list[tuple], pool: SandboxPool | None) -> tuple[float, float, float]:
+def one_submission(source: str, probes: Path, calls: list[tuple], pool: SandboxPool | None,
+                   limits: Limits = Limits()) -> tuple[float, float, float]:
     """(wall, CPU here, CPU of the sandbox tree) of one submission."""
     started, cpu_here = time.perf_counter(), own_cpu()
-    sandbox = Sandbox(source, "optimizers", probes, Limits(), pool=pool)
+    sandbox = Sandbox(source, "optimizers", probes, limits, pool=pool)
     try:
         assert sandbox.import_error is None, sandbox.import_error
         for call in calls:
@@ -106,26 +112,42 @@ def main() -> None:
     fresh_wall = statistics.median(w for w, _, _ in fresh)
     fresh_cpu = statistics.median(here + tree for _, here, tree in fresh)
 
+    # The pool, both ways (grader.sandbox.Limits.isolate_functions), in alternating blocks of
+    # BLOCK submissions (the machine's load drifts; /proc counts CPU in clock ticks).
+    ways = {"isolated": Limits(isolate_functions=True), "optimistic": Limits()}
     pool = SandboxPool()
-    one_submission(source, probes, calls, pool)  # starts the pool process: reported apart
-    bwrap = pool._processes[0].proc.pid
-    pool_cpu_before = startup_cpu = tree_cpu(bwrap)
-    pooled = []
-    for _ in range(runs):
-        wall, here, _ = one_submission(source, probes, calls, pool)
-        pool_cpu = tree_cpu(bwrap)
-        pooled.append((wall, here + pool_cpu - pool_cpu_before))
-        pool_cpu_before = pool_cpu
+    startup = {}
+    for way, limits in ways.items():  # starts each way's pool process: reported apart
+        before = pool_cpu(pool, limits)
+        one_submission(source, probes, calls, pool, limits)
+        startup[way] = pool_cpu(pool, limits) - before
+    blocks: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
+    for _ in range(max(1, runs // BLOCK)):
+        for way, limits in ways.items():
+            wall, here, tree = time.perf_counter(), own_cpu(), pool_cpu(pool, limits)
+            for _ in range(BLOCK):
+                one_submission(source, probes, calls, pool, limits)
+            blocks[way].append(((time.perf_counter() - wall) / BLOCK,
+                                (own_cpu() - here + pool_cpu(pool, limits) - tree) / BLOCK))
     pool.close()
-    pooled_wall = statistics.median(w for w, _ in pooled)
-    pooled_cpu = statistics.median(c for _, c in pooled)
 
-    print(f"fresh bubblewrap worker: median {fresh_wall * 1000:6.1f} ms wall, {fresh_cpu * 1000:6.1f} ms CPU")
-    print(f"warm pool              : median {pooled_wall * 1000:6.1f} ms wall, {pooled_cpu * 1000:6.1f} ms CPU "
-          f"(the pool's start and first submission: {startup_cpu * 1000:.0f} ms CPU, once per pool)")
-    print(f"ratio fresh / pool     : {fresh_wall / pooled_wall:.2f}x wall, {fresh_cpu / pooled_cpu:.2f}x CPU")
-    print(f"sandbox submissions/s on 2 cores by CPU: {2 / fresh_cpu:.1f} fresh, {2 / pooled_cpu:.1f} pooled")
+    print(f"fresh bubblewrap worker (optimistic): median {fresh_wall * 1000:6.1f} ms wall, "
+          f"{fresh_cpu * 1000:6.1f} ms CPU")
+    medians = {}
+    for way, measured in blocks.items():
+        wall, cpu = statistics.median(w for w, _ in measured), statistics.median(c for _, c in measured)
+        medians[way] = (wall, cpu)
+        print(f"warm pool, {way:10s}: median {wall * 1000:6.1f} ms wall, {cpu * 1000:6.1f} ms CPU, "
+              f"{2 / cpu:5.1f} sandbox submissions/s on 2 cores by CPU (pool start: {startup[way] * 1000:.0f} ms CPU)")
+    (iso_wall, iso_cpu), (opt_wall, opt_cpu) = medians["isolated"], medians["optimistic"]
+    print(f"ratio isolated / optimistic: {iso_wall / opt_wall:.2f}x wall, {iso_cpu / opt_cpu:.2f}x CPU")
+    print(f"ratio fresh / pool (optimistic): {fresh_wall / opt_wall:.2f}x wall, {fresh_cpu / opt_cpu:.2f}x CPU")
 
+
+def pool_cpu(pool: SandboxPool, limits: Limits) -> float:
+    """CPU seconds so far of the pool process serving `limits` (0 before it exists)."""
+    process = next((p for p in pool._processes if p.limits == limits and p.proc is not None), None)
+    return tree_cpu(process.proc.pid) if process is not None else 0.0
 
 if __name__ == "__main__":
     main()
