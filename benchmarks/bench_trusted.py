@@ -1,6 +1,6 @@
 """The trusted side of grading one submission in a warm batch worker, step by step.
 
-    python benchmarks/bench_trusted.py [--submissions K] [--rounds R] [--against REF] [--assignment ID]
+    python benchmarks/bench_trusted.py [--submissions K] [--rounds R] [--against REF]
 
 A batch worker (`grader.batch.work.grade_job` on a warm `GradingSession`) grades the demo
 cohort's variants (benchmarks/bench_batch.py's VARIANTS, with full HTML reports) and this
@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "optimizers"  # the demo cohort's (bench_batch's VARIANTS)
 STEPS = ["load", "sandbox start", "probe relays", "reference probes", "checks, the rest", "sandbox end",
          "diagnosis", "result", "notebook record", "report", "other"]
 TOTAL = "total (grade_job)"
@@ -170,8 +171,7 @@ def child(tree: Path, assignment_id: str, submissions: int) -> dict:
 # --- the parent: one tree, or two side by side ---------------------------------------------------
 
 def run_child(tree: Path, assignment: str, submissions: int) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(tree), "--assignment", assignment,
-               "--submissions", str(submissions)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(tree), "--submissions", str(submissions)]
     environment = {**os.environ, "PYTHONPATH": str(tree)}
     completed = subprocess.run(command, cwd=tree, capture_output=True, text=True, env=environment)
     if completed.returncode != 0:
@@ -184,11 +184,10 @@ def main() -> int:
     parser.add_argument("--submissions", type=int, default=3, help="submissions of each variant per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (a fresh worker process per tree each)")
     parser.add_argument("--against", metavar="REF", help="another commit, measured side by side")
-    parser.add_argument("--assignment", default="optimizers")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(Path(args.child), args.assignment, args.submissions)))
+        print(json.dumps(child(Path(args.child), ASSIGNMENT, args.submissions)))
         return 0
     trees = {"this tree": ROOT}
     scratch = None
@@ -202,7 +201,7 @@ def main() -> int:
         outcomes: dict[str, list] = {name: [] for name in trees}
         for _ in range(args.rounds):
             for name, tree in trees.items():
-                data = run_child(tree, args.assignment, args.submissions)
+                data = run_child(tree, ASSIGNMENT, args.submissions)
                 for step, values in data["figures"].items():
                     collected[name].setdefault(step, []).extend(values)
                 outcomes[name].extend(data["statuses"])
@@ -214,7 +213,7 @@ def main() -> int:
             subprocess.run(["rm", "-rf", str(scratch)], check=False)
     names = list(trees)
     submissions = len(next(iter(outcomes.values())))
-    print(f"{args.assignment}: CPU ms per submission in the grading process (median of {submissions} "
+    print(f"{ASSIGNMENT}: CPU ms per submission in the grading process (median of {submissions} "
           f"submissions per tree, {args.rounds} alternating rounds; load average {os.getloadavg()[0]:.1f})")
     pair = len(names) == 2
     print(f"  {'':<38}" + "".join(f"{name[:16]:>17}" for name in names) + ("      ratio" if pair else "")
