@@ -20,11 +20,13 @@ tenth of a second in `grader grade`). Bare `assert` works but only its message i
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
 import inspect
 import json
+import os
 import sys
 import time
 import types
@@ -679,10 +681,13 @@ def _classify(exc: BaseException | None) -> tuple[str, str, str]:
 def run_checks(checks_dir: Path, plugin: GraderPlugin, collect_only: bool = False) -> list[CheckRecord]:
     """Run every check under `checks_dir` with the plugin; returns the records in file order
     (`collect_only`: blank records, nothing run). The check modules are imported for this
-    run only."""
+    run only, and whatever they or the reference print is dropped (`grader grade --json`
+    prints the result alone). A `CheckSession` leaves the process's output alone: it outlives
+    any one caller's."""
     checks, errors, modules = collect_checks(checks_dir)
     try:
-        return plugin.run(checks, errors, collect_only)
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
+            return plugin.run(checks, errors, collect_only)
     finally:
         forget_modules(modules)
 

@@ -339,3 +339,21 @@ def test_copy_inputs_is_a_deep_copy_that_keeps_types_and_layout():
     copied["nested"][1]["A"][0, 0] = 99.0
     copied["objects"][0]["k"] = 2
     assert value["theta"][0] == 0.0 and value["nested"][1]["A"][0, 0] == 0.0 and value["objects"][0]["k"] == 1
+
+
+def test_run_checks_drops_what_checks_print(tmp_path, capfd):
+    """A one-off run (`grader grade`) prints the result alone: what a check (or the reference
+    it runs in this process) prints while the checks run is dropped."""
+    checks = _folder(tmp_path, "checks", '''
+        import sys
+        from grader.checking import check
+
+        @check("f", 1)
+        def test_noisy(student):
+            print("debug output")
+            print("more", file=sys.stderr)
+        ''')
+    records = run_checks(checks, GraderPlugin(StudentProbes(lambda *a: None), None, seed_material="x"))
+    assert [r.status for r in records] == ["passed"]
+    out, err = capfd.readouterr()
+    assert "debug output" not in out and "more" not in err
