@@ -16,7 +16,8 @@ from serve_helpers import COHORT, Harness, copy_course, submit, wait_graded  # n
 pytestmark = pytest.mark.slow
 
 
-def test_the_queue_grades_on_a_dask_cluster(tmp_path):
+def test_the_queue_grades_on_a_dask_cluster(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_COURSE_CACHE", str(tmp_path / "course-cache"))  # the workers' cache, not ~/.cache
     course = copy_course(tmp_path / "course")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=40) as cluster:
