@@ -187,3 +187,31 @@ def test_the_exporter_is_built_once_per_process(tmp_path):
     from grader.render.notebook_record import record_exporter
 
     assert record_exporter() is record_exporter()
+
+
+def test_records_are_the_same_with_the_cell_cache(monkeypatch):
+    """Cells are highlighted and rendered once per process by their source (a cohort shares
+    the handout's): every record is exactly what rendering each cell afresh gives, and an
+    edited cell is rendered anew."""
+    import json
+    from pathlib import Path
+
+    import grader.render.notebook_record as notebook_record
+
+    handout = (Path(__file__).resolve().parent.parent / "assignments" / "optimizers" / "optimizers.ipynb").read_text()
+
+    def student(number: int, heading: str) -> str:
+        notebook = json.loads(handout)
+        for cell in notebook["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and source.startswith("def "):
+                cell["source"] = source + f"\n# student {number}\n"
+        notebook["cells"][0]["source"] = heading
+        return json.dumps(notebook)
+
+    notebooks = [student(1, "# Gradient descent"), student(2, "# Gradient descent"), student(2, "# My *own* title")]
+    cached = [notebook_record.record_html(text, "x") for text in notebooks]
+    monkeypatch.setattr(notebook_record, "CACHED_CELL_CHARS", -1)
+    assert cached == [notebook_record.record_html(text, "x") for text in notebooks]
+    assert "# student 2" in cached[1] and "student 1" not in cached[1]
+    assert "<em>own</em>" in cached[2] and "<em>own</em>" not in cached[1]

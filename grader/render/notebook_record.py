@@ -71,6 +71,13 @@ pre.raw{border:1px dashed #bbb}
 """
 
 
+#: A cohort's notebooks share the handout's cells (its Markdown, imports and grader.check()
+#: calls): a cell is highlighted or rendered once per process, by its source (the result
+#: depends on nothing else; at most this many kept, none longer than this many characters).
+CACHED_CELLS = 512
+CACHED_CELL_CHARS = 4000
+
+
 class UnreadableNotebook(ValueError):
     pass
 
@@ -124,8 +131,9 @@ def record_exporter():
         @pass_context
         def record_markdown(self, context, source: str) -> str:
             cell = context.get("cell") or {}
-            renderer = RecordMarkdownRenderer(cell.get("attachments"))
-            return MarkdownWithMath(renderer=renderer).render(source)
+            if not cell.get("attachments") and isinstance(source, str) and len(source) <= CACHED_CELL_CHARS:
+                return markdown_html(source)
+            return MarkdownWithMath(renderer=RecordMarkdownRenderer(cell.get("attachments"))).render(source)
 
         def default_filters(self):
             yield from super().default_filters()
@@ -158,7 +166,22 @@ def record_exporter():
 
         def __call__(self, source, language=None, metadata=None):
             language = language or self.pygments_lexer
+            magics = metadata.get("magics_language") if isinstance(metadata, dict) else None
+            if isinstance(source, str) and len(source) <= CACHED_CELL_CHARS and isinstance(language, str) \
+                    and isinstance(magics, (str, type(None))):
+                return self.highlighted(source or " ", language, magics)
             return _pygments_highlight(source or " ", self.formatter(language), language, metadata)
+
+        @lru_cache(maxsize=CACHED_CELLS)  # noqa: B019 (one highlighter per language, per process)
+        def highlighted(self, source: str, language: str, magics: str | None) -> str:
+            # the only part of a cell's metadata that the highlighting reads
+            metadata = {"magics_language": magics} if magics is not None else None
+            return _pygments_highlight(source, self.formatter(language), language, metadata)
+
+    @lru_cache(maxsize=CACHED_CELLS)
+    def markdown_html(source: str) -> str:
+        """A Markdown cell without attachments: its HTML depends on its source alone."""
+        return MarkdownWithMath(renderer=RecordMarkdownRenderer(None)).render(source)
 
     config = Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}})  # its CSS is made once, below
     exporter = RecordExporter(
