@@ -99,3 +99,18 @@ def test_an_unreachable_scheduler_is_a_usage_error(monkeypatch):
     monkeypatch.setattr(runner, "SCHEDULER_CONNECT_TIMEOUT", "1s")
     with pytest.raises(UsageError, match="cannot connect to the Dask scheduler at tcp://127.0.0.1:9"):
         DaskRunner("tcp://127.0.0.1:9")
+
+
+@pytest.mark.slow
+def test_a_scheduler_gone_before_the_course_is_sent_is_a_usage_error(optimizers):
+    from grader.batch.runner import DaskRunner
+
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0", silence_logs=50) as gone:
+        runner = DaskRunner(gone.scheduler_address)
+    try:
+        with pytest.raises(UsageError) as info:
+            runner.ship(optimizers)
+        assert str(info.value).startswith(f"cannot send the course to the Dask scheduler at {gone.scheduler_address}")
+        assert "\n" not in str(info.value)
+    finally:
+        runner.close()

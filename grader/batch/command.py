@@ -113,7 +113,11 @@ def _run_source(assignment: Assignment, cohort: Path, source: CohortSource, out:
                     recorder.record(unusable_outcome(assignment, entry))
             usable = [entry for entry in todo if not entry.problem]
             if usable:
-                course = runner.ship(assignment)
+                try:
+                    course = runner.ship(assignment)
+                except BaseException:
+                    runner.close(cancel=True)
+                    raise
                 # read as each job is submitted (a job holds its submission's bytes)
                 jobs = (GradeJob(assignment, entry.student,
                                  read_submission_file(entry.path.resolve(), assignment.module, defer_errors=True),

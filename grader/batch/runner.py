@@ -128,7 +128,11 @@ class DaskRunner:
         bundle = course_bundle(assignment)
         name = f"grader-course-{bundle.hash[:16]}-{uuid.uuid4().hex[:12]}"
         variable = distributed.Variable(name, client=self.client)
-        variable.set(bundle.data)
+        try:
+            variable.set(bundle.data)
+        except (OSError, TimeoutError) as exc:  # the scheduler went away since we connected
+            raise UsageError(f"cannot send the course to the Dask scheduler at {self.address}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         self._published.append(variable)
         return CourseRef(bundle.hash, functools.partial(_fetch_course, name))
 
