@@ -184,3 +184,40 @@ def test_the_audit_runs_on_a_dask_cluster(tmp_path):
     assert summary["graded"] + summary["totals"]["equivalent"] == 3
     assert all(len(r["grades"]) == 2 for r in summary["mutants"] if r["verdict"] != "equivalent")
     assert log.getvalue().rstrip().splitlines()[-1] == summary["last_line"]
+
+
+@pytest.mark.slow
+def test_the_audit_on_a_worker_without_the_course_or_the_output_folder_equals_a_local_one(tmp_path):
+    """Mutants travel as text and the probe set in the course bundle: a Dask worker in a
+    bubblewrap view that sees neither (test_batch_dask_remote) gives the local audit's records."""
+    import io
+
+    distributed = pytest.importorskip("distributed")
+    from grader.audit.command import audit_command
+    from grader.course import Course
+    from test_batch_dask_remote import bwrap_works, isolated_worker
+
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
+    if not bwrap_works(worker_tmp):
+        pytest.skip("bubblewrap cannot make the worker's view here")
+    assignment = Course(make_toy_course(tmp_path / "course")).get("toy")
+    options = dict(seeds=2, functions=["half"], max_mutants=3)
+    local = audit_command(assignment, out=tmp_path / "local", workers=1, stream=io.StringIO(), **options)
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0", silence_logs=40) as cluster, \
+            distributed.Client(cluster.scheduler_address) as client, \
+            isolated_worker(cluster.scheduler_address, worker_tmp, client):
+        seen = client.run(lambda paths: [__import__("os").path.exists(p) for p in paths],
+                          [str(assignment.course_root), str(tmp_path)])
+        assert list(seen.values()) == [[False, False]]
+        remote = audit_command(assignment, out=tmp_path / "dask", scheduler=cluster.scheduler_address,
+                               stream=io.StringIO(), **options)
+
+    def records(summary):
+        return [(r["key"], r["verdict"], r["grades"], {k: v for k, v in (r["equivalence"] or {}).items() if k != "seconds"})
+                for r in summary["mutants"]]
+
+    assert remote["totals"] == local["totals"] and remote["totals"]["not graded"] == 0
+    assert records(remote) == records(local) and len(records(local)) >= 3
+    # one course version (with the probe set) installed once, for both phases
+    assert len([p for p in worker_tmp.rglob("*") if p.is_dir() and len(p.name) == 64]) == 1

@@ -31,6 +31,7 @@ Mutant code never runs in this process: only the sandbox runs it, under its limi
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -43,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.batch.course_bundle import CourseRef
 from grader.checking import CheckSession, StudentProbes, kwargs_key
 from grader.course import Assignment
 from grader.protocol import Opaque, TypedArray, decode_value, encode_value, pytype_of
@@ -439,6 +441,12 @@ def compare(key: str, answers: list[Any] | None, probe_set: ProbeSet, seconds: f
 
 # --- the job a batch worker runs --------------------------------------------------------------
 
+#: Where the probe set and the audit's probes module sit in a course bundle sent to Dask
+#: workers (`grader.audit.run`, `grader.batch.course_bundle`).
+SHIPPED_PROBE_SET = "audit/probe_set.npz"
+SHIPPED_PROBES = "audit/audit_probes.py"
+
+
 @dataclass(frozen=True)
 class EquivalenceJob:
     """One mutant's equivalence run (the shape `grader.batch.runner.run_jobs` expects:
@@ -446,9 +454,10 @@ class EquivalenceJob:
 
     assignment: Assignment
     student: str
-    path: str  # the mutant's module text
-    probe_set: str  # the saved probe set
+    source: str  # the mutant's module text
+    probe_set: str  # the saved probe set (its path here, when `course` is None)
     function: str | None = None  # the function the mutant changes: only calls that run it can differ
+    course: CourseRef | None = None  # on Dask: the course bundle holding the probe set (SHIPPED_*)
 
 
 def equivalence_job(job: EquivalenceJob):
@@ -458,11 +467,14 @@ def equivalence_job(job: EquivalenceJob):
     from grader.batch.work import GradeOutcome
     from grader.sandbox import thread_pool
 
-    probe_set = load_probe_set(Path(job.probe_set))
+    if job.course is not None:  # this machine's copy (grader.batch.course_bundle)
+        root = job.course.root()
+        probe_set = dataclasses.replace(load_probe_set(root / SHIPPED_PROBE_SET), probes_path=root / SHIPPED_PROBES)
+    else:
+        probe_set = load_probe_set(Path(job.probe_set))
     pool = thread_pool()
     started = time.monotonic()
-    source = Path(job.path).read_text(encoding="utf-8")
-    answers, _ = _answers(source, job.assignment.module, probe_set, Limits(probe_timeout=max(probe_set.chunk_timeouts)),
+    answers, _ = _answers(job.source, job.assignment.module, probe_set, Limits(probe_timeout=max(probe_set.chunk_timeouts)),
                           pool=pool, function=job.function)
     outcome = compare(job.student, answers, probe_set, time.monotonic() - started)
     return GradeOutcome(job.student, outcome.to_dict())

@@ -6,6 +6,9 @@ pool of warm workers, or a Dask cluster with `scheduler`): the equivalence runs 
 sandbox per mutant, the grading as the real `grade_job` of `grader batch` (a
 `GradingSession` per worker: checks collected once, the reference compiled once, a warm
 sandbox pool; diagnosis on, so a record says which catalogue entries named the mistake).
+Dask workers need not see the course or the output folder: jobs carry the mutants' text,
+and the course bundle (`grader.batch.course_bundle`, one for both phases) carries the probe
+set too.
 
 Grading costs about as much per mutant and id as a student's submission, which is why the
 equivalence filter comes first and is one sandbox per mutant, and why a mutant is graded
@@ -25,11 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from grader.audit.equivalence import EquivalenceJob, EquivalenceOutcome, build_probe_set, equivalence_job
+from grader.audit.equivalence import (SHIPPED_PROBE_SET, SHIPPED_PROBES, EquivalenceJob, EquivalenceOutcome,
+                                     build_probe_set, equivalence_job)
 from grader.audit.mutate import GeneratedMutant, generate_mutants, spread
+from grader.batch.course_bundle import CourseRef
 from grader.batch.work import GradeJob, GradeOutcome, grade_job
 from grader.course import Assignment
-from grader.load import read_submission_file
+from grader.load import SubmissionFile, read_submission_file
 
 #: Seeds of the equivalence probe set (the hidden checks' inputs under this many seeds).
 PROBE_SEEDS = 8
@@ -133,16 +138,16 @@ class MutantGradeJob:
 
     assignment: Assignment
     student: str
-    path: str
+    submission: SubmissionFile  # the mutant's module, read here
     student_id: str
     functions: tuple[str, ...] | None = None  # the parts to grade (None: all)
+    course: CourseRef | None = None  # on Dask: the course by hash (grader.batch.course_bundle)
 
 
 def mutant_grade_job(job: MutantGradeJob) -> GradeOutcome:
     """`grader batch`'s own job (no report) on the mutant's module, under `student_id`."""
-    submission = read_submission_file(job.path, job.assignment.module, defer_errors=True)
-    outcome = grade_job(GradeJob(job.assignment, job.student_id, submission, with_report=False,
-                                 functions=job.functions))
+    outcome = grade_job(GradeJob(job.assignment, job.student_id, job.submission, with_report=False,
+                                 functions=job.functions, course=job.course))
     outcome.student = job.student
     return outcome
 
@@ -175,9 +180,15 @@ def run_audit(assignment: Assignment, out: Path, *, seeds: int = 8, workers: int
     print(f"equivalence: {len(probe_set.calls)} probe calls ({probe_seeds} seeds of the hidden checks and the "
           f"public checks)", file=stream, flush=True)
     by_key = {m.key: m for m in audited}
-    jobs = [EquivalenceJob(assignment, m.key, m.path, str(out / "probe_set" / "probe_set.npz"), m.function)
-            for m in audited]
-    tick = _ticker("equivalence", len(jobs), stream)
+    saved = out / "probe_set" / "probe_set.npz"
+    # for Dask workers that cannot see `out`: the probe set travels in the course bundle
+    shipped = {SHIPPED_PROBE_SET: saved.read_bytes(), SHIPPED_PROBES: probe_set.probes_path.read_bytes()}
+
+    def equivalence_jobs(course):
+        return [EquivalenceJob(assignment, m.key, Path(m.path).read_text(encoding="utf-8"), str(saved), m.function,
+                               course) for m in audited]
+
+    tick = _ticker("equivalence", len(audited), stream)
 
     def settle_equivalence(outcome: GradeOutcome) -> None:
         if outcome.crashed:  # the job itself failed: keep the mutant, graded like any other
@@ -187,8 +198,8 @@ def run_audit(assignment: Assignment, out: Path, *, seeds: int = 8, workers: int
             by_key[outcome.student].equivalence = outcome.result
         tick()
 
-    if jobs:
-        _run(runner_factory, jobs, settle_equivalence, equivalence_job)
+    if audited:
+        _run(runner_factory, assignment, equivalence_jobs, settle_equivalence, equivalence_job, shipped)
     timings["equivalence"] = time.monotonic() - started
     equivalent = sum(m.equivalent for m in audited)
     print(f"equivalence: {equivalent} of {len(audited)} generated mutants are equivalent to the reference",
@@ -198,22 +209,28 @@ def run_audit(assignment: Assignment, out: Path, *, seeds: int = 8, workers: int
     ids = student_ids(seeds)
     to_grade = [m for m in audited if not m.equivalent] + catalogued
     labels = {}
-    grade_jobs = []
+    grade_plan = []
     for mutant in to_grade:
         parts = parts_to_grade(mutant, assignment)
         for student in ids:
             label = f"{mutant.key} as {student}"
             labels[label] = (mutant, student, parts)
-            grade_jobs.append(MutantGradeJob(assignment, label, str(Path(mutant.path).resolve()), student, parts))
-    tick = _ticker("grading", len(grade_jobs), stream)
+            grade_plan.append((label, mutant, student, parts))
+
+    def grade_jobs(course):  # read as submitted: each job holds its mutant's bytes
+        for label, mutant, student, parts in grade_plan:
+            submission = read_submission_file(Path(mutant.path).resolve(), assignment.module, defer_errors=True)
+            yield MutantGradeJob(assignment, label, submission, student, parts, course)
+
+    tick = _ticker("grading", len(grade_plan), stream)
 
     def settle_grade(outcome: GradeOutcome) -> None:
         mutant, student, parts = labels[outcome.student]
         mutant.grades[student] = grade_summary(outcome.result, parts)
         tick()
 
-    if grade_jobs:
-        _run(runner_factory, grade_jobs, settle_grade, mutant_grade_job)
+    if grade_plan:
+        _run(runner_factory, assignment, grade_jobs, settle_grade, mutant_grade_job, shipped)  # the same bundle
     timings["grading"] = time.monotonic() - started
     return AuditRun(assignment=assignment.id, max_score=assignment.max_score,
                     parts={p.function: p.points for p in assignment.parts}, students=ids,
@@ -235,10 +252,19 @@ def _runner_factory(workers: int | None, scheduler: str | None) -> Callable:
     return (lambda: DaskRunner(scheduler)) if scheduler else (lambda: LocalRunner(workers))
 
 
-def _run(runner_factory: Callable, jobs: list, on_outcome: Callable, job_fn: Callable) -> None:
+def _run(runner_factory: Callable, assignment: Assignment, make_jobs: Callable, on_outcome: Callable,
+         job_fn: Callable, extra: dict[str, bytes] | None = None) -> None:
+    """One phase on a fresh runner: the course (and `extra`) shipped to it first, then
+    `make_jobs(course_ref)`'s jobs (course_ref None on the local pool)."""
     from grader.batch.runner import run_jobs
 
-    run_jobs(runner_factory(), jobs, on_outcome, job_fn=job_fn)
+    runner = runner_factory()
+    try:
+        course = runner.ship(assignment, extra)
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    run_jobs(runner, make_jobs(course), on_outcome, job_fn=job_fn)
 
 
 def _ticker(phase: str, total: int, stream: TextIO) -> Callable[[], None]:

@@ -79,11 +79,18 @@ class CourseRef:
         return dataclasses.replace(assignment, course_root=self.root())
 
 
-def course_bundle(assignment: Assignment) -> CourseBundle:
-    """The bundle of `assignment`'s course files (see the module docstring)."""
+def course_bundle(assignment: Assignment, extra: dict[str, bytes] | None = None) -> CourseBundle:
+    """The bundle of `assignment`'s course files (see the module docstring), plus `extra`
+    files by their path in the bundle (e.g. the audit's probe set, under `audit/`)."""
     root = assignment.course_root
     files: dict[str, bytes] = {}
     folders: set[str] = set()
+    for name, data in (extra or {}).items():
+        parts = name.split("/")
+        if any(part in ("", ".", "..") for part in parts) or "\\" in name:
+            raise ValueError(f"not a relative path for the bundle: {name!r}")
+        folders.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        files[name] = data
     for pattern in BUNDLED:
         top = pattern.format(id=assignment.id)
         if (root / top).is_dir():

@@ -10,8 +10,8 @@ Two runners behind one interface (`start()` / `restart()` an Executor, `capacity
   as a Dask Variable held by the scheduler, which a worker fetches, through the Dask
   connection and only when its cache lacks that version, from inside its first job.
 
-`ship(assignment)` returns what jobs carry to find the course (a `CourseRef`), or None for
-the local pool, whose workers read the course where it is.
+`ship(assignment, extra)` returns what jobs carry to find the course (a `CourseRef`), or
+None for the local pool, whose workers read the course (and `extra`) where it is.
 
 `run_jobs` keeps at most `capacity` jobs in flight and takes the next from `jobs` (an
 iterable, read lazily: a job holds its submission's bytes) only when it submits it, so
@@ -63,7 +63,7 @@ class LocalRunner:
     def describe(self) -> str:
         return f"{self.workers} local worker process{'es' * (self.workers != 1)}"
 
-    def ship(self, assignment: Assignment) -> None:
+    def ship(self, assignment: Assignment, extra: dict[str, bytes] | None = None) -> None:
         """Nothing to send: the pool's processes read the course where it is."""
         return None
 
@@ -119,13 +119,13 @@ class DaskRunner:
     def describe(self) -> str:
         return f"the Dask cluster at {self.address} ({self._threads} worker thread{'s' * (self._threads != 1)})"
 
-    def ship(self, assignment: Assignment) -> CourseRef:
-        """Publish `assignment`'s course bundle on the scheduler for the workers to fetch when
-        their cache lacks it. A Variable of this runner's own (a uuid in its name), so another
+    def ship(self, assignment: Assignment, extra: dict[str, bytes] | None = None) -> CourseRef:
+        """Publish `assignment`'s course bundle (with `extra` files: `course_bundle`) on the
+        scheduler for the workers to fetch when their cache lacks it. A Variable of this runner's own (a uuid in its name), so another
         batch closing cannot take it away; it goes with `close()`."""
         import distributed
 
-        bundle = course_bundle(assignment)
+        bundle = course_bundle(assignment, extra)
         name = f"grader-course-{bundle.hash[:16]}-{uuid.uuid4().hex[:12]}"
         variable = distributed.Variable(name, client=self.client)
         try:
