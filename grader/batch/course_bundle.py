@@ -10,7 +10,8 @@ hash, of what grading and the report read:
   the secret as resolved HERE (`GRADER_SECRET` if set, else the file), so every worker draws
   the same per-student inputs as a local batch (unless the worker's own environment sets
   `GRADER_SECRET`, which `Assignment.secret` reads first: leave it unset on workers),
-- `templates/` (the course's report templates).
+- `templates/` (the course's report templates),
+- any `extra` files the caller names (`grader audit` adds its probe set under `audit/`).
 `__pycache__` and hidden names are left out, as in the checks hash. A symlink to a file is
 stored as that file; a symlink to a folder, or anything but files and folders, is refused
 with a one-line CourseError: the bundle holds regular files and folders only.
