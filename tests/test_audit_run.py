@@ -167,8 +167,10 @@ def test_a_broken_catalogue_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_audit_runs_on_a_dask_cluster(tmp_path):
+def test_the_audit_runs_on_a_dask_cluster(tmp_path, monkeypatch):
     import io
+
+    monkeypatch.setenv("GRADER_COURSE_CACHE", str(tmp_path / "course-cache"))  # the workers' cache, not ~/.cache
 
     distributed = pytest.importorskip("distributed")
     from grader.audit.command import audit_command
@@ -184,6 +186,7 @@ def test_the_audit_runs_on_a_dask_cluster(tmp_path):
     assert summary["graded"] + summary["totals"]["equivalent"] == 3
     assert all(len(r["grades"]) == 2 for r in summary["mutants"] if r["verdict"] != "equivalent")
     assert log.getvalue().rstrip().splitlines()[-1] == summary["last_line"]
+    assert len(list((tmp_path / "course-cache").iterdir())) == 1  # one bundle for both phases
 
 
 @pytest.mark.slow
