@@ -136,6 +136,11 @@ def expect_array(got: Any, want: Any, *, name: str, rtol: float = 1e-7, atol: fl
     if array.shape != want.shape:
         _fail(f"{name} has shape {array.shape}, expected shape {want.shape}", inputs)
     array = array.astype(float)
+    # The common case first, on plain arrays: np.isclose's own test (|got - want| <= atol +
+    # rtol * |want|, with want finite), elementwise the same, at a third of its cost.
+    plain = array.view(np.ndarray)
+    if np.isfinite(want).all() and (np.abs(plain - want) <= atol + rtol * np.abs(want)).all():
+        return array
     close = np.isclose(array, want, rtol=rtol, atol=atol)
     if close.all():
         return array
