@@ -44,6 +44,11 @@ class Assignment:
     # `[lms] canvas_assignment`: the assignment's column as Canvas names it, "Title (id)"
     # (grader.batch.lms_exports); "" uses the title
     canvas_assignment: str = ""
+    # A copy of the course shipped to a batch worker (grader.batch.course_bundle): its
+    # secret.txt holds the secret as resolved where the batch started, and wins over this
+    # machine's GRADER_SECRET (otherwise a worker's environment could give its students
+    # other inputs than a local batch would).
+    shipped: bool = False
 
     @property
     def directory(self) -> Path:
@@ -120,9 +125,11 @@ class Assignment:
         `GRADER_SECRET`, else `solutions/<id>/secret.txt`. Without one, hidden grading stops
         with a CourseError naming the command that makes one (a silent fixed value would let
         anyone who reads the grader compute every student's inputs). The public checks
-        (self-check, student bundle) use fixed inputs and never ask for it."""
+        (self-check, student bundle) use fixed inputs and never ask for it. In a `shipped`
+        copy of the course the file alone counts (it holds the secret resolved where the
+        batch started)."""
         env = os.environ.get("GRADER_SECRET")
-        if env:
+        if env and not self.shipped:
             return env
         path = self.solution_directory / "secret.txt"
         secret = path.read_text(encoding="utf-8").strip() if path.is_file() else ""

@@ -80,7 +80,7 @@ def test_a_symlink_to_a_file_is_sent_as_the_file_and_one_to_a_folder_is_refused(
     assert "\n" not in str(info.value) and "more" in str(info.value)
 
 
-def test_a_worker_fetches_a_version_once_into_a_private_cache(toy_course, course_cache):
+def test_a_worker_fetches_a_version_once_into_a_private_cache(toy_course, course_cache, monkeypatch):
     assignment = toy_course.get("optimizers")
     bundle = course_bundle(assignment)
     fetched = []
@@ -99,6 +99,8 @@ def test_a_worker_fetches_a_version_once_into_a_private_cache(toy_course, course
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     local = ref.assignment(assignment)
     assert local.course_root == root and local.secret() == "the-file-secret"
+    monkeypatch.setenv("GRADER_SECRET", "the-worker's-own")  # a worker's environment cannot re-roll inputs
+    assert local.secret() == "the-file-secret" and assignment.secret() == "the-worker's-own"
     assert local.probes_path.read_bytes() == assignment.probes_path.read_bytes()
     assert ref.root() == root and fetched == [1]  # a later job: no fetch
 

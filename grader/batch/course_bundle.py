@@ -8,8 +8,8 @@ hash, of what grading and the report read:
 - `assignments/<id>/` (assignment.toml, the probes, the public checks, figures.py),
 - `solutions/<id>/` (the reference, the hidden checks, the mutants) with `secret.txt` holding
   the secret as resolved HERE (`GRADER_SECRET` if set, else the file), so every worker draws
-  the same per-student inputs as a local batch (unless the worker's own environment sets
-  `GRADER_SECRET`, which `Assignment.secret` reads first: leave it unset on workers),
+  the same per-student inputs as a local batch (the worker's own `GRADER_SECRET`, if any, is
+  ignored for a shipped course: `Assignment.shipped`),
 - `templates/` (the course's report templates),
 - any `extra` files the caller names (`grader audit` adds its probe set under `audit/`).
 `__pycache__` and hidden names are left out, as in the checks hash. A symlink to a file is
@@ -76,8 +76,9 @@ class CourseRef:
         return cached_course(self.hash) or install_course(self.hash, self.fetch())
 
     def assignment(self, assignment: Assignment) -> Assignment:
-        """`assignment` as read from this machine's copy of the course."""
-        return dataclasses.replace(assignment, course_root=self.root())
+        """`assignment` as read from this machine's copy of the course (whose secret.txt
+        wins over this machine's GRADER_SECRET)."""
+        return dataclasses.replace(assignment, course_root=self.root(), shipped=True)
 
 
 def course_bundle(assignment: Assignment, extra: dict[str, bytes] | None = None) -> CourseBundle:
