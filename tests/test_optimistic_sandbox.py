@@ -277,10 +277,11 @@ def forge_and_change():
     """Blind the fingerprint (it returns the baseline of the process it runs in), then change
     a global: the next function runs beside the change."""
     frame = sys._getframe()
-    while frame is not None and "baseline" not in frame.f_locals:
+    while frame is not None and "own" not in frame.f_locals:  # the fork's baselines
         frame = frame.f_back
-    baseline = frame.f_locals["baseline"]
-    sys.modules["_grader_inside.fingerprint"].take = lambda student: baseline
+    state, own = frame.f_locals["state"], frame.f_locals["own"]
+    fingerprint = sys.modules["_grader_inside.fingerprint"]
+    fingerprint.take, fingerprint.own = (lambda student: state), (lambda: own)
     _seen.append("forged")
     return 0
 '''

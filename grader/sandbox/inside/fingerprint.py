@@ -2,7 +2,7 @@
 the process that ran it, so that one process can serve several functions' probes while
 nothing visible has changed (see :func:`.zygote.serve`).
 
-:func:`take` returns a tuple; two fingerprints are compared with ``==``.  It covers:
+:func:`take` and :func:`own` return tuples, compared with ``==``.  They cover:
 
 - the namespaces (names and the identity of what they are bound to) of the student's module,
   of the classes and functions defined there (their code, defaults and class attributes),
@@ -37,7 +37,7 @@ ARRAY_BYTES = 1 << 16
 
 #: Modules whose namespaces are compared (when imported).
 MODULES = ("numpy", "numpy.linalg", "numpy.random", "builtins", "math", "random", "time", "os", "sys",
-           "signal", "threading", "__main__", "_grader_probes", "_grader_protocol", "grader.probekit")
+           "signal", "__main__", "_grader_probes", "_grader_protocol", "grader.probekit")
 
 _SIGNALS = sorted(int(number) for number in signal.valid_signals())
 _LIMITS = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_CORE",
@@ -152,20 +152,36 @@ def _process_settings() -> tuple:
         cwd = os.getcwd()
     except OSError:
         cwd = None
-    return (hash(random.getstate()), sys.getrecursionlimit(), sys.getswitchinterval(), id(sys.gettrace()),
+    return (sys.getrecursionlimit(), sys.getswitchinterval(), id(sys.gettrace()),
             id(sys.getprofile()), gc.isenabled(), gc.get_threshold(), id(sys.stdout), id(sys.stderr),
             id(sys.stdin), id(os.environ), frozenset(os.environ._data.items()), cwd, umask, limits,
             tuple(sys.modules), tuple(sys.path))
 
 
 def take(student) -> tuple:
-    """The fingerprint of this process with ``student`` as the student's module.  Never
-    raises (what cannot be read is part of the fingerprint as such)."""
+    """The fingerprint of this process's state with ``student`` as the student's module:
+    everything above but what is the process's own (fds, threads, children: :func:`own`).
+    Taken once where the module was imported, so that the forks of that process inherit it
+    (taking it in each fork would write to every object it reads: copy-on-write faults).
+    Never raises (what cannot be read is part of the fingerprint as such)."""
     try:
         modules = tuple(_namespace(sys.modules[name]) if name in sys.modules else None for name in MODULES)
         inside = tuple(_namespace(module) for name, module in sorted(sys.modules.items())
                        if name.startswith("_grader_inside"))
-        return (_student(student), modules, inside, _numpy(), _process_settings(), _signals(),
-                _descriptors(), _processes())
+        return (_student(student), modules, inside, _numpy(), _process_settings(), _signals())
     except BaseException as exc:  # noqa: BLE001 - a student's patch may break anything here
         return ("unreadable", type(exc).__name__, object())  # never equal to another
+
+
+def own() -> tuple:
+    """What is this process's own, or set anew in every fork: its open file descriptors (and
+    what each refers to), its threads and child processes, ``threading``'s namespace and the
+    state of ``random`` (both reset after a fork).  Never raises."""
+    import random
+
+    try:
+        threading = sys.modules.get("threading")
+        return (_descriptors(), _processes(), hash(random.getstate()),
+                _namespace(threading) if threading is not None else None)
+    except BaseException as exc:  # noqa: BLE001
+        return ("unreadable", type(exc).__name__, object())

@@ -38,9 +38,10 @@ def import_and_serve(protocol, probes, config: dict, capture: "Capture", req_fd:
         reply.update(status="import_error", output=capture.take())
         protocol.send_message(rep_fd, reply)
         os._exit(0)
-    fingerprint.take(student)  # what it reads lazily (numpy.random) is then loaded before any fork
+    fingerprint.take(student)  # what it reads lazily (numpy.random) is loaded by the first one
+    state = fingerprint.take(student)  # as the import left it: every fork inherits it
     protocol.send_message(rep_fd, {"status": "ready", "output": capture.take()})
-    serve(protocol, probes, student, student_path, capture, req_fd, rep_fd)
+    serve(protocol, probes, student, student_path, capture, req_fd, rep_fd, state)
 
 
 class _Child:
@@ -72,7 +73,8 @@ class _Child:
         kill_children()
 
 
-def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd: int, rep_fd: int) -> None:
+def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd: int, rep_fd: int,
+          state: tuple = None) -> None:
     """The zygote loop: each request runs in a fork of this process, which starts from the
     module as its import left it (as the trusted side runs each reference probe on a fresh
     module), and the zygote itself never runs a probe.
@@ -85,10 +87,12 @@ def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd
       thread, no child process: ``"alone"``), and no orphan of it was re-parented here;
     - when the group changes: the fork compares its :mod:`.fingerprint` (the student
       module's globals, NumPy's and builtins' namespaces, ``np.seterr``, signal handlers and
-      timers, threads, child processes, open fds, the random states, ...) with the one it
-      took when it was forked, before any student code ran there.  If anything differs it
-      runs nothing and replies ``{"status": "changed"}``; this process then ends it and
-      runs the request in a fresh fork.
+      timers, threads, child processes, open fds, the random states, ...) with ``state``,
+      taken here right after the import (:func:`.fingerprint.take`), and with its own fds,
+      threads and children as it found them when it was forked (:func:`.fingerprint.own`),
+      before any student code ran there.  If anything differs it runs nothing and replies
+      ``{"status": "changed"}``; this process then ends it and runs the request in a fresh
+      fork.
 
     Anything else (an error, a crash, a timeout, a refused reply, a leftover thread or
     process) ends the fork, and the next request gets a fresh one.  So a function's probes
@@ -116,7 +120,16 @@ def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd
     frame, kills whatever the probe left running (all of it, unless the fork is kept clean),
     and only then forwards the frame, so nothing a student process does can reach the grader
     between or during later probes.  A fork that ends without a whole frame gets a
-    ``{"status": "crashed"}`` reply from here instead."""
+    ``{"status": "crashed"}`` reply from here instead.
+
+    Round trips: one request and one reply per probe, each way through this process (the
+    grader's frame is passed on as it came, decoded here only to read its JSON part; the
+    fork's reply is read in one piece and its JSON part looked at for status, id and
+    ``alone``).  A function's probes are not sent as one batch: the checks ask for them one
+    at a time, each after comparing the previous answer, so a batch would need every check
+    run once more beforehand just to learn its inputs, and each probe's time limit (shorter
+    once the function has hung, bounded per function) decided here instead of by the
+    trusted side; README "Performance" has the figures behind that choice."""
     os.set_inheritable(req_fd, False)
     os.set_inheritable(rep_fd, False)
     kept: _Child | None = None
@@ -151,7 +164,7 @@ def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd
             if child is None:
                 request, arrays = protocol.unpack_message(request_payload)
                 child = _fork_probe(protocol, probes, student, student_path, capture, request, arrays,
-                                    group, (req_fd, rep_fd), isolated)
+                                    group, (req_fd, rep_fd), None if isolated else state)
             if child is None:
                 break
             stop_at = None
@@ -205,9 +218,10 @@ def serve(protocol, probes, student, student_path: str, capture: Capture, req_fd
 
 
 def _fork_probe(protocol, probes, student, student_path, capture, request, arrays, group, channel,
-                isolated: bool) -> _Child | None:
+                state: tuple | None) -> _Child | None:
     """Fork a process that runs ``request`` (and, with a group, later requests sent on its
-    private request pipe: see :func:`serve`).  None if no process could be started."""
+    private request pipe: see :func:`serve`), of other groups too while ``state`` (None: an
+    isolated request, its own group only) still holds.  None if no process could be started."""
     reply_read, reply_write = os.pipe()
     trace_read, trace_write = os.pipe()
     request_read = request_write = None
@@ -231,8 +245,8 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
                 faulthandler.register(STACK_SIGNAL, file=trace_write, all_threads=True, chain=False)
             except (OSError, RuntimeError, ValueError):
                 pass
-            # As the module's import left it, before any student code runs here.
-            baseline = None if isolated or group is None else fingerprint.take(student)
+            # Its own fds, threads and children before any student code runs here.
+            own = None if state is None or group is None else fingerprint.own()
             groups = {group}
             while True:
                 _run_probe(protocol, probes, student, student_path, capture, request, arrays, reply_write,
@@ -241,7 +255,7 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
                     break
                 request, arrays = protocol.recv_message(request_read)
                 if request.get("group") not in groups:  # another function: only if nothing changed
-                    if baseline is None or fingerprint.take(student) != baseline:
+                    if own is None or fingerprint.own() != own or fingerprint.take(student) != state:
                         protocol.send_message(reply_write, {"status": "changed", "id": request.get("id")})
                         break
                     groups.add(request.get("group"))
@@ -251,7 +265,7 @@ def _fork_probe(protocol, probes, student, student_path, capture, request, array
     os.close(trace_write)
     if request_read is not None:
         os.close(request_read)
-    return _Child(pid, request_write, reply_read, group, trace_read, isolated)
+    return _Child(pid, request_write, reply_read, group, trace_read, state is None)
 
 
 def _reply_meta(protocol, payload: bytes | None, request_id) -> dict:
