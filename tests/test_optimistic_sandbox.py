@@ -342,7 +342,10 @@ def test_the_isolated_way_gives_each_function_its_own_process(probes, mode, monk
     monkeypatch.delenv("GRADER_ISOLATE_FUNCTIONS")
     with sandbox(probes, mode) as box:  # per request: a re-run in the same sandbox
         shared = int(run(box, "f", "pid").value)
-        assert int(run(box, "g", "pid", isolated=True).value) != shared
+        assert int(run(box, "g", "pid").value) == shared  # f's and g's process, kept
+        again = run(box, "g", "pid", isolated=True)  # never in a process that served f
+        assert int(again.value) != shared and not again.shared
+        assert int(run(box, "g", "pid", isolated=True).value) == int(again.value)  # g's own, kept for g
 
 
 @pytest.mark.parametrize("mode", MODES)

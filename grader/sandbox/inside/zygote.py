@@ -55,10 +55,14 @@ class _Child:
         self.groups = {group}  # every group it has served
 
     def may_serve(self, group: str | None, isolated: bool) -> bool:
-        """Whether the next request, of ``group``, may go to this child."""
+        """Whether the next request, of ``group``, may go to this child (an isolated one only
+        to a child forked for an isolated request of that group: never to one that served
+        another group)."""
         if group is None:
             return False
-        return group == self.group or not (isolated or self.isolated)
+        if isolated:
+            return self.isolated and group == self.group
+        return group == self.group or not self.isolated
 
     @property
     def shared(self) -> bool:
