@@ -720,6 +720,30 @@ def test_monkeypatching_numpy_builtins_pytest_and_the_grader_changes_nothing(whe
     unharmed(graded)
 
 
+#: The probes patched from the student's module to answer none of exponential_decay's calls,
+#: while exponential_decay itself is wrong.
+SHORT_ANSWERS = """
+import sys as _sys
+_probes = _sys.modules.get("_grader_probes")
+if _probes is not None:
+    _schedule = _probes.schedule
+    def _no_answers(mod, function, calls):
+        return [] if function == "exponential_decay" else _schedule(mod, function, calls)
+    _probes.schedule = _no_answers
+"""
+
+
+def test_a_probe_patched_to_answer_fewer_calls_loses_the_points(assignment, reference_source, tmp_path, unharmed):
+    """A check compares one answer for each call it asked for: an answer list cut short by
+    probes patched in the sandbox fails the check (it once compared nothing, and passed)."""
+    source = submission_source(reference_source, "def exponential_decay(eta0, k, t):\n    return 0.0\n",
+                               at_import=SHORT_ANSWERS)
+    graded = grade(assignment, tmp_path, source)
+    assert_only_target_lost(graded, statuses={"failed"})
+    assert "answer" in graded.outputs(TARGET)
+    unharmed(graded)
+
+
 # --------------------------------------------------------------------------- lying values
 
 
