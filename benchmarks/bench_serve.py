@@ -74,7 +74,7 @@ def start_service(data: Path, roster: Path, workers: int | None, log) -> tuple[s
 
 async def one_submission(client, token: str, path: Path, deadline: float) -> tuple[str | None, float | None]:
     headers = {"Authorization": f"Bearer {token}"}
-    import httpx
+    import httpx2 as httpx
 
     started = time.monotonic()
     reply = await client.post("/api/assignments/optimizers/submissions", headers=headers,
@@ -96,7 +96,7 @@ async def one_submission(client, token: str, path: Path, deadline: float) -> tup
 
 
 async def load(url: str, tokens: list[str], files: list[Path], per_student: int) -> list[tuple[str | None, float | None]]:
-    import httpx
+    import httpx2 as httpx
 
     deadline = time.monotonic() + TIMEOUT
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-import httpx  # noqa: E402
+import httpx2 as httpx  # noqa: E402
 
 from serve_helpers import COHORT, ROOT, copy_course  # noqa: E402
 
