@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from grader.batch import layout
-from grader.batch.layout import write_atomic
+from grader import atomic
+from grader.atomic import write_atomic
 from test_batch_run import batch, make_cohort
 
 
@@ -31,7 +31,7 @@ def test_write_atomic_gives_the_umask_mode_and_keeps_the_temporary_file_private(
         seen["temporary"] = mode(src)
         return real_replace(src, dst)
 
-    monkeypatch.setattr(layout.os, "replace", spying_replace)
+    monkeypatch.setattr(atomic.os, "replace", spying_replace)
     write_atomic(tmp_path / "sub" / "file.csv", "a,b\n")
     # the temporary file had the final mode only after it was complete; while written it was 0600
     assert mode(tmp_path / "sub" / "file.csv") == 0o664
@@ -60,7 +60,7 @@ def test_temporary_file_is_private_while_written(tmp_path, umask_002, monkeypatc
         def fileno(self):
             return self.handle.fileno()
 
-    monkeypatch.setattr(layout.os, "fdopen", lambda fd, *a: Spy(real_fdopen(fd, *a)))
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, *a: Spy(real_fdopen(fd, *a)))
     write_atomic(tmp_path / "x.html", b"<p>")
     assert modes == [0o600]
 

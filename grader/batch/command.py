@@ -17,7 +17,8 @@ from grader.batch.cohort import CohortError, Entry
 from grader.batch.sources import CohortSource, read_source, remove_scratch
 from grader.batch.fingerprint import checks_hash, entry_hash
 from grader.batch.gradebook import FILENAME as GRADEBOOK_FILE, Gradebook, GradebookError
-from grader.batch.layout import DASHBOARD_NAME, notebook_record_path, report_path, write_atomic
+from grader.batch.layout import DASHBOARD_NAME, notebook_record_path, report_path
+from grader.atomic import write_atomic
 from grader.batch.outputs import write_outputs
 from grader.batch.progress import Progress
 from grader.batch.runner import DaskRunner, LocalRunner, run_jobs

@@ -26,7 +26,8 @@ from pathlib import Path
 from grader import __version__
 from grader.batch.final_grades import FinalGrade, final_grades
 from grader.batch.gradebook import Gradebook
-from grader.batch.layout import CSV_NAME, DASHBOARD_NAME, REPORTS_DIR, RESULTS_DIR, report_path, write_atomic
+from grader.batch.layout import CSV_NAME, DASHBOARD_NAME, REPORTS_DIR, RESULTS_DIR, report_path
+from grader.atomic import write_atomic
 from grader.course import Assignment
 from grader.ids import url_name
 from grader.render.csp import with_policy

@@ -47,7 +47,8 @@ from pathlib import Path
 
 from grader.batch.final_grades import FinalGrade
 from grader.batch.gradebook import Gradebook
-from grader.batch.layout import number, report_path, write_atomic
+from grader.batch.layout import number, report_path
+from grader.atomic import write_atomic
 from grader.course import Assignment
 from grader.ids import file_name
 from grader.untrusted import csv_row

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from grader.batch.final_grades import FinalGrade, final_grades
 from grader.batch.gradebook import Gradebook
-from grader.batch.layout import CSV_NAME, NOTEBOOKS_DIR, REPORTS_DIR, RESULTS_DIR, number, report_path, result_path, write_atomic
+from grader.batch.layout import CSV_NAME, NOTEBOOKS_DIR, REPORTS_DIR, RESULTS_DIR, number, report_path, result_path
+from grader.atomic import write_atomic
 from grader.course import Assignment
 from grader.ids import file_name
 from grader.untrusted import csv_row

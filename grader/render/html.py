@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -21,6 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from grader import __version__
+from grader.atomic import write_atomic
 from grader.course import Assignment
 from grader.render.csp import with_policy
 from grader.figures import FiguresError
@@ -249,15 +249,5 @@ def write_report(result: GradingResult, assignment: Assignment | None, path: str
     """Render the report and write it to `path` atomically (a temporary file in the same folder,
     then os.replace): a reader never sees half a report, even when a batch is interrupted."""
     path = Path(path)
-    html = render_report(result, assignment, plots=plots, links=links)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, render_report(result, assignment, plots=plots, links=links), mode=0o644)
     return path

@@ -11,11 +11,10 @@ database row names is complete, whenever the process died.
 """
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
+from grader.atomic import write_atomic
 from grader.load import SubmissionError, load_submission
 
 UPLOADS = "uploads"
@@ -57,26 +56,9 @@ def report_path(data_dir: Path, name: str) -> Path:
 
 
 def write_durably(path: Path, data: bytes) -> None:
-    """`data` at `path`, complete and on disk when this returns (or not there at all)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    """`data` at `path`, complete and on disk when this returns (or not there at all),
+    private to the service (0600)."""
+    write_atomic(path, data, mode=0o600, durable=True)
 
 
 def store_upload(data_dir: Path, sid: str, kind: str, data: bytes, module: str) -> str:
